@@ -1,0 +1,161 @@
+"""Raw data: download with checksums (pooch), the MNIST IDX format and the FSDD archive."""
+
+import gzip
+import os
+import shutil
+import struct
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pooch
+
+MNIST_HOSTS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+FSDD_URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.zip"
+FSDD_ARCHIVE = "v1.0.10.zip"
+
+# sha256 of the official bytes (MNIST files as published; FSDD v1.0.10 tag archive).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+FSDD_SHA256 = "48b0cb861636bf0e4c279a0b4623ad71080ae0ba1547155c30a87e94457c8cff"
+
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    urls: tuple[str, ...]
+    sha256: str
+
+
+class ChecksumError(ValueError):
+    """A downloaded file is not the expected bytes (corrupt, truncated or wrong)."""
+
+
+def mirror_base(mirror: str) -> str:
+    """Turn DATA_MIRROR (folder path, file:// or http(s):// base) into a URL base ending in '/'."""
+    if "://" not in mirror:
+        mirror = Path(mirror).resolve().as_uri()
+    return mirror if mirror.endswith("/") else mirror + "/"
+
+
+def remote_files(mirror: str | None) -> list[RemoteFile]:
+    """The five files to fetch, from the official hosts or from DATA_MIRROR laid out like shared/datasets."""
+    files = []
+    for name, sha256 in MNIST_SHA256.items():
+        if mirror:
+            urls = (mirror_base(mirror) + "mnist/" + name,)
+        else:
+            urls = tuple(host + name for host in MNIST_HOSTS)
+        files.append(RemoteFile(name, urls, sha256))
+    fsdd_urls = (mirror_base(mirror) + "fsdd/" + FSDD_ARCHIVE,) if mirror else (FSDD_URL,)
+    files.append(RemoteFile(FSDD_ARCHIVE, fsdd_urls, FSDD_SHA256))
+    return files
+
+
+def _copy_local(url: str, output_file, pooch_instance=None, check_only: bool = False):
+    """A pooch downloader for file:// URLs (pooch itself speaks only http, ftp and doi)."""
+    source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    if check_only:
+        return source.is_file()
+    if not source.is_file():
+        raise FileNotFoundError(f"no such file: {source}")
+    if isinstance(output_file, (str, os.PathLike)):
+        shutil.copyfile(source, output_file)
+    else:
+        with open(source, "rb") as stream:
+            shutil.copyfileobj(stream, output_file)
+    return None
+
+
+def fetch(remote: RemoteFile, folder: Path) -> Path:
+    """Download one file into ``folder``, trying its URLs in order, verifying its sha256.
+
+    pooch writes to a temporary file and moves it into place only when the hash matches,
+    so a failed fetch leaves nothing behind. On failure one error names the file, the
+    expected and actual sha256 and every URL tried.
+    """
+    attempts = []
+    for url in remote.urls:
+        downloader = _copy_local if url.startswith("file://") else pooch.HTTPDownloader(progressbar=True, timeout=60)
+        try:
+            path = pooch.retrieve(url, known_hash=f"sha256:{remote.sha256}", fname=remote.name,
+                                  path=folder, downloader=downloader)
+            return Path(path)
+        except ValueError as error:  # pooch's hash mismatch
+            actual = _actual_hash_from(str(error))
+            attempts.append(f"{url} (sha256 {actual})")
+        except Exception as error:  # network or missing file: try the next host
+            attempts.append(f"{url} ({type(error).__name__}: {error})")
+    raise ChecksumError(
+        f"could not fetch {remote.name} with the expected sha256 {remote.sha256}; "
+        f"tried: {'; '.join(attempts)}. A wrong or truncated file is never kept."
+    )
+
+
+def _actual_hash_from(message: str) -> str:
+    # pooch: "SHA256 hash of downloaded file (x) does not match the known hash: expected y but got z. ..."
+    marker = " but got "
+    if marker in message:
+        return message.split(marker, 1)[1].split(".", 1)[0]
+    return "unknown: " + message.strip().splitlines()[0]
+
+
+def read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    """Read a (gzipped) IDX file of unsigned bytes: images (magic 2051) or labels (magic 2049)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        content = stream.read()
+    if len(content) < 8:
+        raise ValueError(f"{path}: too short to be an IDX file ({len(content)} bytes)")
+    magic, count = struct.unpack(">II", content[:8])
+    if magic != expected_magic:
+        raise ValueError(f"{path}: IDX magic number {magic}, expected {expected_magic}")
+    dimensions = magic & 0xFF
+    shape = (count,) + struct.unpack(f">{dimensions - 1}I", content[8:4 + 4 * dimensions])
+    header = 4 + 4 * dimensions
+    expected_bytes = int(np.prod(shape))
+    if len(content) - header != expected_bytes:
+        raise ValueError(f"{path}: {len(content) - header} data bytes, header promises {expected_bytes} for shape {shape}")
+    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def safe_member_target(member: str, folder: Path) -> Path:
+    """Where an archive member would land; ValueError if it would leave ``folder``."""
+    relative = PurePosixPath(member)
+    target = (folder / relative).resolve()
+    if relative.is_absolute() or ".." in relative.parts or not target.is_relative_to(folder.resolve()):
+        raise ValueError(f"refusing archive member {member!r}: it would be written outside {folder}")
+    return target
+
+
+def extract_recordings(archive: Path, folder: Path) -> int:
+    """Extract every ``recordings/*.wav`` member of the FSDD archive flat into ``folder``.
+
+    Every member's path is checked first, so a hostile archive writes nothing at all.
+    """
+    with zipfile.ZipFile(archive) as zipped:
+        members = zipped.namelist()
+        for member in members:
+            safe_member_target(member, folder)
+        recordings = [m for m in members if PurePosixPath(m).parent.name == "recordings" and m.endswith(".wav")]
+        if not recordings:
+            raise ValueError(f"{archive}: no recordings/*.wav members found")
+        folder.mkdir(parents=True, exist_ok=True)
+        for member in recordings:
+            target = safe_member_target(PurePosixPath(member).name, folder)
+            with zipped.open(member) as source, open(target, "wb") as destination:
+                shutil.copyfileobj(source, destination)
+    return len(recordings)

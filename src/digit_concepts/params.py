@@ -1,0 +1,182 @@
+"""Load params.yaml as DVC does (YAML 1.2) and validate every key before any work starts."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+PARAMS_FILE = Path("params.yaml")
+
+CLUSTER_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
+REDUCTIONS = ("none", "pca", "umap")
+K_SELECTIONS = ("fixed", "bic", "silhouette")
+ARCHITECTURES = ("dense", "conv")
+AUDIO_SPLITS = ("official", "leave_speakers_out")
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and value == value
+
+
+def integer(minimum: int = 0, maximum: int | None = None) -> Callable:
+    def check(value) -> str | None:
+        if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+            upper = "" if maximum is None else f" and <= {maximum}"
+            return f"an integer >= {minimum}{upper}"
+        return None
+    return check
+
+
+def number(minimum: float, maximum: float | None = None, strict_minimum: bool = False) -> Callable:
+    def check(value) -> str | None:
+        below = value <= minimum if strict_minimum else value < minimum
+        if not _is_number(value) or below or (maximum is not None and value > maximum):
+            lower = f"> {minimum}" if strict_minimum else f">= {minimum}"
+            upper = "" if maximum is None else f" and <= {maximum}"
+            return f"a number {lower}{upper} (floats need a dot, e.g. 1.0e-3)"
+        return None
+    return check
+
+
+def choice(*allowed) -> Callable:
+    def check(value) -> str | None:
+        return None if value in allowed else f"one of {', '.join(map(str, allowed))}"
+    return check
+
+
+def integer_list(minimum_length: int = 1) -> Callable:
+    def check(value) -> str | None:
+        if not isinstance(value, list) or len(value) < minimum_length or not all(_is_int(v) and v > 0 for v in value):
+            return f"a list of at least {minimum_length} positive integers"
+        return None
+    return check
+
+
+def boolean(value) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def speaker_list(value) -> str | None:
+    if not isinstance(value, list) or not value or not set(value) <= set(SPEAKERS):
+        return f"a non-empty list drawn from {', '.join(SPEAKERS)}"
+    return None
+
+
+def _autoencoder_schema(prefix: str) -> dict:
+    return {
+        f"{prefix}.architecture": choice(*ARCHITECTURES),
+        f"{prefix}.latent_dim": integer(2, 256),
+        f"{prefix}.hidden_units": integer_list(1),
+        f"{prefix}.epochs": integer(1),
+        f"{prefix}.batch_size": integer(1),
+        f"{prefix}.learning_rate": number(0.0, 1.0, strict_minimum=True),
+        f"{prefix}.noise_stddev": number(0.0, 1.0),
+    }
+
+
+def _clustering_schema(prefix: str) -> dict:
+    return {
+        f"{prefix}.algorithm": choice(*CLUSTER_ALGORITHMS),
+        f"{prefix}.k": integer(2, 500),
+        f"{prefix}.k_selection": choice(*K_SELECTIONS),
+        f"{prefix}.k_range": integer_list(2),
+        f"{prefix}.reduction": choice(*REDUCTIONS),
+        f"{prefix}.reduced_dim": integer(2, 256),
+        f"{prefix}.umap_neighbors": integer(2, 500),
+    }
+
+
+SCHEMA: dict[str, Callable] = {
+    "seed": integer(0, 2**31 - 1),
+    "audio.sample_rate": integer(1000, 48000),
+    "audio.n_fft": integer(16, 8192),
+    "audio.hop_length": integer(1, 8192),
+    "audio.n_mels": integer(8, 512),
+    "audio.fmax": number(100.0, 24000.0),
+    "audio.frames": integer(8, 4096),
+    "audio.trim_top_db": number(1.0, 120.0),
+    "audio.per_recording_normalisation": boolean,
+    "audio.griffin_lim_iterations": integer(1, 1000),
+    "split.audio": choice(*AUDIO_SPLITS),
+    "split.test_speakers": speaker_list,
+    "pairs.noise": number(0.0, 1.0),
+    **_autoencoder_schema("image_ae"),
+    **_autoencoder_schema("audio_ae"),
+    **_clustering_schema("cluster.image"),
+    **_clustering_schema("cluster.audio"),
+    **_clustering_schema("cluster.joint"),
+    "cluster.silhouette_sample": integer(100),
+    "relate.min_share": number(0.0, 1.0),
+    "relate.brain.hidden_units": integer_list(1),
+    "relate.brain.epochs": integer(1),
+    "relate.brain.batch_size": integer(1),
+    "relate.brain.learning_rate": number(0.0, 1.0, strict_minimum=True),
+    "convergence.min_strength": number(0.0, 1.0),
+    "convergence.min_share": number(0.0, 1.0),
+    "convergence.max_entropy_bits": number(0.0, 20.0),
+    "convergence.samples_per_concept": integer(1, 100),
+    "convergence.cross_modal_examples": integer(1, 100),
+    "convergence.generation_temperature": number(0.0, 10.0),
+}
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def validate(tree: dict) -> dict:
+    """Return ``tree`` (as plain dicts/lists) if every key is known and valid, else raise ValueError."""
+    flat = flatten(tree)
+    problems = []
+    for key in sorted(set(flat) - set(SCHEMA)):
+        problems.append(f"{key}: unknown parameter (known: {', '.join(k for k in SCHEMA if k.split('.')[0] == key.split('.')[0])})")
+    for key, check in SCHEMA.items():
+        if key not in flat:
+            problems.append(f"{key}: missing; must be {check(None) or 'set'}")
+            continue
+        expected = check(flat[key])
+        if expected:
+            problems.append(f"{key}: got {flat[key]!r}, must be {expected}")
+    for prefix in ("cluster.image", "cluster.audio", "cluster.joint"):
+        low_high = flat.get(f"{prefix}.k_range")
+        if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
+            problems.append(f"{prefix}.k_range: got {low_high!r}, must be [low, high] with low < high")
+    if problems:
+        raise ValueError("invalid params.yaml:\n  " + "\n  ".join(problems))
+    return tree
+
+
+def _plain(node):
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    if isinstance(node, bool) or node is None or isinstance(node, str):
+        return node if not isinstance(node, str) else str(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return node
+
+
+def load(path: Path = PARAMS_FILE) -> dict:
+    """Read and validate params.yaml with a YAML 1.2 parser, as DVC reads it."""
+    yaml = YAML(typ="safe", pure=True)
+    with open(path) as stream:
+        tree = yaml.load(stream)
+    if not isinstance(tree, dict):
+        raise ValueError(f"{path}: expected a mapping of parameters, got {type(tree).__name__}")
+    return validate(_plain(tree))

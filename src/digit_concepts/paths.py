@@ -1,0 +1,65 @@
+"""Every file the pipeline reads or writes, relative to the project root (mirrors dvc.yaml)."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+MNIST_DIR = RAW_DIR / "mnist"
+FSDD_RECORDINGS_DIR = RAW_DIR / "fsdd" / "recordings"
+
+PREPROCESSED_DIR = Path("data/preprocessed")
+IMAGES = PREPROCESSED_DIR / "images.npz"
+SPECTROGRAMS = PREPROCESSED_DIR / "spectrograms.npz"
+AUDIO_SETTINGS = PREPROCESSED_DIR / "audio_settings.json"
+EPISODES = PREPROCESSED_DIR / "episodes.npz"
+IMAGE_METADATA = PREPROCESSED_DIR / "image_metadata.csv"
+AUDIO_METADATA = PREPROCESSED_DIR / "audio_metadata.csv"
+
+MODELS_DIR = Path("models")
+
+
+def autoencoder_dir(modality: str) -> Path:
+    """Stage output folder of one sense's autoencoder: the model plus its dvclive logs."""
+    return MODELS_DIR / f"{modality}_autoencoder"
+
+
+def autoencoder_model(modality: str) -> Path:
+    return autoencoder_dir(modality) / "model.keras"
+
+
+def training_log_dir(modality: str) -> Path:
+    return autoencoder_dir(modality) / "training"
+
+
+ENCODINGS = Path("data/encodings/codes.npz")
+CLUSTERS_DIR = Path("data/clusters")
+CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
+CLUSTER_MODELS = CLUSTERS_DIR / "cluster_models.npz"
+CLUSTER_CHOICE = CLUSTERS_DIR / "k_selection.csv"
+
+RELATIONS_DIR = Path("relations")
+COOCCURRENCE = RELATIONS_DIR / "cooccurrence.csv"
+ONE_TO_ONE = RELATIONS_DIR / "one_to_one.csv"
+ONE_TO_MANY = RELATIONS_DIR / "one_to_many.csv"
+COOCCURRENCE_PLOT = RELATIONS_DIR / "cooccurrence_pairs.csv"
+BRAIN_DIR = MODELS_DIR / "brain"
+
+
+def brain_model(direction: str) -> Path:
+    return BRAIN_DIR / f"{direction}.keras"
+
+
+CONVERGENCE_DIR = Path("data/convergence")
+CONCEPT_TABLE = RELATIONS_DIR / "concepts.csv"
+ATTENTION = CONVERGENCE_DIR / "attention.npz"
+GENERATED = CONVERGENCE_DIR / "generated.npz"
+EVALUATION_CLASSIFIERS_DIR = MODELS_DIR / "evaluation_classifiers"
+
+METRICS_DIR = Path("metrics")
+RECONSTRUCTION_METRICS = METRICS_DIR / "reconstruction.json"
+CLUSTER_METRICS = METRICS_DIR / "cluster.json"
+RELATE_METRICS = METRICS_DIR / "relate.json"
+CONVERGENCE_METRICS = METRICS_DIR / "convergence.json"
+
+PLOTS_DIR = Path("plots")
+SOUNDS_DIR = PLOTS_DIR / "sounds"
+REPORT_DIR = PLOTS_DIR / "report"

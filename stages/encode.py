@@ -1,0 +1,26 @@
+"""Stage encode: latent codes of every sample of both senses, and test reconstruction errors."""
+
+from digit_concepts import autoencoders, paths, storage
+from digit_concepts.params import load
+
+SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
+
+
+def main() -> None:
+    params = load()
+    codes, metrics = {}, {}
+    for modality, source in SAMPLES.items():
+        samples = storage.read_npz(source)
+        encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params["seed"])
+        for split in ("train", "test"):
+            codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
+        reconstructions = decoder.predict(codes[f"{modality}_test"], batch_size=1024, verbose=0)
+        metrics[modality] = autoencoders.reconstruction_errors(samples["test"], reconstructions,
+                                                               binary=modality == "image")
+    storage.write_npz(paths.ENCODINGS, **codes)
+    storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
+    print(metrics)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Stage preprocess: images to [0, 1], recordings to normalised log-mels, metadata, episodes."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from digit_concepts import audio, data, episodes, paths, storage
+from digit_concepts.params import load
+
+
+def images() -> tuple[dict, pd.DataFrame]:
+    arrays, tables = {}, []
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        pixels = data.read_idx(paths.MNIST_DIR / f"{prefix}-images-idx3-ubyte.gz", data.IDX_IMAGES_MAGIC)
+        digits = data.read_idx(paths.MNIST_DIR / f"{prefix}-labels-idx1-ubyte.gz", data.IDX_LABELS_MAGIC)
+        if len(pixels) != len(digits):
+            raise ValueError(f"MNIST {split}: {len(pixels)} images but {len(digits)} labels")
+        arrays[split] = (pixels.astype(np.float32) / 255.0)
+        tables.append(pd.DataFrame({"split": split, "index": np.arange(len(digits)), "digit": digits.astype(int)}))
+    return arrays, pd.concat(tables, ignore_index=True)
+
+
+def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame]:
+    settings = audio.AudioSettings(**params["audio"])
+    table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
+    is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
+    decibels = audio.spectrograms(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    if settings.per_recording_normalisation:
+        decibels, peaks = audio.remove_loudness(decibels)
+        settings = dataclasses.replace(settings, reference_db=float(np.median(peaks[~is_test])))
+    # Normalisation statistics from the train split only.
+    train_decibels = decibels[~is_test]
+    settings = dataclasses.replace(settings, mean=float(train_decibels.mean()), std=float(train_decibels.std()))
+    arrays = {split: audio.normalise(decibels[mask], settings) for split, mask in (("train", ~is_test), ("test", is_test))}
+    parts = []
+    for split, mask in (("train", ~is_test), ("test", is_test)):
+        part = table[mask].reset_index(drop=True)
+        part.insert(0, "index", np.arange(len(part)))
+        part.insert(0, "split", split)
+        parts.append(part)
+    return arrays, settings, pd.concat(parts, ignore_index=True)
+
+
+def main() -> None:
+    params = load()
+    image_arrays, image_table = images()
+    audio_arrays, settings, audio_table = recordings(params)
+    rng = np.random.default_rng(params["seed"])
+    streams = {}
+    for split in ("train", "test"):
+        image_digits = image_table.loc[image_table["split"] == split, "digit"].to_numpy()
+        audio_digits = audio_table.loc[audio_table["split"] == split, "digit"].to_numpy()
+        image_index, audio_index, _ = episodes.episode_stream(image_digits, audio_digits, params["pairs"]["noise"], rng)
+        streams[f"{split}_image_index"], streams[f"{split}_audio_index"] = image_index, audio_index
+
+    storage.write_npz(paths.IMAGES, train=image_arrays["train"], test=image_arrays["test"])
+    storage.write_npz(paths.SPECTROGRAMS, train=audio_arrays["train"], test=audio_arrays["test"])
+    storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())
+    storage.write_csv(paths.IMAGE_METADATA, image_table)
+    storage.write_csv(paths.AUDIO_METADATA, audio_table)
+    storage.write_npz(paths.EPISODES, **streams)
+    print(f"images {image_arrays['train'].shape} / {image_arrays['test'].shape}; "
+          f"log-mels {audio_arrays['train'].shape} / {audio_arrays['test'].shape}; "
+          f"episodes {len(streams['train_image_index'])} / {len(streams['test_image_index'])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Stages train_image_ae / train_audio_ae: one sense's autoencoder, trained on its train split."""
+
+import argparse
+
+from digit_concepts import autoencoders, paths, storage
+from digit_concepts.params import load
+
+SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--modality", choices=sorted(SAMPLES), required=True)
+    modality = parser.parse_args().modality
+    params = load()
+    samples = storage.read_npz(SAMPLES[modality])
+    final = autoencoders.train(modality, samples["train"], samples["test"], params[f"{modality}_ae"],
+                               params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality))
+    print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))
+
+
+if __name__ == "__main__":
+    main()
