@@ -25,7 +25,9 @@ def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame]:
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
-    decibels = audio.spectrograms(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    decibels, lengths = audio.spectrograms(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    table["trimmed_frames"] = lengths
+    settings = dataclasses.replace(settings, sound_frames=int(np.median(lengths[~is_test])))
     if settings.per_recording_normalisation:
         decibels, peaks = audio.remove_loudness(decibels)
         settings = dataclasses.replace(settings, reference_db=float(np.median(peaks[~is_test])))

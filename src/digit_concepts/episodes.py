@@ -17,7 +17,7 @@ def episode_stream(image_digits: np.ndarray, audio_digits: np.ndarray, noise: fl
         raise ValueError(f"pairs.noise must be in [0, 1], got {noise}")
     image_digits = np.asarray(image_digits)
     audio_digits = np.asarray(audio_digits)
-    missing = sorted(set(np.unique(image_digits)) - set(np.unique(audio_digits)))
+    missing = sorted(int(digit) for digit in set(np.unique(image_digits)) - set(np.unique(audio_digits)))
     if missing:
         raise ValueError(f"no recording for digit(s) {missing}: cannot pair their images")
     image_index = rng.permutation(len(image_digits))

@@ -34,8 +34,9 @@ def integer(minimum: int = 0, maximum: int | None = None) -> Callable:
 
 def number(minimum: float, maximum: float | None = None, strict_minimum: bool = False) -> Callable:
     def check(value) -> str | None:
-        below = value <= minimum if strict_minimum else value < minimum
-        if not _is_number(value) or below or (maximum is not None and value > maximum):
+        # Type first: comparing a string (PyYAML's '1e-3') or None with a float is a TypeError.
+        if (not _is_number(value) or (value <= minimum if strict_minimum else value < minimum)
+                or (maximum is not None and value > maximum)):
             lower = f"> {minimum}" if strict_minimum else f">= {minimum}"
             upper = "" if maximum is None else f" and <= {maximum}"
             return f"a number {lower}{upper} (floats need a dot, e.g. 1.0e-3)"

@@ -36,11 +36,12 @@ CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
 CLUSTER_MODELS = CLUSTERS_DIR / "cluster_models.npz"
 CLUSTER_CHOICE = CLUSTERS_DIR / "k_selection.csv"
 
-RELATIONS_DIR = Path("relations")
+# Small tables a reviewer reads in the diff: kept in git (cache: false) beside the metrics.
+RELATIONS_DIR = Path("metrics/tables")
 COOCCURRENCE = RELATIONS_DIR / "cooccurrence.csv"
 ONE_TO_ONE = RELATIONS_DIR / "one_to_one.csv"
 ONE_TO_MANY = RELATIONS_DIR / "one_to_many.csv"
-COOCCURRENCE_PLOT = RELATIONS_DIR / "cooccurrence_pairs.csv"
+TEST_EPISODE_CONCEPTS = RELATIONS_DIR / "test_episode_concepts.csv"
 BRAIN_DIR = MODELS_DIR / "brain"
 
 
@@ -63,3 +64,24 @@ CONVERGENCE_METRICS = METRICS_DIR / "convergence.json"
 PLOTS_DIR = Path("plots")
 SOUNDS_DIR = PLOTS_DIR / "sounds"
 REPORT_DIR = PLOTS_DIR / "report"
+
+
+# --- plot stage (appended by the plot-stage helper; move up as you see fit) ---
+REPORT_PAGE = REPORT_DIR / "index.html"
+
+
+def training_loss_log(modality: str, split: str) -> Path:
+    """dvclive's loss curve of one sense's autoencoder; split is "train" or "eval"."""
+    return training_log_dir(modality) / "plots" / "metrics" / split / "loss.tsv"
+
+
+def figure_file(name: str) -> Path:
+    return PLOTS_DIR / f"{name}.png"
+
+
+def image_to_audio_sound(example: int) -> Path:
+    return SOUNDS_DIR / f"image_to_audio_{example}.wav"
+
+
+def concept_sound(concept: int, sample: int) -> Path:
+    return SOUNDS_DIR / f"concept_{concept}_{sample}.wav"

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,18 @@ def atomic_directory(target: Path):
 
 
 def write_npz(target: Path, **arrays: np.ndarray) -> None:
+    """A compressed .npz whose bytes depend only on the arrays.
+
+    numpy's savez stamps the current time into the zip, so identical arrays would hash
+    differently and DVC would rerun every stage downstream; a fixed timestamp avoids that.
+    """
     with atomic_path(target) as temporary:
-        with open(temporary, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(entry, "w", force_zip64=True) as stream:
+                    np.lib.format.write_array(stream, np.asarray(array), allow_pickle=False)
 
 
 def read_npz(source: Path) -> dict[str, np.ndarray]:

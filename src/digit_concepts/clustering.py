@@ -1,0 +1,156 @@
+"""Discover concepts: cluster one sense's codes (optionally on a reduced manifold), pick k, posteriors.
+
+Never sees labels: fitted on the train split's codes, applied to the test split.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
+
+AGGLOMERATIVE_MAX_SAMPLES = 6000  # ward linkage is quadratic in memory: fit on a seeded subsample
+
+
+@dataclass
+class Clustering:
+    """A fitted clustering: centres in the clustered space and, for GMM, the mixture itself."""
+
+    centres: np.ndarray
+    spread: float  # shared variance that turns centre distances into posteriors
+    mixture: GaussianMixture | None = None
+
+    def posteriors(self, features: np.ndarray) -> np.ndarray:
+        if self.mixture is not None:
+            return self.mixture.predict_proba(features)
+        # k-means is the equal-variance limit of a Gaussian mixture: use that mixture's posteriors.
+        squared = ((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        return softmax(-squared / (2.0 * self.spread), axis=1)
+
+    def assign(self, features: np.ndarray) -> np.ndarray:
+        return self.posteriors(features).argmax(axis=1)
+
+
+def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-8
+    return (train - mean) / deviation, (test - mean) / deviation
+
+
+def reduce(train: np.ndarray, test: np.ndarray, method: str, dimensions: int, neighbors: int,
+           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fit a reduction on the train codes and apply it to both splits."""
+    if method == "none":
+        return train, test
+    dimensions = min(dimensions, train.shape[1], len(train) - 1)
+    if method == "pca":
+        reducer = PCA(dimensions, random_state=seed).fit(train)
+        return reducer.transform(train), reducer.transform(test)
+    if method == "umap":
+        import umap  # slow to import (numba); only when asked for
+
+        # N2D: clusters separate far better on a UMAP manifold of the codes than in the codes.
+        reducer = umap.UMAP(n_components=dimensions, n_neighbors=min(neighbors, len(train) - 1), min_dist=0.0,
+                            random_state=seed, n_jobs=1, verbose=False)
+        reduced_train = reducer.fit_transform(train)
+        return reduced_train.astype(np.float64), reducer.transform(test).astype(np.float64)
+    raise ValueError(f"reduction: got {method!r}, must be none, pca or umap")
+
+
+def fit(features: np.ndarray, algorithm: str, k: int, seed: int) -> Clustering:
+    """Fit ``k`` clusters with k-means, a full-covariance Gaussian mixture or Ward agglomeration."""
+    if k > len(features):
+        raise ValueError(f"cannot make {k} clusters from {len(features)} samples")
+    if algorithm == "gmm":
+        mixture = GaussianMixture(k, covariance_type="full", n_init=3, reg_covar=1e-4, random_state=seed).fit(features)
+        return Clustering(mixture.means_, 1.0, mixture)
+    if algorithm == "kmeans":
+        model = KMeans(k, n_init=4, random_state=seed).fit(features)
+        labels = model.labels_
+    elif algorithm == "agglomerative":
+        rng = np.random.default_rng(seed)
+        subset = features[rng.permutation(len(features))[:AGGLOMERATIVE_MAX_SAMPLES]]
+        labels = AgglomerativeClustering(k, linkage="ward").fit_predict(subset)
+        features = subset
+    else:
+        raise ValueError(f"algorithm: got {algorithm!r}, must be kmeans, gmm or agglomerative")
+    centres = np.stack([features[labels == cluster].mean(axis=0) for cluster in range(k)])
+    spread = float(((features - centres[labels]) ** 2).sum(axis=1).mean() / features.shape[1])
+    return Clustering(centres, max(spread, 1e-8))
+
+
+def selection_score(features: np.ndarray, clustering: Clustering, algorithm: str, criterion: str,
+                    sample: int, seed: int) -> float:
+    """Higher is better: negative BIC (GMM only) or silhouette on a seeded subsample."""
+    if criterion == "bic":
+        if algorithm != "gmm":
+            raise ValueError(f"k_selection bic needs algorithm gmm, got {algorithm}")
+        return -float(clustering.mixture.bic(features))
+    assignments = clustering.assign(features)
+    if len(np.unique(assignments)) < 2:
+        return -1.0
+    return float(silhouette_score(features, assignments, sample_size=min(sample, len(features)), random_state=seed))
+
+
+def discover(features: np.ndarray, algorithm: str, k: int, criterion: str, k_range: list[int],
+             sample: int, seed: int) -> tuple[Clustering, list[tuple[int, float]]]:
+    """Fit at the given k (criterion fixed) or at the k in ``k_range`` that the criterion prefers."""
+    if criterion == "fixed":
+        return fit(features, algorithm, k, seed), []
+    trials = []
+    for candidate in range(k_range[0], k_range[1] + 1):
+        clustering = fit(features, algorithm, candidate, seed)
+        trials.append((candidate, selection_score(features, clustering, algorithm, criterion, sample, seed), clustering))
+    best = max(trials, key=lambda trial: trial[1])
+    return best[2], [(candidate, score) for candidate, score, _ in trials]
+
+
+def concept_gaussians(codes: np.ndarray, assignments: np.ndarray, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of each cluster's members in the latent space (for generation)."""
+    dimensions = codes.shape[1]
+    means = np.zeros((n_clusters, dimensions))
+    covariances = np.tile(np.eye(dimensions), (n_clusters, 1, 1)) * 1e-3
+    for cluster in range(n_clusters):
+        members = codes[assignments == cluster]
+        if len(members):
+            means[cluster] = members.mean(axis=0)
+        if len(members) > 1:
+            covariances[cluster] = np.cov(members, rowvar=False) + 1e-6 * np.eye(dimensions)
+    return means, covariances
+
+
+@dataclass
+class SenseClusters:
+    """Everything the cluster stage keeps for one sense (or the joint space)."""
+
+    train_posteriors: np.ndarray
+    test_posteriors: np.ndarray
+    test_features: np.ndarray  # the clustered space, for silhouette
+    trials: list[tuple[int, float]]
+
+    @property
+    def train_assignments(self) -> np.ndarray:
+        return self.train_posteriors.argmax(axis=1)
+
+    @property
+    def test_assignments(self) -> np.ndarray:
+        return self.test_posteriors.argmax(axis=1)
+
+
+def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int) -> SenseClusters:
+    """Standardise, reduce, pick k and cluster the train codes; apply all of it to the test codes."""
+    train, test = standardise(train_codes.astype(np.float64), test_codes.astype(np.float64))
+    train, test = reduce(train, test, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed)
+    clustering, trials = discover(train, config["algorithm"], config["k"], config["k_selection"],
+                                  config["k_range"], sample, seed)
+    return SenseClusters(clustering.posteriors(train), clustering.posteriors(test), test, trials)
+
+
+def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: np.ndarray,
+                 audio_index: np.ndarray) -> np.ndarray:
+    """The joint view of episodes: both senses' codes, each standardised, side by side."""
+    image_part = (image_codes - image_codes.mean(axis=0)) / (image_codes.std(axis=0) + 1e-8)
+    audio_part = (audio_codes - audio_codes.mean(axis=0)) / (audio_codes.std(axis=0) + 1e-8)
+    return np.concatenate([image_part[image_index], audio_part[audio_index]], axis=1)

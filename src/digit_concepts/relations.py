@@ -1,0 +1,88 @@
+"""Cross-modal relationships learned from co-occurrence alone (Hebbian counting)."""
+
+import numpy as np
+import pandas as pd
+
+
+def cooccurrence(image_concepts: np.ndarray, audio_concepts: np.ndarray, n_image: int, n_audio: int) -> np.ndarray:
+    """Counts of (image concept, audio concept) over episodes: each episode strengthens one link."""
+    image_concepts = np.asarray(image_concepts, dtype=np.int64)
+    audio_concepts = np.asarray(audio_concepts, dtype=np.int64)
+    if image_concepts.shape != audio_concepts.shape:
+        raise ValueError(f"episodes need one image and one audio concept each, got {image_concepts.shape} and {audio_concepts.shape}")
+    counts = np.zeros((n_image, n_audio), dtype=np.int64)
+    np.add.at(counts, (image_concepts, audio_concepts), 1)
+    return counts
+
+
+def audio_given_image(counts: np.ndarray) -> np.ndarray:
+    """P(audio concept | image concept); rows of never-seen concepts stay uniform."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / counts.shape[1])
+
+
+def image_given_audio(counts: np.ndarray) -> np.ndarray:
+    """P(image concept | audio concept), indexed [image, audio]; columns sum to one."""
+    return audio_given_image(counts.T).T
+
+
+def one_to_one(counts: np.ndarray) -> pd.DataFrame:
+    """Mutual best partners: image concept i and audio concept a, each the other's most frequent."""
+    forward, backward = audio_given_image(counts), image_given_audio(counts)
+    rows = []
+    for image_concept in range(counts.shape[0]):
+        audio_concept = int(forward[image_concept].argmax())
+        if counts[image_concept, audio_concept] > 0 and int(backward[:, audio_concept].argmax()) == image_concept:
+            rows.append((image_concept, audio_concept, int(counts[image_concept, audio_concept]),
+                         float(forward[image_concept, audio_concept]), float(backward[image_concept, audio_concept])))
+    return pd.DataFrame(rows, columns=["image_concept", "audio_concept", "count", "p_audio_given_image", "p_image_given_audio"])
+
+
+def one_to_many(counts: np.ndarray, min_share: float) -> pd.DataFrame:
+    """Every concept's partners in the other sense whose share of its episodes is >= ``min_share``."""
+    rows = []
+    for sense, shares, table in (("image", audio_given_image(counts), counts), ("audio", image_given_audio(counts).T, counts.T)):
+        for concept in range(table.shape[0]):
+            if table[concept].sum() == 0:
+                continue
+            for partner in np.flatnonzero(shares[concept] >= min_share):
+                rows.append((sense, concept, int(partner), int(table[concept, partner]), float(shares[concept, partner])))
+    frame = pd.DataFrame(rows, columns=["sense", "concept", "partner", "count", "share"])
+    return frame.sort_values(["sense", "concept", "share"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
+
+
+def agreement(source_concepts: np.ndarray, partner_concepts: np.ndarray, conditional: np.ndarray) -> float:
+    """Label-free: share of episodes whose partner concept is the one predicted from the source concept."""
+    predicted = conditional[np.asarray(source_concepts)].argmax(axis=1)
+    return float(np.mean(predicted == np.asarray(partner_concepts)))
+
+
+def name_through(concepts: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+    """Name each sample by the other sense's concept that its own concept is most associated with.
+
+    ``conditional`` is P(other | own), indexed [own, other].
+    """
+    return conditional.argmax(axis=1)[np.asarray(concepts)]
+
+
+def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(counts, columns=[str(audio) for audio in range(counts.shape[1])])
+    frame.insert(0, "image_concept", np.arange(counts.shape[0]))
+    return frame
+
+
+def merge_by_partner(counts: np.ndarray) -> np.ndarray:
+    """Group over-clustered audio clusters into audio concepts: those sharing a best image partner.
+
+    Returns, for each audio cluster, its concept id (the partner image concept's id). This is
+    how one-to-many structure becomes useful: several speakers' "seven" clusters form one concept.
+    """
+    return image_given_audio(counts).argmax(axis=0)
+
+
+def merge_columns(counts: np.ndarray, merged: np.ndarray, n_concepts: int) -> np.ndarray:
+    """Co-occurrence of image concepts with merged audio concepts."""
+    combined = np.zeros((counts.shape[0], n_concepts), dtype=counts.dtype)
+    for cluster, concept in enumerate(merged):
+        combined[:, concept] += counts[:, cluster]
+    return combined

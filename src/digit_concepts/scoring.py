@@ -1,0 +1,75 @@
+"""Scoring against the digit labels: the only module besides ``episodes`` that reads them."""
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+
+from . import paths
+
+METADATA = {"image": paths.IMAGE_METADATA, "audio": paths.AUDIO_METADATA}
+
+
+def load_digits(sense: str, split: str) -> np.ndarray:
+    """True digits of one sense's split, in sample order (for scoring and display only)."""
+    table = pd.read_csv(METADATA[sense])
+    part = table[table["split"] == split].sort_values("index")
+    return part["digit"].to_numpy(dtype=np.int64)
+
+
+def contingency(assignments: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Counts of (cluster, digit); rows are clusters 0..max, columns digits 0..max."""
+    assignments = np.asarray(assignments, dtype=np.int64)
+    digits = np.asarray(digits, dtype=np.int64)
+    if assignments.shape != digits.shape or assignments.size == 0:
+        raise ValueError(f"need equally long, non-empty assignments and digits, got {assignments.shape} and {digits.shape}")
+    table = np.zeros((assignments.max() + 1, digits.max() + 1), dtype=np.int64)
+    np.add.at(table, (assignments, digits), 1)
+    return table
+
+
+def hungarian_accuracy(assignments: np.ndarray, digits: np.ndarray) -> float:
+    """Clustering accuracy under the best one-to-one matching of clusters to digits."""
+    table = contingency(assignments, digits)
+    rows, columns = linear_sum_assignment(-table)
+    return float(table[rows, columns].sum() / len(digits))
+
+
+def purity(assignments: np.ndarray, digits: np.ndarray) -> float:
+    """Share of samples in their cluster's majority digit (many-to-one; fair to over-clustering)."""
+    return float(contingency(assignments, digits).max(axis=1).sum() / len(digits))
+
+
+def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.ndarray,
+                   silhouette_sample: int, seed: int) -> dict:
+    n_clusters = int(len(np.unique(assignments)))
+    if 1 < n_clusters < len(assignments):
+        silhouette = float(silhouette_score(features, assignments, sample_size=min(silhouette_sample, len(features)),
+                                            random_state=seed))
+    else:
+        silhouette = 0.0
+    return {
+        "acc": hungarian_accuracy(assignments, digits),
+        "purity": purity(assignments, digits),
+        "nmi": float(normalized_mutual_info_score(digits, assignments)),
+        "ari": float(adjusted_rand_score(digits, assignments)),
+        "silhouette": silhouette,
+        "n_clusters": n_clusters,
+    }
+
+
+def episode_digits(split: str) -> np.ndarray:
+    """Digit of each episode's image (the digit the episode is about)."""
+    from . import storage
+
+    streams = storage.read_npz(paths.EPISODES)
+    return load_digits("image", split)[streams[f"{split}_image_index"]]
+
+
+def coherence(predicted_digits: np.ndarray, source_digits: np.ndarray) -> float:
+    """Share of generated samples that the evaluation classifier assigns to the source's digit."""
+    predicted_digits = np.asarray(predicted_digits)
+    source_digits = np.asarray(source_digits)
+    if predicted_digits.shape != source_digits.shape or predicted_digits.size == 0:
+        raise ValueError(f"coherence needs equally long, non-empty arrays, got {predicted_digits.shape} and {source_digits.shape}")
+    return float(np.mean(predicted_digits == source_digits))

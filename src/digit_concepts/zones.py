@@ -1,0 +1,97 @@
+"""Convergence zones (both senses arrive at one concept) and divergence zones (a concept spreads)."""
+
+import numpy as np
+import pandas as pd
+
+from .relations import audio_given_image, image_given_audio
+
+
+def entropy_bits(distributions: np.ndarray) -> np.ndarray:
+    """Shannon entropy in bits of each row."""
+    safe = np.where(distributions > 0, distributions, 1.0)
+    return -(distributions * np.log2(safe)).sum(axis=1)
+
+
+def convergence_pairs(counts: np.ndarray, min_strength: float) -> list[tuple[int, int]]:
+    """(image, audio) pairs that are each other's best partner with both conditionals >= min_strength."""
+    forward, backward = audio_given_image(counts), image_given_audio(counts)
+    pairs = []
+    for image_concept in range(counts.shape[0]):
+        if counts[image_concept].sum() == 0:
+            continue
+        audio_concept = int(forward[image_concept].argmax())
+        if (int(backward[:, audio_concept].argmax()) == image_concept
+                and forward[image_concept, audio_concept] >= min_strength
+                and backward[image_concept, audio_concept] >= min_strength):
+            pairs.append((image_concept, audio_concept))
+    return pairs
+
+
+def _sense_rows(sense: str, table: np.ndarray, shares: np.ndarray, reverse: np.ndarray, converging: set,
+                min_share: float, max_entropy_bits: float) -> list[tuple]:
+    """One row per concept; ``shares`` is P(partner | concept), ``reverse`` P(concept | partner)."""
+    entropies = entropy_bits(shares)
+    rows = []
+    for concept in range(table.shape[0]):
+        size = int(table[concept].sum())
+        if size == 0:
+            continue
+        partner = int(shares[concept].argmax())
+        n_partners = int((shares[concept] >= min_share).sum())
+        divergent = n_partners >= 2 or entropies[concept] > max_entropy_bits
+        zone = {(True, True): "both", (True, False): "convergence", (False, True): "divergence"}.get(
+            (concept in converging, bool(divergent)), "none")
+        rows.append((concept, sense, size, partner, float(shares[concept, partner]), float(reverse[concept, partner]),
+                     float(entropies[concept]), n_partners, zone))
+    return rows
+
+
+def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_strength: float, min_share: float,
+                  max_entropy_bits: float) -> pd.DataFrame:
+    """Per-concept table of both senses: size, best partner, both conditionals, entropy, zone.
+
+    Divergence is read at the level of clusters (one image concept spread over several audio
+    clusters); convergence at the level of concepts, after over-clustered audio clusters are
+    merged by ``audio_concept_of_cluster`` (identity when audio is not over-clustered).
+    """
+    n_concepts = int(audio_concept_of_cluster.max()) + 1
+    merged = np.zeros((counts.shape[0], n_concepts), dtype=counts.dtype)
+    np.add.at(merged.T, audio_concept_of_cluster, counts.T)
+    pairs = convergence_pairs(merged, min_strength)
+    converging_images = {image for image, _ in pairs}
+    converging_clusters = set(np.flatnonzero(np.isin(audio_concept_of_cluster, [audio for _, audio in pairs])).tolist())
+    forward, backward = audio_given_image(counts), image_given_audio(counts)
+    rows = _sense_rows("image", counts, forward, backward, converging_images, min_share, max_entropy_bits)
+    rows += _sense_rows("audio", counts.T, backward.T, forward.T, converging_clusters, min_share, max_entropy_bits)
+    table = pd.DataFrame(rows, columns=["concept", "sense", "size", "best_partner", "p_partner_given_concept",
+                                        "p_concept_given_partner", "entropy_bits", "n_partners", "zone"])
+    table["merged_concept"] = np.where(table["sense"] == "audio",
+                                       audio_concept_of_cluster[table["concept"].clip(upper=len(audio_concept_of_cluster) - 1)],
+                                       table["concept"])
+    return table
+
+
+def zone_counts(table: pd.DataFrame) -> dict:
+    convergent = table["zone"].isin(["convergence", "both"])
+    divergent = table["zone"].isin(["divergence", "both"])
+    return {"n_convergence_zones": int((convergent & (table["sense"] == "image")).sum()),
+            "n_divergence_zones": int(divergent.sum())}
+
+
+def fuse(image_posteriors: np.ndarray, audio_evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fuse two distributions over image concepts, each weighted by its own confidence.
+
+    Confidence is one minus the normalised entropy; the weights are the learner's attention.
+    Returns (fused concept, image weight, audio weight).
+    """
+    def confidence(distributions):
+        safe = np.clip(distributions, 1e-12, 1.0)
+        entropy = -(distributions * np.log(safe)).sum(axis=1)
+        return 1.0 - entropy / np.log(distributions.shape[1])
+
+    image_confidence, audio_confidence = confidence(image_posteriors), confidence(audio_evidence)
+    total = image_confidence + audio_confidence + 1e-12
+    image_weight, audio_weight = image_confidence / total, audio_confidence / total
+    scores = (image_weight[:, None] * np.log(np.clip(image_posteriors, 1e-12, 1.0))
+              + audio_weight[:, None] * np.log(np.clip(audio_evidence, 1e-12, 1.0)))
+    return scores.argmax(axis=1), image_weight, audio_weight

@@ -1,0 +1,50 @@
+"""Stage relate: co-occurrence of concepts over train episodes, relationship tables, brain module."""
+
+import pandas as pd
+
+from digit_concepts import brain, paths, relations, scoring, storage
+from digit_concepts.params import load
+
+
+def main() -> None:
+    params = load()
+    assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
+    streams = storage.read_npz(paths.EPISODES)
+    codes = storage.read_npz(paths.ENCODINGS)
+    n_image = assignments["image_train_posteriors"].shape[1]
+    n_audio = assignments["audio_train_posteriors"].shape[1]
+
+    episode_concepts = {
+        split: (assignments[f"image_{split}"][streams[f"{split}_image_index"]],
+                assignments[f"audio_{split}"][streams[f"{split}_audio_index"]])
+        for split in ("train", "test")}
+    counts = relations.cooccurrence(*episode_concepts["train"], n_image, n_audio)
+    forward, backward = relations.audio_given_image(counts), relations.image_given_audio(counts)
+
+    test_image, test_audio = episode_concepts["test"]
+    audio_named = relations.name_through(assignments["audio_test"], backward.T)
+    image_named = relations.name_through(assignments["image_test"], forward)
+    metrics = {
+        "agreement_image_to_audio": relations.agreement(test_image, test_audio, forward),
+        "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
+        "audio_acc_through_images": scoring.hungarian_accuracy(audio_named, scoring.load_digits("audio", "test")),
+        "image_acc_through_audio": scoring.hungarian_accuracy(image_named, scoring.load_digits("image", "test")),
+    }
+
+    for direction in brain.DIRECTIONS:
+        source, target = direction.split("_to_")
+        loss = brain.train_map(codes[f"{source}_train"][streams[f"train_{source}_index"]],
+                               codes[f"{target}_train"][streams[f"train_{target}_index"]],
+                               params["relate"]["brain"], params["seed"], paths.brain_model(direction))
+        print(f"brain {direction}: final standardised MSE {loss:.4f}", flush=True)
+
+    storage.write_csv(paths.COOCCURRENCE, relations.cooccurrence_table(counts))
+    storage.write_csv(paths.ONE_TO_ONE, relations.one_to_one(counts))
+    storage.write_csv(paths.ONE_TO_MANY, relations.one_to_many(counts, params["relate"]["min_share"]))
+    storage.write_csv(paths.TEST_EPISODE_CONCEPTS, pd.DataFrame({"image_concept": test_image, "audio_concept": test_audio}))
+    storage.write_json(paths.RELATE_METRICS, metrics)
+    print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""audio: FSDD names, reading recordings, log-mel in and sound out, splits."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+from ruamel.yaml import YAML
+
+from conftest import REPO
+from digit_concepts import audio
+from fakes import SAMPLE_RATE, tone
+
+
+@pytest.fixture(scope="module")
+def settings() -> audio.AudioSettings:
+    """The committed audio params, with few Griffin-Lim iterations to stay fast."""
+    committed = YAML(typ="safe", pure=True).load(REPO / "params.yaml")["audio"]
+    return audio.AudioSettings(**{**committed, "griffin_lim_iterations": 2})
+
+
+def _write(path: Path, signal: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    soundfile.write(path, signal, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("3_theo_12.wav", (3, "theo", 12)),
+    ("0_yweweler_0.wav", (0, "yweweler", 0)),
+    ("some/folder/9_george_49.wav", (9, "george", 49)),
+])
+def test_parse_recording_name(name, expected):
+    assert audio.parse_recording_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["12_theo_1.wav", "3_Theo_1.wav", "3_theo.wav", "3_theo_1.mp3",
+                                  "3-theo-1.wav", "x_theo_1.wav", "3_theo_1.wav.bak", ""])
+def test_parse_recording_name_rejects(name):
+    with pytest.raises(ValueError, match="not an FSDD recording name"):
+        audio.parse_recording_name(name)
+
+
+def test_load_recording_good(tmp_path):
+    signal = tone(3, 0, 0)
+    path = _write(tmp_path / "3_george_0.wav", signal)
+    loaded = audio.load_recording(path, SAMPLE_RATE)
+    assert loaded.dtype == np.float32 and loaded.shape == signal.shape
+    np.testing.assert_allclose(loaded, signal / 32768.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("rate", r"sample rate 16000 Hz, expected 8000 Hz"),
+    ("stereo", r"2 channels, expected mono"),
+    ("silent", r"empty, silent or non-finite audio \(2000 samples\)"),
+    ("empty", r"empty, silent or non-finite audio \(0 samples\)"),
+    ("garbage", r"unreadable audio"),
+])
+def test_load_recording_errors(tmp_path, case, message):
+    path = tmp_path / f"{case}.wav"
+    if case == "rate":
+        _write(path, tone(1, 0, 0), rate=16000)
+    elif case == "stereo":
+        _write(path, np.stack([tone(1, 0, 0)] * 2, axis=1))
+    elif case == "silent":
+        _write(path, np.zeros(2000, dtype=np.int16))
+    elif case == "empty":
+        _write(path, np.zeros(0, dtype=np.int16))
+    else:
+        path.write_bytes(b"RIFF\x00\x00not a wave file at all")
+    with pytest.raises(ValueError, match=message) as caught:
+        audio.load_recording(path, SAMPLE_RATE)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("seconds", [0.2, 2.0], ids=["short", "long"])
+def test_log_mel_shape(settings, seconds):
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    signal = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    decibels, trimmed_frames = audio.log_mel(signal, settings)
+    assert decibels.shape == (settings.n_mels, settings.frames)
+    assert decibels.dtype == np.float32 and np.isfinite(decibels).all()
+    # A steady tone is not trimmed: one frame per hop plus one (librosa centres frames).
+    assert trimmed_frames == 1 + len(signal) // settings.hop_length
+    # Floored 80 dB below the peak; a steady tone stays loud at every (stretched) frame.
+    assert decibels.min() >= decibels.max() - audio.SILENCE_FLOOR_DB - 1e-3
+    assert (decibels.max(axis=0) > decibels.max() - 10.0).all()
+
+
+def test_log_mel_trims_leading_silence(settings):
+    signal = tone(5, 0, 0).astype(np.float32) / 32768.0
+    padded = np.concatenate([np.zeros(SAMPLE_RATE // 2, dtype=np.float32), signal])
+    (plain, plain_frames), (trimmed, trimmed_frames) = audio.log_mel(signal, settings), audio.log_mel(padded, settings)
+    assert abs(plain_frames - trimmed_frames) <= 2  # the half second of silence is gone
+    assert np.abs(trimmed - plain).mean() < 1.0  # dB; frame edges shift by part of a hop
+
+
+def test_to_sound(settings):
+    fitted = audio.AudioSettings(**{**settings.as_dict(), "sound_frames": 40, "mean": -30.0, "std": 10.0})
+    normalised = np.random.default_rng(0).normal(size=(settings.n_mels, settings.frames)).astype(np.float32)
+    sound = audio.to_sound(normalised, fitted)
+    assert sound.dtype == np.float32
+    assert sound.shape == (fitted.hop_length * (fitted.sound_frames - 1),) == (fitted.sound_samples,)
+    assert np.isfinite(sound).all()
+    assert np.abs(sound).max() == pytest.approx(0.9, abs=1e-4)
+    np.testing.assert_array_equal(audio.to_sound(normalised, fitted), sound)  # seeded Griffin-Lim
+
+
+def test_normalise_round_trip(settings):
+    fitted = audio.AudioSettings(**{**settings.as_dict(), "mean": -31.5, "std": 12.25})
+    decibels = np.random.default_rng(1).normal(-30, 10, size=(3, settings.n_mels, settings.frames))
+    normalised = audio.normalise(decibels, fitted)
+    assert normalised.dtype == np.float32
+    np.testing.assert_allclose(normalised, (decibels + 31.5) / 12.25, rtol=1e-5)
+    np.testing.assert_allclose(audio.denormalise(normalised, fitted), decibels, rtol=1e-5, atol=1e-4)
+
+
+def test_remove_loudness():
+    decibels = np.random.default_rng(2).normal(-20, 5, size=(4, 8, 10))
+    quiet, peaks = audio.remove_loudness(decibels)
+    np.testing.assert_allclose(quiet.max(axis=(1, 2)), 0.0)
+    np.testing.assert_allclose(quiet + peaks[:, None, None], decibels)
+
+
+def test_recording_table_and_spectrograms(tmp_path, settings):
+    for name in ["1_theo_3.wav", "0_george_12.wav", "0_george_2.wav"]:
+        digit, _, index = audio.parse_recording_name(name)
+        _write(tmp_path / name, tone(digit, 0, index))
+    table = audio.recording_table(tmp_path)
+    assert list(table.columns) == ["file", "digit", "speaker", "recording_index"]
+    assert list(table["file"]) == ["0_george_12.wav", "0_george_2.wav", "1_theo_3.wav"]
+    assert list(table["recording_index"]) == [12, 2, 3]
+    decibels, lengths = audio.spectrograms(tmp_path, list(table["file"]), settings)
+    assert decibels.shape == (3, settings.n_mels, settings.frames)
+    assert lengths.shape == (3,) and (lengths > 10).all()
+
+
+def test_recording_table_errors(tmp_path):
+    with pytest.raises(ValueError, match="no .wav recordings"):
+        audio.recording_table(tmp_path)
+    _write(tmp_path / "hello.wav", tone(0, 0, 0))
+    with pytest.raises(ValueError, match="hello.wav: not an FSDD recording name"):
+        audio.recording_table(tmp_path)
+
+
+def test_split_masks():
+    table = pd.DataFrame({
+        "file": [f"{d}_{s}_{i}.wav" for d, s, i in [(0, "george", 0), (0, "george", 4), (0, "george", 5),
+                                                     (1, "theo", 49), (1, "theo", 3), (2, "lucas", 10)]],
+        "digit": [0, 0, 0, 1, 1, 2],
+        "speaker": ["george", "george", "george", "theo", "theo", "lucas"],
+        "recording_index": [0, 4, 5, 49, 3, 10],
+    })
+    official = audio.test_split_mask(table, "official", ["theo"])
+    assert official.dtype == bool
+    assert official.tolist() == [True, True, False, False, True, False]
+    held_out = audio.test_split_mask(table, "leave_speakers_out", ["theo", "lucas"])
+    assert held_out.tolist() == [False, False, False, True, True, True]
+    with pytest.raises(ValueError, match="split.audio: got 'random'"):
+        audio.test_split_mask(table, "random", ["theo"])

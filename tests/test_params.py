@@ -1,0 +1,113 @@
+"""params: the committed params.yaml validates; every mistake is a ValueError naming key and rule."""
+
+import copy
+
+import pytest
+
+from conftest import REPO
+from digit_concepts import params
+
+
+@pytest.fixture(scope="module")
+def committed() -> dict:
+    return params.load(REPO / "params.yaml")
+
+
+@pytest.fixture
+def tree(committed) -> dict:
+    return copy.deepcopy(committed)
+
+
+def test_committed_params_validate(committed):
+    assert set(params.flatten(committed)) == set(params.SCHEMA)
+    assert isinstance(committed["image_ae"]["learning_rate"], float)
+
+
+def _set(tree: dict, dotted: str, value) -> dict:
+    *parents, last = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return tree
+
+
+def _delete(tree: dict, dotted: str) -> dict:
+    *parents, last = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node[key]
+    del node[last]
+    return tree
+
+
+def test_unknown_key(tree):
+    with pytest.raises(ValueError) as caught:
+        params.validate(_set(tree, "image_ae.dropout", 0.1))
+    message = str(caught.value)
+    assert "image_ae.dropout: unknown parameter" in message
+    assert "image_ae.latent_dim" in message and "image_ae.learning_rate" in message  # the known keys
+
+
+def test_bad_choice(tree):
+    with pytest.raises(ValueError, match=r"cluster\.image\.algorithm: got 'foo', must be one of "
+                                         r"kmeans, gmm, agglomerative"):
+        params.validate(_set(tree, "cluster.image.algorithm", "foo"))
+
+
+@pytest.mark.parametrize("key", ["image_ae.learning_rate", "pairs.noise", "audio.fmax"])
+def test_string_number(tree, key):
+    """PyYAML (YAML 1.1) reads 1e-3 as a string; a quoted value reaches validation the same way."""
+    with pytest.raises(ValueError, match=rf"{key.replace('.', r'[.]')}: got '1e-3', must be a number .*"
+                                         r"floats need a dot"):
+        params.validate(_set(tree, key, "1e-3"))
+
+
+@pytest.mark.parametrize("key, rule", [
+    ("audio.n_mels", "an integer >= 8 and <= 512"),
+    ("image_ae.learning_rate", "a number > 0.0 and <= 1.0"),
+    ("split.audio", "one of official, leave_speakers_out"),
+    ("audio.per_recording_normalisation", "true or false"),
+])
+def test_missing_key(tree, key, rule):
+    with pytest.raises(ValueError) as caught:
+        params.validate(_delete(tree, key))
+    assert f"{key}: missing; must be {rule}" in str(caught.value)
+
+
+@pytest.mark.parametrize("key, value, rule", [
+    ("image_ae.epochs", True, "an integer >= 1"),
+    ("image_ae.epochs", 2.0, "an integer >= 1"),
+    ("audio_ae.latent_dim", 1, "an integer >= 2 and <= 256"),
+    ("pairs.noise", 1.5, "a number >= 0.0 and <= 1.0"),
+    ("pairs.noise", float("nan"), "a number >= 0.0 and <= 1.0"),
+    ("image_ae.learning_rate", 0.0, "a number > 0.0 and <= 1.0"),
+    ("image_ae.hidden_units", [512, 0], "a list of at least 1 positive integers"),
+    ("split.test_speakers", ["alice"], "a non-empty list drawn from george"),
+    ("cluster.joint.k_range", [16, 6], "must be [low, high] with low < high"),
+])
+def test_bad_values(tree, key, value, rule):
+    with pytest.raises(ValueError) as caught:
+        params.validate(_set(tree, key, value))
+    assert key in str(caught.value) and rule in str(caught.value)
+
+
+def test_every_problem_reported_at_once(tree):
+    _set(tree, "seed", -1)
+    _set(tree, "audio.n_fft", "256")
+    with pytest.raises(ValueError) as caught:
+        params.validate(tree)
+    assert "seed: got -1" in str(caught.value) and "audio.n_fft: got '256'" in str(caught.value)
+
+
+def test_load_reads_yaml_1_2(tmp_path):
+    text = (REPO / "params.yaml").read_text()
+    assert "learning_rate: 1.0e-3" in text
+    (tmp_path / "unquoted.yaml").write_text(text.replace("learning_rate: 1.0e-3", "learning_rate: 1e-3"))
+    assert params.load(tmp_path / "unquoted.yaml")["image_ae"]["learning_rate"] == pytest.approx(1e-3)
+    (tmp_path / "quoted.yaml").write_text(text.replace("learning_rate: 1.0e-3", "learning_rate: '1e-3'"))
+    with pytest.raises(ValueError, match=r"image_ae\.learning_rate: got '1e-3'"):
+        params.load(tmp_path / "quoted.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        params.load(tmp_path / "list.yaml")
