@@ -32,7 +32,8 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 
 # Generic shrinking, whatever sections later stages add: any key of this name gets this value.
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
-                 "griffin_lim_iterations": 4}
+                 "griffin_lim_iterations": 4, "k": 4, "umap_neighbors": 5, "silhouette_sample": 100,
+                 "samples_per_concept": 2, "cross_modal_examples": 2}
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 
 
@@ -215,3 +216,34 @@ def test_corrupt_mirror_fails_download_and_keeps_nothing(tmp_path, mirror):
     assert not (project / "data" / "raw").exists()
     leftovers = list((project / "data").iterdir()) if (project / "data").exists() else []
     assert leftovers == [], f"staging files left behind: {leftovers}"
+
+
+def _hashes(project: Path, patterns: list[str]) -> dict:
+    import hashlib
+
+    return {str(path.relative_to(project)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for pattern in patterns for path in sorted(project.glob(pattern))}
+
+
+def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
+    """Label leakage: with the scoring labels shuffled, every clustering, table, zone and
+    generated file is byte-identical (only the scores may change)."""
+    import numpy as np
+    import pandas as pd
+
+    project, env, _ = pipeline
+    decisions = ["data/clusters/*.npz", "metrics/tables/*.csv", "data/convergence/*.npz", "plots/sounds/*.wav"]
+    before = _hashes(project, decisions)
+    assert any(name.startswith("plots/sounds/") for name in before) and any("tables" in name for name in before)
+    copy = tmp_path / "permuted"
+    shutil.copytree(project, copy, symlinks=True)
+    rng = np.random.default_rng(123)
+    for table_path in (copy / "data/preprocessed/image_metadata.csv", copy / "data/preprocessed/audio_metadata.csv"):
+        table = pd.read_csv(table_path)
+        table["digit"] = rng.permutation(table["digit"].to_numpy())
+        table_path.unlink()  # DVC may have linked it to the cache: never write through the link
+        table.to_csv(table_path, index=False)
+    for stage in ("cluster", "relate", "convergence", "plot"):
+        result = _run([sys.executable, f"stages/{stage}.py"], copy, dict(env, PYTHONPATH="src"))
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _hashes(copy, decisions) == before

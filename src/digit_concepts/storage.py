@@ -33,6 +33,7 @@ def atomic_directory(target: Path):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    temporary.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary shared folders
     try:
         yield temporary
         if target.exists():

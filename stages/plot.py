@@ -1,0 +1,155 @@
+"""Stage plot: every figure as PNG, generated sounds as 8 kHz WAV, and an offline HTML report.
+
+The whole plots/ folder is written into a temporary folder and swapped in at the end, so a
+failed run never leaves a mix of old and new figures.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from digit_concepts import audio, autoencoders, figures, paths, report, scoring, storage
+from digit_concepts.params import load
+
+EXAMPLES = 10  # columns of reconstruction and cross-modal figures, and cross-modal WAVs
+SOUNDS_PER_CONCEPT = 2
+IMAGE_LATENT_POINTS = 2000  # test images; t-SNE of more would take over ~30 s on one core
+AUDIO_LATENT_TRAIN_POINTS = 700  # beside all test recordings, so speakers' clusters show
+SENSES = ("image", "audio")
+KIND = {"image": "image", "audio": "spectrogram"}
+SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
+METRICS = {"reconstruction": paths.RECONSTRUCTION_METRICS, "cluster": paths.CLUSTER_METRICS,
+           "relate": paths.RELATE_METRICS, "convergence": paths.CONVERGENCE_METRICS}
+
+
+def inside(folder: Path, target: Path) -> Path:
+    """Where a file of plots/ goes while the stage writes into a temporary copy of plots/."""
+    return folder / Path(target).relative_to(paths.PLOTS_DIR)
+
+
+def reconstruction_figures(codes: dict, seed: int):
+    for sense in SENSES:
+        test = storage.read_npz(SAMPLES[sense])["test"]
+        chosen = figures.subsample(len(test), EXAMPLES, seed)
+        _, decoder = autoencoders.load_halves(paths.autoencoder_model(sense), seed)
+        # A direct call, not predict(): ten samples need no tf.data pipeline (and its log noise).
+        rebuilt = np.asarray(decoder(codes[f"{sense}_test"][chosen], training=False))
+        rows = [("test", test[chosen], KIND[sense]), ("reconstructed", rebuilt, KIND[sense])]
+        labels = [f"#{index}" for index in chosen]
+        yield (f"{sense}_reconstructions", f"{sense} autoencoder: test samples and their reconstructions",
+               figures.sample_rows(rows, f"{sense} reconstructions (test split)", labels))
+
+
+def training_figure():
+    losses = {sense: {split: pd.read_csv(paths.training_loss_log(sense, split), sep="\t") for split in ("train", "eval")}
+              for sense in SENSES}
+    yield "training_curves", "autoencoder training loss per epoch (eval = test split)", figures.training_curves(losses)
+
+
+def latent_points(codes: dict, assignments: dict, seed: int) -> dict:
+    """Per sense: (codes, clusters, digits, description) of the points each t-SNE map shows."""
+    chosen = figures.subsample(len(codes["image_test"]), IMAGE_LATENT_POINTS, seed)
+    points = {"image": (codes["image_test"][chosen], assignments["image_test"][chosen],
+                        scoring.load_digits("image", "test")[chosen], f"{len(chosen)} test images")}
+    train = figures.subsample(len(codes["audio_train"]), AUDIO_LATENT_TRAIN_POINTS, seed)
+
+    def test_and_train(test: np.ndarray, whole_train: np.ndarray) -> np.ndarray:
+        return np.concatenate([test, whole_train[train]])
+
+    points["audio"] = (test_and_train(codes["audio_test"], codes["audio_train"]),
+                       test_and_train(assignments["audio_test"], assignments["audio_train"]),
+                       test_and_train(scoring.load_digits("audio", "test"), scoring.load_digits("audio", "train")),
+                       f"all {len(codes['audio_test'])} test and {len(train)} train recordings")
+    return points
+
+
+def latent_figures(codes: dict, assignments: dict, seed: int):
+    for sense, (sense_codes, clusters, digits, what) in latent_points(codes, assignments, seed).items():
+        embedding = figures.embed_2d(sense_codes, seed)
+        yield (f"latent_{sense}", f"t-SNE of {sense} latent codes ({what})",
+               figures.latent_scatter(embedding, clusters, digits, f"{sense} latent space, t-SNE of {what}"))
+
+
+def relation_figures(params: dict):
+    counts = pd.read_csv(paths.COOCCURRENCE, index_col="image_concept")
+    counts.columns = counts.columns.astype(str)
+    yield ("cooccurrence", "train co-occurrence of image and audio concepts",
+           figures.cooccurrence_heatmap(counts, pd.read_csv(paths.ONE_TO_ONE)))
+    yield ("one_to_many", "one-to-many: audio partners of each image concept",
+           figures.partner_shares(counts, pd.read_csv(paths.ONE_TO_MANY)))
+    thresholds = params["convergence"]
+    concepts = pd.read_csv(paths.CONCEPT_TABLE)
+    yield ("zones", "convergence and divergence zones",
+           figures.zone_chart(concepts, thresholds["max_entropy_bits"], thresholds["min_strength"]))
+    attention = storage.read_npz(paths.ATTENTION)
+    yield ("attention", "modality attention: mean weight of each sense per fused concept",
+           figures.attention_chart(attention["image_weight"], attention["audio_weight"], attention["fused_concept"]))
+
+
+CROSS_MODAL = (  # (source, target, generated array of the target, caption)
+    ("image", "audio", "image_to_audio_spectrograms", "test images and the sounds imagined from them"),
+    ("audio", "image", "audio_to_image_images", "test recordings and the images imagined from them"),
+)
+CONCEPT_GRIDS = (  # (generated array and figure name, kind, caption)
+    ("concept_images", "image", "new images sampled from each image concept"),
+    ("concept_spectrograms", "spectrogram", "sounds of each image concept's audio partners"),
+)
+
+
+def generation_figures(generated: dict):
+    for source, target, imagined, caption in CROSS_MODAL:
+        key = f"{source}_to_{target}"
+        digits = scoring.load_digits(source, "test")  # shown beside each example, to judge by eye
+        labels = [f"#{i} ({digits[i]})" for i in generated[f"{key}_source_index"][:EXAMPLES]]
+        rows = [(f"test {source}", generated[f"{key}_sources"][:EXAMPLES], KIND[source]),
+                (f"imagined {target}", generated[imagined][:EXAMPLES], KIND[target])]
+        title = f"{source} -> {target} (true digit in brackets)"
+        yield f"cross_modal_{key}", caption, figures.sample_rows(rows, title, labels)
+    for name, kind, caption in CONCEPT_GRIDS:
+        rows = [(f"concept {concept}", samples, kind) for concept, samples in enumerate(generated[name])]
+        yield name, caption, figures.sample_rows(rows, caption)
+
+
+def write_sounds(folder: Path, generated: dict, settings: audio.AudioSettings) -> list[tuple[str, Path]]:
+    """Griffin-Lim WAVs of the cross-modal examples and of each concept's first samples."""
+    jobs = [(f"image -> audio, test image #{index}", paths.image_to_audio_sound(example), spectrogram)
+            for example, (index, spectrogram) in enumerate(zip(generated["image_to_audio_source_index"][:EXAMPLES],
+                                                              generated["image_to_audio_spectrograms"][:EXAMPLES]))]
+    jobs += [(f"image concept {concept}, sample {sample}", paths.concept_sound(concept, sample), spectrogram)
+             for concept, samples in enumerate(generated["concept_spectrograms"])
+             for sample, spectrogram in enumerate(samples[:SOUNDS_PER_CONCEPT])]
+    inside(folder, paths.SOUNDS_DIR).mkdir(parents=True, exist_ok=True)
+    for _, target, spectrogram in jobs:
+        audio.write_wav(inside(folder, target), audio.to_sound(spectrogram, settings), settings.sample_rate)
+    return [(label, target) for label, target, _ in jobs]
+
+
+def main() -> None:
+    params = load()
+    seed = params["seed"]
+    codes = storage.read_npz(paths.ENCODINGS)
+    assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
+    generated = storage.read_npz(paths.GENERATED)
+    settings = audio.AudioSettings(**storage.read_json(paths.AUDIO_SETTINGS))
+    metrics = {name: storage.read_json(source) for name, source in METRICS.items()}
+    with storage.atomic_directory(paths.PLOTS_DIR) as folder:
+        drawn = []
+        for section in (reconstruction_figures(codes, seed), training_figure(), latent_figures(codes, assignments, seed),
+                        relation_figures(params), generation_figures(generated)):
+            for name, caption, figure in section:
+                figures.save(figure, inside(folder, paths.figure_file(name)))
+                drawn.append((caption, report.relative_link(paths.figure_file(name), paths.REPORT_PAGE)))
+        sounds = [(label, report.relative_link(target, paths.REPORT_PAGE))
+                  for label, target in write_sounds(folder, generated, settings)]
+        page = inside(folder, paths.REPORT_PAGE)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(report.render("Digit concepts from two senses", drawn, sounds, metrics))
+        problems = report.missing_files(page)
+        if problems:
+            raise ValueError(f"{paths.REPORT_PAGE}: broken links: {', '.join(problems)}")
+    print(f"{len(drawn)} figures, {len(sounds)} sounds, report at {paths.REPORT_PAGE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Unit tests of the analysis: scoring, relations, zones, fusion, clustering, generation."""
+
+import numpy as np
+import pytest
+
+from digit_concepts import clustering, generation, relations, scoring, zones
+
+
+class TestHungarianAccuracy:
+    def test_perfect(self):
+        digits = np.array([0, 0, 1, 1, 2, 2])
+        assert scoring.hungarian_accuracy(digits, digits) == 1.0
+
+    def test_permuted_cluster_ids_are_matched(self):
+        digits = np.array([0, 0, 1, 1, 2, 2])
+        assert scoring.hungarian_accuracy(np.array([2, 2, 0, 0, 1, 1]), digits) == 1.0
+
+    def test_one_mistake(self):
+        digits = np.array([0, 0, 1, 1, 2, 2])
+        assert scoring.hungarian_accuracy(np.array([1, 1, 0, 0, 2, 0]), digits) == pytest.approx(5 / 6)
+
+    def test_degenerate_single_cluster(self):
+        digits = np.array([0, 0, 1, 1, 2, 2, 2])
+        assert scoring.hungarian_accuracy(np.zeros(7, dtype=int), digits) == pytest.approx(3 / 7)
+
+    def test_over_clustering_is_one_to_one_but_purity_is_many_to_one(self):
+        digits = np.array([0, 0, 1, 1])
+        assignments = np.array([0, 1, 2, 3])
+        assert scoring.hungarian_accuracy(assignments, digits) == 0.5
+        assert scoring.purity(assignments, digits) == 1.0
+
+    def test_mismatched_lengths(self):
+        with pytest.raises(ValueError, match="equally long"):
+            scoring.hungarian_accuracy(np.array([0, 1]), np.array([0]))
+
+
+def test_coherence_on_a_toy():
+    assert scoring.coherence(np.array([1, 2, 3, 3]), np.array([1, 2, 3, 4])) == 0.75
+    with pytest.raises(ValueError, match="non-empty"):
+        scoring.coherence(np.array([]), np.array([]))
+
+
+# Hand-made episodes: image concept 0 co-occurs with audio 0 only; image concept 1 is
+# spread over audio 1 and 2 (two speakers' "one"): a one-to-many case.
+IMAGE = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+AUDIO = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+
+
+def test_cooccurrence_counts():
+    counts = relations.cooccurrence(IMAGE, AUDIO, 2, 3)
+    assert counts.tolist() == [[4, 0, 0], [0, 3, 3]]
+
+
+def test_conditionals():
+    counts = relations.cooccurrence(IMAGE, AUDIO, 2, 3)
+    np.testing.assert_allclose(relations.audio_given_image(counts), [[1, 0, 0], [0, 0.5, 0.5]])
+    np.testing.assert_allclose(relations.image_given_audio(counts), [[1, 0, 0], [0, 1, 1]])
+
+
+def test_one_to_one_table_keeps_mutual_best_partners():
+    table = relations.one_to_one(relations.cooccurrence(IMAGE, AUDIO, 2, 3))
+    assert table[["image_concept", "audio_concept"]].values.tolist() == [[0, 0], [1, 1]]
+    assert table["p_audio_given_image"].tolist() == [1.0, 0.5]
+    assert table["p_image_given_audio"].tolist() == [1.0, 1.0]
+
+
+def test_one_to_many_table_lists_every_partner_above_the_share():
+    table = relations.one_to_many(relations.cooccurrence(IMAGE, AUDIO, 2, 3), min_share=0.3)
+    image_one = table[(table["sense"] == "image") & (table["concept"] == 1)]
+    assert sorted(image_one["partner"]) == [1, 2]
+    assert image_one["share"].tolist() == [0.5, 0.5]
+    assert relations.one_to_many(relations.cooccurrence(IMAGE, AUDIO, 2, 3), min_share=0.6).query(
+        "sense == 'image' and concept == 1").empty
+
+
+def test_agreement_and_naming_through_the_other_sense():
+    counts = relations.cooccurrence(IMAGE, AUDIO, 2, 3)
+    assert relations.agreement(np.array([0, 1]), np.array([0, 1]), relations.audio_given_image(counts)) == 1.0
+    named = relations.name_through(np.array([0, 1, 2]), relations.image_given_audio(counts).T)
+    assert named.tolist() == [0, 1, 1]
+    assert relations.merge_by_partner(counts).tolist() == [0, 1, 1]
+
+
+def test_zones_on_hand_made_matrices():
+    counts = np.array([[90, 5, 5, 0], [0, 45, 45, 0], [0, 0, 0, 100]])
+    assert zones.convergence_pairs(counts, min_strength=0.6) == [(0, 0), (2, 3)]
+    assert zones.convergence_pairs(counts, min_strength=0.5) == [(0, 0), (1, 1), (2, 3)]
+    identity = np.arange(4)
+    table = zones.concept_table(counts, identity, min_strength=0.6, min_share=0.2, max_entropy_bits=1.5)
+    image = table[table["sense"] == "image"].set_index("concept")
+    assert image.loc[0, "zone"] == "convergence"
+    assert image.loc[1, "zone"] == "divergence"  # spread evenly over two audio concepts
+    assert image.loc[1, "entropy_bits"] == pytest.approx(1.0)
+    assert image.loc[2, "zone"] == "convergence"
+    # Merging audio 1 and 2 (one digit, two speakers) turns image concept 1 into a convergence zone too.
+    merged = zones.concept_table(counts, np.array([0, 1, 1, 2]), 0.6, 0.2, 1.5)
+    assert merged.set_index(["sense", "concept"]).loc[("image", 1), "zone"] == "both"
+    assert zones.zone_counts(merged) == {"n_convergence_zones": 3, "n_divergence_zones": 1}
+
+
+def test_entropy_bits():
+    np.testing.assert_allclose(zones.entropy_bits(np.array([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [0.25] * 4])), [0, 1, 2])
+
+
+def test_fusion_trusts_the_confident_sense():
+    image = np.array([[0.5, 0.5], [0.9, 0.1]])
+    audio = np.array([[0.05, 0.95], [0.5, 0.5]])
+    fused, image_weight, audio_weight = zones.fuse(image, audio)
+    assert fused.tolist() == [1, 0]
+    assert audio_weight[0] > image_weight[0] and image_weight[1] > audio_weight[1]
+    np.testing.assert_allclose(image_weight + audio_weight, 1.0)
+
+
+def test_clustering_finds_separated_blobs_and_posteriors_sum_to_one():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10]])
+    train = np.concatenate([centre + rng.standard_normal((50, 2)) for centre in centres])
+    truth = np.repeat(np.arange(3), 50)
+    for algorithm in ("kmeans", "gmm", "agglomerative"):
+        fitted = clustering.fit(train, algorithm, 3, seed=0)
+        posteriors = fitted.posteriors(train)
+        np.testing.assert_allclose(posteriors.sum(axis=1), 1.0, rtol=1e-6)
+        assert scoring.hungarian_accuracy(fitted.assign(train), truth) == 1.0, algorithm
+
+
+def test_discovery_picks_the_true_number_of_clusters():
+    rng = np.random.default_rng(1)
+    centres = np.array([[0, 0], [12, 0], [0, 12], [12, 12]])
+    train = np.concatenate([centre + rng.standard_normal((60, 2)) for centre in centres])
+    for criterion in ("bic", "silhouette"):
+        fitted, trials = clustering.discover(train, "gmm", 2, criterion, [2, 7], 500, seed=0)
+        assert fitted.centres.shape[0] == 4, (criterion, trials)
+        assert [k for k, _ in trials] == list(range(2, 8))
+
+
+def test_bad_cluster_requests_are_clear_errors():
+    with pytest.raises(ValueError, match="cannot make 5 clusters from 3 samples"):
+        clustering.fit(np.zeros((3, 2)), "kmeans", 5, seed=0)
+    with pytest.raises(ValueError, match="must be kmeans, gmm or agglomerative"):
+        clustering.fit(np.zeros((30, 2)), "spectral", 2, seed=0)
+    with pytest.raises(ValueError, match="needs algorithm gmm"):
+        clustering.discover(np.random.default_rng(0).standard_normal((40, 2)), "kmeans", 2, "bic", [2, 3], 40, 0)
+
+
+def test_concept_samples_stay_near_their_concept():
+    means = np.array([[0.0, 0.0], [100.0, 100.0]])
+    covariances = np.stack([np.eye(2), np.eye(2)])
+    draws = generation.sample_concepts(means, covariances, np.array([1, 0]), 50, 0.5, np.random.default_rng(0))
+    assert draws.shape == (2, 50, 2)
+    assert np.abs(draws[0].mean(axis=0) - 100).max() < 0.5 and np.abs(draws[1].mean(axis=0)).max() < 0.5
