@@ -1,9 +1,13 @@
-"""Stage cluster: concepts of each sense, and of the joint (paired) episodes, with scores."""
+"""Stage cluster: concepts of each sense, and of the joint (paired) episodes, with scores.
+
+Audio is clustered first: with ``k_selection: cooccurrence`` the number of image concepts
+is chosen by how well they fit the audio clusters over the train episodes (label-free).
+"""
 
 import numpy as np
 import pandas as pd
 
-from digit_concepts import clustering, paths, scoring, storage
+from digit_concepts import clustering, paths, relations, scoring, storage
 from digit_concepts.params import load
 
 
@@ -15,9 +19,16 @@ def main() -> None:
     streams = storage.read_npz(paths.EPISODES)
     outputs, models, metrics, trials = {}, {}, {}, []
 
-    for sense in ("image", "audio"):
-        print(f"clustering {sense} codes ({settings[sense]['algorithm']}, reduction {settings[sense]['reduction']})", flush=True)
-        result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], settings[sense], sample, seed)
+    def partner_score(image_assignments: np.ndarray) -> float:
+        return relations.concept_consistency(image_assignments[streams["train_image_index"]],
+                                             outputs["audio_train"][streams["train_audio_index"]])
+
+    for sense in ("audio", "image"):
+        config = settings[sense]
+        print(f"clustering {sense} codes ({config['algorithm']}, reduction {config['reduction']}, "
+              f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
+        result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
+                                          partner_score if sense == "image" else None)
         for split in ("train", "test"):
             outputs[f"{sense}_{split}"] = getattr(result, f"{split}_assignments")
             outputs[f"{sense}_{split}_posteriors"] = getattr(result, f"{split}_posteriors").astype(np.float32)
@@ -26,7 +37,15 @@ def main() -> None:
             codes[f"{sense}_train"], result.train_assignments, n_clusters)
         metrics[sense] = scoring.cluster_scores(result.test_assignments, scoring.load_digits(sense, "test"),
                                                 result.test_features, sample, seed)
+        metrics[sense]["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         trials += [{"space": sense, "k": k, "score": score} for k, score in result.trials]
+
+    print(f"audio alone at k={settings['audio_reference_k']} (reference, scored only)", flush=True)
+    reference = clustering.cluster_codes(codes["audio_train"], codes["audio_test"],
+                                         dict(settings["audio"], k=settings["audio_reference_k"], k_selection="fixed"),
+                                         sample, seed)
+    metrics["audio_reference"] = scoring.cluster_scores(reference.test_assignments, scoring.load_digits("audio", "test"),
+                                                        reference.test_features, sample, seed)
 
     print("clustering joint episode codes", flush=True)
     joint = {split: clustering.paired_codes(codes[f"image_{split}"], codes[f"audio_{split}"],

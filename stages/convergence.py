@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from digit_concepts import autoencoders, brain, evaluation_classifiers, generation, paths, relations, scoring, storage, zones
+from digit_concepts import autoencoders, brain, clustering, evaluation_classifiers, generation, paths, relations, scoring, storage, zones
 from digit_concepts.params import load
 
 
@@ -21,8 +21,11 @@ def main() -> None:
     table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
                                 settings["max_entropy_bits"])
 
-    # Fusion on test episodes: the image posterior and the audio evidence carried over to image concepts.
-    image_posteriors = assignments["image_test_posteriors"][streams["test_image_index"]].astype(np.float64)
+    # Fusion on test episodes: calibrated image posteriors (each concept's Gaussian in the code
+    # space) and the audio evidence carried over to image concepts through P(image | audio).
+    image_sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
+    image_posteriors = clustering.gaussian_posteriors(codes["image_test"], gaussians["image_means"],
+                                                      gaussians["image_covariances"], image_sizes)[streams["test_image_index"]]
     audio_evidence = (assignments["audio_test_posteriors"][streams["test_audio_index"]].astype(np.float64)
                       @ relations.image_given_audio(counts).T)
     fused, image_weight, audio_weight = zones.fuse(image_posteriors, audio_evidence)

@@ -148,3 +148,26 @@ def test_concept_samples_stay_near_their_concept():
     draws = generation.sample_concepts(means, covariances, np.array([1, 0]), 50, 0.5, np.random.default_rng(0))
     assert draws.shape == (2, 50, 2)
     assert np.abs(draws[0].mean(axis=0) - 100).max() < 0.5 and np.abs(draws[1].mean(axis=0)).max() < 0.5
+
+
+def test_concept_consistency_peaks_where_the_senses_share_their_concepts():
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 4, size=4000)
+    speakers = rng.integers(0, 3, size=4000)
+    audio = digits * 3 + speakers  # over-clustered partner: 12 speaker x digit clusters
+    right = relations.concept_consistency(digits, audio)
+    lumped = relations.concept_consistency(np.minimum(digits, 2), audio)  # two digits in one concept
+    split = relations.concept_consistency(np.where((digits == 0) & (rng.random(4000) < 0.5), 4, digits), audio)
+    assert lumped < right and split < right
+    assert right == pytest.approx(relations.concept_consistency(digits, digits * 3 + speakers), rel=1e-12)
+
+
+def test_cooccurrence_k_selection_uses_the_partner_score():
+    rng = np.random.default_rng(2)
+    centres = np.array([[0, 0], [12, 0], [0, 12], [12, 12]])
+    train = np.concatenate([centre + rng.standard_normal((60, 2)) for centre in centres])
+    fitted, trials = clustering.discover(train, "kmeans", 2, "cooccurrence", [2, 5], 100, seed=0,
+                                         partner_score=lambda assignments: -abs(len(np.unique(assignments)) - 3))
+    assert fitted.centres.shape[0] == 3
+    with pytest.raises(ValueError, match="image only"):
+        clustering.discover(train, "kmeans", 2, "cooccurrence", [2, 3], 100, seed=0)

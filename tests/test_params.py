@@ -111,3 +111,16 @@ def test_load_reads_yaml_1_2(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="expected a mapping"):
         params.load(tmp_path / "list.yaml")
+
+
+def test_cooccurrence_k_selection_is_for_images_only(tmp_path):
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    tree = yaml.load((REPO / "params.yaml").read_text())
+    tree["cluster"]["audio"]["k_selection"] = "cooccurrence"
+    target = tmp_path / "params.yaml"
+    with open(target, "w") as stream:
+        yaml.dump(tree, stream)
+    with pytest.raises(ValueError, match="cluster.audio.k_selection: cooccurrence is for cluster.image only"):
+        params.load(target)

@@ -32,7 +32,7 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 
 # Generic shrinking, whatever sections later stages add: any key of this name gets this value.
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
-                 "griffin_lim_iterations": 4, "k": 4, "umap_neighbors": 5, "silhouette_sample": 100,
+                 "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "audio_reference_k": 4, "umap_neighbors": 5, "silhouette_sample": 100,
                  "samples_per_concept": 2, "cross_modal_examples": 2}
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 

@@ -49,7 +49,10 @@ def reduce(train: np.ndarray, test: np.ndarray, method: str, dimensions: int, ne
         reducer = PCA(dimensions, random_state=seed).fit(train)
         return reducer.transform(train), reducer.transform(test)
     if method == "umap":
-        import umap  # slow to import (numba); only when asked for
+        from .runtime import silenced_stderr
+
+        with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
+            import umap
 
         # N2D: clusters separate far better on a UMAP manifold of the codes than in the codes.
         reducer = umap.UMAP(n_components=dimensions, n_neighbors=min(neighbors, len(train) - 1), min_dist=0.0,
@@ -82,27 +85,34 @@ def fit(features: np.ndarray, algorithm: str, k: int, seed: int) -> Clustering:
 
 
 def selection_score(features: np.ndarray, clustering: Clustering, algorithm: str, criterion: str,
-                    sample: int, seed: int) -> float:
-    """Higher is better: negative BIC (GMM only) or silhouette on a seeded subsample."""
+                    sample: int, seed: int, partner_score=None) -> float:
+    """Higher is better: negative BIC (GMM only), silhouette on a seeded subsample, or, for
+    ``cooccurrence``, ``partner_score(assignments)`` (how well the concepts fit the other sense)."""
     if criterion == "bic":
         if algorithm != "gmm":
             raise ValueError(f"k_selection bic needs algorithm gmm, got {algorithm}")
         return -float(clustering.mixture.bic(features))
     assignments = clustering.assign(features)
+    if criterion == "cooccurrence":
+        if partner_score is None:
+            raise ValueError("k_selection cooccurrence needs the other sense's clusters (image only)")
+        return float(partner_score(assignments))
     if len(np.unique(assignments)) < 2:
         return -1.0
     return float(silhouette_score(features, assignments, sample_size=min(sample, len(features)), random_state=seed))
 
 
 def discover(features: np.ndarray, algorithm: str, k: int, criterion: str, k_range: list[int],
-             sample: int, seed: int) -> tuple[Clustering, list[tuple[int, float]]]:
+             sample: int, seed: int, partner_score=None) -> tuple[Clustering, list[tuple[int, float]]]:
     """Fit at the given k (criterion fixed) or at the k in ``k_range`` that the criterion prefers."""
     if criterion == "fixed":
         return fit(features, algorithm, k, seed), []
     trials = []
     for candidate in range(k_range[0], k_range[1] + 1):
         clustering = fit(features, algorithm, candidate, seed)
-        trials.append((candidate, selection_score(features, clustering, algorithm, criterion, sample, seed), clustering))
+        score = selection_score(features, clustering, algorithm, criterion, sample, seed, partner_score)
+        print(f"  k={candidate}: {criterion} score {score:.4f}", flush=True)
+        trials.append((candidate, score, clustering))
     best = max(trials, key=lambda trial: trial[1])
     return best[2], [(candidate, score) for candidate, score, _ in trials]
 
@@ -139,12 +149,13 @@ class SenseClusters:
         return self.test_posteriors.argmax(axis=1)
 
 
-def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int) -> SenseClusters:
+def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int,
+                  partner_score=None) -> SenseClusters:
     """Standardise, reduce, pick k and cluster the train codes; apply all of it to the test codes."""
     train, test = standardise(train_codes.astype(np.float64), test_codes.astype(np.float64))
     train, test = reduce(train, test, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed)
     clustering, trials = discover(train, config["algorithm"], config["k"], config["k_selection"],
-                                  config["k_range"], sample, seed)
+                                  config["k_range"], sample, seed, partner_score)
     return SenseClusters(clustering.posteriors(train), clustering.posteriors(test), test, trials)
 
 
@@ -154,3 +165,18 @@ def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: 
     image_part = (image_codes - image_codes.mean(axis=0)) / (image_codes.std(axis=0) + 1e-8)
     audio_part = (audio_codes - audio_codes.mean(axis=0)) / (audio_codes.std(axis=0) + 1e-8)
     return np.concatenate([image_part[image_index], audio_part[audio_index]], axis=1)
+
+
+def gaussian_posteriors(codes: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                        sizes: np.ndarray) -> np.ndarray:
+    """Concept posteriors from each concept's Gaussian in the latent space, weighted by its size.
+
+    Calibrated where manifold posteriors are not: a UMAP embedding pulls clusters so far apart
+    that a mixture fitted there is ~100% sure even of its mistakes.
+    """
+    from scipy.stats import multivariate_normal
+
+    log_likelihoods = np.stack([multivariate_normal(mean, covariance, allow_singular=True).logpdf(codes)
+                                for mean, covariance in zip(means, covariances)], axis=1)
+    log_priors = np.log(np.maximum(sizes, 1) / np.maximum(sizes, 1).sum())
+    return softmax(log_likelihoods.reshape(len(codes), -1) + log_priors, axis=1)

@@ -9,7 +9,7 @@ PARAMS_FILE = Path("params.yaml")
 
 CLUSTER_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
 REDUCTIONS = ("none", "pca", "umap")
-K_SELECTIONS = ("fixed", "bic", "silhouette")
+K_SELECTIONS = ("fixed", "bic", "silhouette", "cooccurrence")
 ARCHITECTURES = ("dense", "conv")
 AUDIO_SPLITS = ("official", "leave_speakers_out")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -112,6 +112,7 @@ SCHEMA: dict[str, Callable] = {
     **_clustering_schema("cluster.audio"),
     **_clustering_schema("cluster.joint"),
     "cluster.silhouette_sample": integer(100),
+    "cluster.audio_reference_k": integer(2, 500),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),
@@ -154,6 +155,10 @@ def validate(tree: dict) -> dict:
         low_high = flat.get(f"{prefix}.k_range")
         if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
             problems.append(f"{prefix}.k_range: got {low_high!r}, must be [low, high] with low < high")
+    for prefix in ("cluster.audio", "cluster.joint"):
+        if flat.get(f"{prefix}.k_selection") == "cooccurrence":
+            problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
+                            f"against the audio clusters); use fixed, bic or silhouette")
     if problems:
         raise ValueError("invalid params.yaml:\n  " + "\n  ".join(problems))
     return tree

@@ -86,3 +86,21 @@ def merge_columns(counts: np.ndarray, merged: np.ndarray, n_concepts: int) -> np
     for cluster, concept in enumerate(merged):
         combined[:, concept] += counts[:, cluster]
     return combined
+
+
+
+def concept_consistency(own_concepts: np.ndarray, partner_concepts: np.ndarray) -> float:
+    """Label-free fit of one sense's concepts to the other sense's clusters over co-occurring pairs.
+
+    I(own; partner) - H(own | partner), in nats. Too few own concepts lump digits together,
+    so they share less information with the partner; too many split a digit into parts that
+    co-occur with the same partner clusters, which adds uncertainty given the partner and no
+    information. It peaks where the senses share their concepts.
+    """
+    from sklearn.metrics import mutual_info_score
+
+    own_concepts = np.asarray(own_concepts, dtype=np.int64)
+    shares = np.bincount(own_concepts) / len(own_concepts)
+    own_entropy = float(-(shares[shares > 0] * np.log(shares[shares > 0])).sum())
+    shared = float(mutual_info_score(own_concepts, np.asarray(partner_concepts, dtype=np.int64)))
+    return shared - (own_entropy - shared)

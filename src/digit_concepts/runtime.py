@@ -5,7 +5,7 @@ import os
 
 
 @contextlib.contextmanager
-def _silenced_stderr():
+def silenced_stderr():
     # TF 2.21 prints oneDNN/CPU banners from C++ that TF_CPP_MIN_LOG_LEVEL does not hide.
     saved = os.dup(2)
     with open(os.devnull, "w") as devnull:
@@ -21,7 +21,7 @@ def keras_with_seed(seed: int):
     """Import Keras on the TensorFlow backend, seed every generator and make ops deterministic."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with _silenced_stderr():
+    with silenced_stderr():
         import keras
         import tensorflow
     keras.utils.set_random_seed(seed)
