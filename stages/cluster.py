@@ -36,7 +36,8 @@ def main() -> None:
         models[f"{sense}_means"], models[f"{sense}_covariances"] = clustering.concept_gaussians(
             codes[f"{sense}_train"], result.train_assignments, n_clusters)
         metrics[sense] = scoring.cluster_scores(result.test_assignments, scoring.load_digits(sense, "test"),
-                                                result.test_features, sample, seed)
+                                                result.test_features, sample, seed, result.train_assignments,
+                                                scoring.load_digits(sense, "train"))
         metrics[sense]["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         trials += [{"space": sense, "k": k, "score": score} for k, score in result.trials]
 
@@ -45,7 +46,8 @@ def main() -> None:
                                          dict(settings["audio"], k=settings["audio_reference_k"], k_selection="fixed"),
                                          sample, seed)
     metrics["audio_reference"] = scoring.cluster_scores(reference.test_assignments, scoring.load_digits("audio", "test"),
-                                                        reference.test_features, sample, seed)
+                                                        reference.test_features, sample, seed, reference.train_assignments,
+                                                        scoring.load_digits("audio", "train"))
 
     print("clustering joint episode codes", flush=True)
     joint = {split: clustering.paired_codes(codes[f"image_{split}"], codes[f"audio_{split}"],
@@ -54,7 +56,8 @@ def main() -> None:
     result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed)
     outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
     metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
-                                              result.test_features, sample, seed)
+                                              result.test_features, sample, seed, result.train_assignments,
+                                              scoring.episode_digits("train"))
     trials += [{"space": "joint", "k": k, "score": score} for k, score in result.trials]
 
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **outputs)

@@ -29,6 +29,11 @@ class TestHungarianAccuracy:
         assert scoring.hungarian_accuracy(assignments, digits) == 0.5
         assert scoring.purity(assignments, digits) == 1.0
 
+    def test_purity_named_on_train(self):
+        train_assignments, train_digits = np.array([0, 0, 1, 1, 2]), np.array([3, 3, 4, 4, 5])
+        # cluster 0 -> 3, 1 -> 4, 2 -> 5; cluster 7 never seen in train counts as wrong
+        assert scoring.purity(np.array([0, 1, 2, 7]), np.array([3, 4, 4, 3]), train_assignments, train_digits) == 0.5
+
     def test_mismatched_lengths(self):
         with pytest.raises(ValueError, match="equally long"):
             scoring.hungarian_accuracy(np.array([0, 1]), np.array([0]))

@@ -35,13 +35,26 @@ def hungarian_accuracy(assignments: np.ndarray, digits: np.ndarray) -> float:
     return float(table[rows, columns].sum() / len(digits))
 
 
-def purity(assignments: np.ndarray, digits: np.ndarray) -> float:
-    """Share of samples in their cluster's majority digit (many-to-one; fair to over-clustering)."""
-    return float(contingency(assignments, digits).max(axis=1).sum() / len(digits))
+def purity(assignments: np.ndarray, digits: np.ndarray, train_assignments: np.ndarray | None = None,
+           train_digits: np.ndarray | None = None) -> float:
+    """Many-to-one accuracy, fair to over-clustering: each cluster is named by its majority digit.
+
+    With the train split given, clusters are named on train and test samples scored by that
+    name; otherwise on the scored samples themselves (optimistic when clusters are tiny).
+    """
+    if train_assignments is None:
+        return float(contingency(assignments, digits).max(axis=1).sum() / len(digits))
+    names = contingency(train_assignments, train_digits).argmax(axis=1)
+    assignments = np.asarray(assignments, dtype=np.int64)
+    known = assignments < len(names)
+    named = np.where(known, names[np.minimum(assignments, len(names) - 1)], -1)
+    return float(np.mean(named == np.asarray(digits)))
 
 
 def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.ndarray,
-                   silhouette_sample: int, seed: int) -> dict:
+                   silhouette_sample: int, seed: int, train_assignments: np.ndarray | None = None,
+                   train_digits: np.ndarray | None = None) -> dict:
+    """Test-split scores; purity names clusters on the train split when it is given."""
     n_clusters = int(len(np.unique(assignments)))
     if 1 < n_clusters < len(assignments):
         silhouette = float(silhouette_score(features, assignments, sample_size=min(silhouette_sample, len(features)),
@@ -50,7 +63,7 @@ def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.nda
         silhouette = 0.0
     return {
         "acc": hungarian_accuracy(assignments, digits),
-        "purity": purity(assignments, digits),
+        "purity": purity(assignments, digits, train_assignments, train_digits),
         "nmi": float(normalized_mutual_info_score(digits, assignments)),
         "ari": float(adjusted_rand_score(digits, assignments)),
         "silhouette": silhouette,
