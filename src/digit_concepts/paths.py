@@ -53,7 +53,6 @@ CONVERGENCE_DIR = Path("data/convergence")
 CONCEPT_TABLE = RELATIONS_DIR / "concepts.csv"
 ATTENTION = CONVERGENCE_DIR / "attention.npz"
 GENERATED = CONVERGENCE_DIR / "generated.npz"
-EVALUATION_CLASSIFIERS_DIR = MODELS_DIR / "evaluation_classifiers"
 
 METRICS_DIR = Path("metrics")
 RECONSTRUCTION_METRICS = METRICS_DIR / "reconstruction.json"

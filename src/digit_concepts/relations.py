@@ -80,15 +80,6 @@ def merge_by_partner(counts: np.ndarray) -> np.ndarray:
     return image_given_audio(counts).argmax(axis=0)
 
 
-def merge_columns(counts: np.ndarray, merged: np.ndarray, n_concepts: int) -> np.ndarray:
-    """Co-occurrence of image concepts with merged audio concepts."""
-    combined = np.zeros((counts.shape[0], n_concepts), dtype=counts.dtype)
-    for cluster, concept in enumerate(merged):
-        combined[:, concept] += counts[:, cluster]
-    return combined
-
-
-
 def concept_consistency(own_concepts: np.ndarray, partner_concepts: np.ndarray) -> float:
     """Label-free fit of one sense's concepts to the other sense's clusters over co-occurring pairs.
 
