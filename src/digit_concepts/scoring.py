@@ -5,7 +5,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from . import paths
+from . import paths, storage
 
 METADATA = {"image": paths.IMAGE_METADATA, "audio": paths.AUDIO_METADATA}
 
@@ -73,8 +73,6 @@ def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.nda
 
 def episode_digits(split: str) -> np.ndarray:
     """Digit of each episode's image (the digit the episode is about)."""
-    from . import storage
-
     streams = storage.read_npz(paths.EPISODES)
     return load_digits("image", split)[streams[f"{split}_image_index"]]
 

@@ -65,9 +65,10 @@ def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_
     rows += _sense_rows("audio", counts.T, backward.T, forward.T, converging_clusters, min_share, max_entropy_bits)
     table = pd.DataFrame(rows, columns=["concept", "sense", "size", "best_partner", "p_partner_given_concept",
                                         "p_concept_given_partner", "entropy_bits", "n_partners", "zone"])
-    table["merged_concept"] = np.where(table["sense"] == "audio",
-                                       audio_concept_of_cluster[table["concept"].clip(upper=len(audio_concept_of_cluster) - 1)],
-                                       table["concept"])
+    is_audio = (table["sense"] == "audio").to_numpy()
+    merged_concept = table["concept"].to_numpy().copy()
+    merged_concept[is_audio] = audio_concept_of_cluster[merged_concept[is_audio]]
+    table["merged_concept"] = merged_concept
     return table
 
 
