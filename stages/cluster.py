@@ -29,9 +29,10 @@ def main() -> None:
               f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
         result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
                                           partner_score if sense == "image" else None)
-        for split in ("train", "test"):
-            outputs[f"{sense}_{split}"] = getattr(result, f"{split}_assignments")
-            outputs[f"{sense}_{split}_posteriors"] = getattr(result, f"{split}_posteriors").astype(np.float32)
+        outputs[f"{sense}_train"], outputs[f"{sense}_test"] = result.train_assignments, result.test_assignments
+        # Logs, so that convergence can still soften them (calibration); train ones held out.
+        outputs[f"{sense}_train_held_out_log_posteriors"] = result.train_held_out_log_posteriors.astype(np.float32)
+        outputs[f"{sense}_test_log_posteriors"] = result.test_log_posteriors.astype(np.float32)
         n_clusters = result.train_posteriors.shape[1]
         models[f"{sense}_means"], models[f"{sense}_covariances"] = clustering.concept_gaussians(
             codes[f"{sense}_train"], result.train_assignments, n_clusters)

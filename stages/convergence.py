@@ -21,14 +21,26 @@ def main() -> None:
     table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
                                 settings["max_entropy_bits"])
 
-    # Fusion on test episodes: calibrated image posteriors (each concept's Gaussian in the code
-    # space) and the audio evidence carried over to image concepts through P(image | audio).
+    # Fusion on test episodes. Image posteriors come from each concept's Gaussian in the code
+    # space (a UMAP mixture is ~100% sure even of its mistakes); audio evidence is carried over to
+    # image concepts through P(image | audio). Both are first calibrated, label-free, on the train
+    # episodes: the temperatures that make each sense best predict its partner.
     image_sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
-    image_posteriors = clustering.gaussian_posteriors(codes["image_test"], gaussians["image_means"],
-                                                      gaussians["image_covariances"], image_sizes)[streams["test_image_index"]]
-    audio_evidence = (assignments["audio_test_posteriors"][streams["test_audio_index"]].astype(np.float64)
-                      @ relations.image_given_audio(counts).T)
-    fused, image_weight, audio_weight = zones.fuse(image_posteriors, audio_evidence)
+
+    def image_log_posteriors(split):
+        return clustering.gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
+                                                  gaussians["image_covariances"], image_sizes)[streams[f"{split}_image_index"]]
+
+    image_given_audio = relations.image_given_audio(counts)
+    image_temperature, audio_temperature, agreement = zones.calibrate(
+        image_log_posteriors("train"), assignments["audio_train_held_out_log_posteriors"][streams["train_audio_index"]],
+        image_given_audio)
+    print(f"calibration: image temperature {image_temperature:.2f}, audio temperature {audio_temperature:.2f} "
+          f"(train-episode agreement log-likelihood {agreement:.4f})", flush=True)
+    test_image, test_audio = image_log_posteriors("test"), assignments["audio_test_log_posteriors"][streams["test_audio_index"]]
+    fused, image_weight, audio_weight = zones.fuse(zones.temper(test_image, image_temperature),
+                                                   zones.temper(test_audio, audio_temperature) @ image_given_audio.T)
+    uncalibrated, _, _ = zones.fuse(zones.temper(test_image, 1.0), zones.temper(test_audio, 1.0) @ image_given_audio.T)
 
     # Generation: concept samples and cross-modal translation through the brain module.
     rng = np.random.default_rng(seed)
@@ -53,6 +65,9 @@ def main() -> None:
     audio_classifier = evaluation_classifiers.train_classifier(spectrograms["train"], scoring.load_digits("audio", "train"), "audio", seed)
     metrics = {
         "fused_acc": scoring.hungarian_accuracy(fused, scoring.episode_digits("test")),
+        "fused_acc_uncalibrated": scoring.hungarian_accuracy(uncalibrated, scoring.episode_digits("test")),
+        "calibration_temperature_image": image_temperature,
+        "calibration_temperature_audio": audio_temperature,
         "coherence_image_to_audio": scoring.coherence(evaluation_classifiers.classify(audio_classifier, image_to_audio), image_digits),
         "coherence_audio_to_image": scoring.coherence(evaluation_classifiers.classify(image_classifier, audio_to_image), audio_digits),
         **zones.zone_counts(table),

@@ -11,8 +11,8 @@ def main() -> None:
     assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
     streams = storage.read_npz(paths.EPISODES)
     codes = storage.read_npz(paths.ENCODINGS)
-    n_image = assignments["image_train_posteriors"].shape[1]
-    n_audio = assignments["audio_train_posteriors"].shape[1]
+    n_image = assignments["image_test_log_posteriors"].shape[1]
+    n_audio = assignments["audio_test_log_posteriors"].shape[1]
 
     episode_concepts = {
         split: (assignments[f"image_{split}"][streams[f"{split}_image_index"]],

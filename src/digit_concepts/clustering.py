@@ -6,7 +6,7 @@ Never sees labels: fitted on the train split's codes, applied to the test split.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import softmax
+from scipy.special import log_softmax
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
@@ -26,9 +26,36 @@ class Clustering:
     def posteriors(self, features: np.ndarray) -> np.ndarray:
         if self.mixture is not None:
             return self.mixture.predict_proba(features)
+        return np.exp(self.log_posteriors(features))
+
+    def log_posteriors(self, features: np.ndarray) -> np.ndarray:
+        """Log cluster posteriors (kept in logs so that a later temperature can still soften them)."""
+        if self.mixture is not None:
+            return np.log(np.maximum(self.mixture.predict_proba(features), np.finfo(np.float64).tiny))
         # k-means is the equal-variance limit of a Gaussian mixture: use that mixture's posteriors.
+        return self._log_posteriors_from(((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2))
+
+    def held_out_log_posteriors(self, features: np.ndarray) -> np.ndarray:
+        """Log posteriors of the samples the clusters were fitted on, each as if it were new.
+
+        A fitted sample sits closer to its own centre than a new one would, so its posterior is
+        overconfident; with ~9 recordings per audio cluster this matters. For centres, each
+        sample's own (nearest) centre is recomputed without it (leave-one-out). A mixture is returned
+        as is: the bias is small for the large clusters a mixture is used for.
+        """
+        if self.mixture is not None:
+            return self.log_posteriors(features)
         squared = ((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
-        return softmax(-squared / (2.0 * self.spread), axis=1)
+        own = squared.argmin(axis=1)
+        sizes = np.bincount(own, minlength=len(self.centres)).astype(np.float64)
+        others = sizes[own] - 1.0
+        without_sample = (sizes[own, None] * self.centres[own] - features) / np.maximum(others, 1.0)[:, None]
+        rows = np.arange(len(features))
+        squared[rows, own] = np.where(others > 0, ((features - without_sample) ** 2).sum(axis=1), np.inf)
+        return self._log_posteriors_from(squared)
+
+    def _log_posteriors_from(self, squared_distances: np.ndarray) -> np.ndarray:
+        return log_softmax(-squared_distances / (2.0 * self.spread), axis=1)
 
     def assign(self, features: np.ndarray) -> np.ndarray:
         return self.posteriors(features).argmax(axis=1)
@@ -137,6 +164,8 @@ class SenseClusters:
 
     train_posteriors: np.ndarray
     test_posteriors: np.ndarray
+    train_held_out_log_posteriors: np.ndarray  # see Clustering.held_out_log_posteriors
+    test_log_posteriors: np.ndarray
     test_features: np.ndarray  # the clustered space, for silhouette
     trials: list[tuple[int, float]]
 
@@ -156,7 +185,8 @@ def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict,
     train, test = reduce(train, test, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed)
     clustering, trials = discover(train, config["algorithm"], config["k"], config["k_selection"],
                                   config["k_range"], sample, seed, partner_score)
-    return SenseClusters(clustering.posteriors(train), clustering.posteriors(test), test, trials)
+    return SenseClusters(clustering.posteriors(train), clustering.posteriors(test),
+                         clustering.held_out_log_posteriors(train), clustering.log_posteriors(test), test, trials)
 
 
 def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: np.ndarray,
@@ -167,9 +197,9 @@ def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: 
     return np.concatenate([image_part[image_index], audio_part[audio_index]], axis=1)
 
 
-def gaussian_posteriors(codes: np.ndarray, means: np.ndarray, covariances: np.ndarray,
-                        sizes: np.ndarray) -> np.ndarray:
-    """Concept posteriors from each concept's Gaussian in the latent space, weighted by its size.
+def gaussian_log_posteriors(codes: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                            sizes: np.ndarray) -> np.ndarray:
+    """Log concept posteriors from each concept's Gaussian in the latent space, weighted by its size.
 
     Calibrated where manifold posteriors are not: a UMAP embedding pulls clusters so far apart
     that a mixture fitted there is ~100% sure even of its mistakes.
@@ -179,4 +209,4 @@ def gaussian_posteriors(codes: np.ndarray, means: np.ndarray, covariances: np.nd
     log_likelihoods = np.stack([multivariate_normal(mean, covariance, allow_singular=True).logpdf(codes)
                                 for mean, covariance in zip(means, covariances)], axis=1)
     log_priors = np.log(np.maximum(sizes, 1) / np.maximum(sizes, 1).sum())
-    return softmax(log_likelihoods.reshape(len(codes), -1) + log_priors, axis=1)
+    return log_softmax(log_likelihoods.reshape(len(codes), -1) + log_priors, axis=1)

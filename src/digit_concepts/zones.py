@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+from scipy.special import log_softmax
 
 from .relations import audio_given_image, image_given_audio
 
@@ -96,3 +97,44 @@ def fuse(image_posteriors: np.ndarray, audio_evidence: np.ndarray) -> tuple[np.n
     scores = (image_weight[:, None] * np.log(np.clip(image_posteriors, 1e-12, 1.0))
               + audio_weight[:, None] * np.log(np.clip(audio_evidence, 1e-12, 1.0)))
     return scores.argmax(axis=1), image_weight, audio_weight
+
+
+def temper(log_posteriors: np.ndarray, temperature: float) -> np.ndarray:
+    """Posteriors softened (temperature > 1) or sharpened (< 1): softmax(log p / temperature)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return np.exp(log_softmax(np.asarray(log_posteriors, dtype=np.float64) / temperature, axis=1))
+
+
+def partner_agreement(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray,
+                      image_given_audio: np.ndarray, image_temperature: float, audio_temperature: float) -> float:
+    """Mean log-probability that the two senses name the same image concept, episode by episode.
+
+    Each sense's posterior is tempered; the audio one is carried over to image concepts through
+    P(image concept | audio cluster). Needs no labels: only that paired episodes share a digit.
+    """
+    image = temper(image_log_posteriors, image_temperature)
+    audio = temper(audio_log_posteriors, audio_temperature) @ image_given_audio.T
+    return float(np.log((image * audio).sum(axis=1) + 1e-300).mean())
+
+
+def calibrate(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray,
+              image_given_audio: np.ndarray) -> tuple[float, float, float]:
+    """Temperatures of both senses that make each best predict its partner on the train episodes.
+
+    A sense that is overconfident (posteriors near 1 even on its mistakes) would win every
+    disagreement in the fusion; the temperatures that maximise ``partner_agreement`` make the
+    posteriors honest without labels. Pass held-out train posteriors, or the fit looks better
+    than it is. Returns (image temperature, audio temperature, agreement reached).
+    """
+    from scipy.optimize import minimize
+
+    def loss(log_temperatures):
+        image_temperature, audio_temperature = np.exp(np.clip(log_temperatures, -5.0, 5.0))
+        return -partner_agreement(image_log_posteriors, audio_log_posteriors, image_given_audio,
+                                  image_temperature, audio_temperature)
+
+    # Nelder-Mead from (1, 1): the objective is smooth in log-temperature, two unknowns.
+    result = minimize(loss, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-7})
+    image_temperature, audio_temperature = np.exp(np.clip(result.x, -5.0, 5.0))
+    return float(image_temperature), float(audio_temperature), float(-result.fun)
