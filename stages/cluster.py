@@ -42,13 +42,15 @@ def main() -> None:
         metrics[sense]["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         trials += [{"space": sense, "k": k, "score": score} for k, score in result.trials]
 
-    print(f"audio alone at k={settings['audio_reference_k']} (reference, scored only)", flush=True)
-    reference = clustering.cluster_codes(codes["audio_train"], codes["audio_test"],
-                                         dict(settings["audio"], k=settings["audio_reference_k"], k_selection="fixed"),
-                                         sample, seed)
+    reference_config = settings["audio_reference"]
+    print(f"audio alone ({reference_config['algorithm']}, reduction {reference_config['reduction']}, "
+          f"k {reference_config['k']}; reference, scored only)", flush=True)
+    reference = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], reference_config, sample, seed)
     metrics["audio_reference"] = scoring.cluster_scores(reference.test_assignments, scoring.load_digits("audio", "test"),
                                                         reference.test_features, sample, seed, reference.train_assignments,
                                                         scoring.load_digits("audio", "train"))
+    metrics["audio_reference"]["n_clusters"] = reference.train_posteriors.shape[1]
+    trials += [{"space": "audio_reference", "k": k, "score": score} for k, score in reference.trials]
 
     print("clustering joint episode codes", flush=True)
     joint = {split: clustering.paired_codes(codes[f"image_{split}"], codes[f"audio_{split}"],

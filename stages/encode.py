@@ -3,7 +3,8 @@
 from digit_concepts import autoencoders, paths, storage
 from digit_concepts.params import load
 
-SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
+SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}  # what each autoencoder reads
+TARGETS = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what its decoder makes
 
 
 def main() -> None:
@@ -15,7 +16,7 @@ def main() -> None:
         for split in ("train", "test"):
             codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
         reconstructions = decoder.predict(codes[f"{modality}_test"], batch_size=1024, verbose=0)
-        metrics[modality] = autoencoders.reconstruction_errors(samples["test"], reconstructions,
+        metrics[modality] = autoencoders.reconstruction_errors(storage.read_npz(TARGETS[modality])["test"], reconstructions,
                                                                binary=modality == "image")
     storage.write_npz(paths.ENCODINGS, **codes)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)

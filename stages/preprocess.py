@@ -41,13 +41,34 @@ def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame]:
         part.insert(0, "index", np.arange(len(part)))
         part.insert(0, "split", split)
         parts.append(part)
-    return arrays, settings, pd.concat(parts, ignore_index=True)
+    return arrays, settings, pd.concat(parts, ignore_index=True), is_test
+
+
+def autoencoder_inputs(params: dict, settings: audio.AudioSettings, table: pd.DataFrame, is_test: np.ndarray,
+                       log_mels: dict) -> dict:
+    """What the audio autoencoder reads: train and test features, and augmented train views."""
+    augmentation = params["audio_ae"]["augmentation"]
+    if settings.features == "log_mel" and augmentation["views"] == 0:
+        return {**log_mels, "train_views": np.zeros((0, *log_mels["train"].shape), dtype=np.float32)}
+    files = list(table["file"])  # the train split's rows, then the test split's, each in index order
+    rng = np.random.default_rng([params["seed"], 1])  # a stream of its own: episodes stay as they were
+    clean, views = audio.autoencoder_inputs(paths.FSDD_RECORDINGS_DIR, files, settings, augmentation["views"],
+                                            augmentation["warp"], augmentation["crop"], augmentation["bend"], rng)
+    n_train = int((~is_test).sum())
+    train, test, views = clean[:n_train], clean[n_train:], views[:, :n_train]
+    if settings.features == "log_mel":
+        return {"train": log_mels["train"], "test": log_mels["test"], "train_views": audio.normalise(views, settings)}
+    # Cepstral features: each element standardised with the train split's statistics.
+    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-6
+    return {"train": (train - mean) / deviation, "test": (test - mean) / deviation,
+            "train_views": ((views - mean) / deviation).astype(np.float32)}
 
 
 def main() -> None:
     params = load()
     image_arrays, image_table = images()
-    audio_arrays, settings, audio_table = recordings(params)
+    audio_arrays, settings, audio_table, is_test = recordings(params)
+    features = autoencoder_inputs(params, settings, audio_table, is_test, audio_arrays)
     rng = np.random.default_rng(params["seed"])
     streams = {}
     for split in ("train", "test"):
@@ -58,12 +79,15 @@ def main() -> None:
 
     storage.write_npz(paths.IMAGES, train=image_arrays["train"], test=image_arrays["test"])
     storage.write_npz(paths.SPECTROGRAMS, train=audio_arrays["train"], test=audio_arrays["test"])
+    storage.write_npz(paths.AUDIO_FEATURES, **features)
     storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())
     storage.write_csv(paths.IMAGE_METADATA, image_table)
     storage.write_csv(paths.AUDIO_METADATA, audio_table)
     storage.write_npz(paths.EPISODES, **streams)
     print(f"images {image_arrays['train'].shape} / {image_arrays['test'].shape}; "
           f"log-mels {audio_arrays['train'].shape} / {audio_arrays['test'].shape}; "
+          f"audio autoencoder inputs ({settings.features}) {features['train'].shape}, "
+          f"{len(features['train_views'])} augmented views; "
           f"episodes {len(streams['train_image_index'])} / {len(streams['test_image_index'])}")
 
 

@@ -5,7 +5,7 @@ import argparse
 from digit_concepts import autoencoders, paths, storage
 from digit_concepts.params import load
 
-SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
+SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}
 
 
 def main() -> None:
@@ -14,8 +14,13 @@ def main() -> None:
     modality = parser.parse_args().modality
     params = load()
     samples = storage.read_npz(SAMPLES[modality])
+    sounds = None
+    if modality == "audio" and params["audio"]["features"] != "log_mel":
+        log_mels = storage.read_npz(paths.SPECTROGRAMS)
+        sounds = (log_mels["train"], log_mels["test"])
     final = autoencoders.train(modality, samples["train"], samples["test"], params[f"{modality}_ae"],
-                               params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality))
+                               params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality),
+                               train_views=samples.get("train_views"), sounds=sounds)
     print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))
 
 

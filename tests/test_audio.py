@@ -158,3 +158,57 @@ def test_split_masks():
     assert held_out.tolist() == [False, False, False, True, True, True]
     with pytest.raises(ValueError, match="split.audio: got 'random'"):
         audio.test_split_mask(table, "random", ["theo"])
+
+
+@pytest.fixture(scope="module")
+def cepstral(settings) -> audio.AudioSettings:
+    return audio.AudioSettings(**{**settings.as_dict(), "features": "cepstral"})
+
+
+def _power(settings, digit=3):
+    signal = tone(digit, 0, 0).astype(np.float32) / 32767
+    return audio.trimmed_power(signal + 1e-3 * np.random.default_rng(digit).standard_normal(signal.size), settings)
+
+
+def test_cepstral_features_are_normalised_per_recording_and_ignore_loudness(cepstral):
+    power = _power(cepstral)
+    features = audio.cepstral_features(power, cepstral)
+    assert features.shape == (2 * cepstral.cepstra, power.shape[1])
+    cepstra = features[:cepstral.cepstra]
+    np.testing.assert_allclose(cepstra.mean(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(cepstra.std(axis=1), 1.0, atol=1e-3)
+    # A louder recording (a constant gain on every frequency) has the same features.
+    np.testing.assert_allclose(audio.cepstral_features(power * 100.0, cepstral), features, atol=1e-4)
+
+
+def test_view_features_shapes_and_the_identity_view(settings, cepstral):
+    power = _power(settings)
+    assert audio.view_features(power, cepstral).shape == (2 * cepstral.cepstra, cepstral.frames)
+    log_mel = audio.view_features(power, settings)
+    assert log_mel.shape == (settings.n_mels, settings.frames) and -0.5 < log_mel.max() <= 0.0  # peak-relative dB
+    with pytest.raises(ValueError, match="audio.features"):
+        audio.view_features(power, audio.AudioSettings(**{**settings.as_dict(), "features": "mfcc"}))
+
+
+def test_views_warp_crop_and_bend():
+    np.testing.assert_allclose(audio.view_positions(11, 5, audio.View()), [0, 2.5, 5, 7.5, 10])
+    cropped = audio.view_positions(11, 5, audio.View(crop_start=0.1, crop_end=0.2))
+    assert cropped[0] == pytest.approx(1.0) and cropped[-1] == pytest.approx(8.0)
+    bent = audio.view_positions(11, 5, audio.View(bend=0.2))
+    assert bent[0] == 0 and bent[-1] == pytest.approx(10) and bent[2] > 5  # same ends, a faster start
+    power = np.tile(np.arange(8.0)[:, None], (1, 3))
+    np.testing.assert_allclose(audio.warp_frequencies(power, 1.0), power)
+    np.testing.assert_allclose(audio.warp_frequencies(power, 2.0)[:, 0], np.arange(8.0) / 2)
+    first = audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    assert first == audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    assert all(np.exp(-0.15) <= v.warp <= np.exp(0.15) and 0 <= v.crop_start <= 0.08 and abs(v.bend) <= 0.2
+               for v in first)
+
+
+def test_autoencoder_inputs_with_views(tmp_path, cepstral):
+    names = [_write(tmp_path / f"{digit}_theo_0.wav", tone(digit, 0, 0)).name for digit in (1, 2)]
+    clean, views = audio.autoencoder_inputs(tmp_path, names, cepstral, 3, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    assert clean.shape == (2, 2 * cepstral.cepstra, cepstral.frames) and views.shape == (3, *clean.shape)
+    assert not np.allclose(views[0], clean)
+    _, none = audio.autoencoder_inputs(tmp_path, names, cepstral, 0, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    assert none.shape == (0, *clean.shape)

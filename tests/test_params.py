@@ -85,6 +85,10 @@ def test_missing_key(tree, key, rule):
     ("image_ae.hidden_units", [512, 0], "a list of at least 1 positive integers"),
     ("split.test_speakers", ["alice"], "a non-empty list drawn from george"),
     ("cluster.joint.k_range", [16, 6], "must be [low, high] with low < high"),
+    ("audio.features", "mfcc", "one of log_mel, cepstral"),
+    ("audio.cepstral_fmin", 4000.0, "must be below audio.fmax"),
+    ("audio_ae.augmentation.views", -1, "an integer >= 0 and <= 32"),
+    ("cluster.audio_reference.k_selection", "cooccurrence", "cooccurrence is for cluster.image only"),
 ])
 def test_bad_values(tree, key, value, rule):
     with pytest.raises(ValueError) as caught:

@@ -32,7 +32,7 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 
 # Generic shrinking, whatever sections later stages add: any key of this name gets this value.
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
-                 "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "audio_reference_k": 4, "umap_neighbors": 5, "silhouette_sample": 100,
+                 "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "umap_neighbors": 5, "silhouette_sample": 100,
                  "samples_per_concept": 2, "cross_modal_examples": 2}
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 
@@ -247,3 +247,28 @@ def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
         result = _run([sys.executable, f"stages/{stage}.py"], copy, dict(env, PYTHONPATH="src"))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _hashes(copy, decisions) == before
+
+
+def test_cepstral_features_with_views_retrain_only_the_audio_branch(pipeline):
+    """The speaker-robust audio option end to end: the image branch is untouched, the audio
+    autoencoder reads cepstra (with augmented views) and still decodes log-mels for sound."""
+    project, env, _ = pipeline
+    yaml = YAML()
+    tree = yaml.load(project / "params.yaml")
+    tree["audio"]["features"] = "cepstral"
+    tree["audio_ae"]["augmentation"]["views"] = 2
+    with open(project / "params.yaml", "w") as stream:
+        yaml.dump(tree, stream)
+    result = _run([DVC, "repro"], project, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert "Stage 'train_image_ae' didn't change, skipping" in output, output[-4000:]
+    assert "Running stage 'train_audio_ae'" in output and "Running stage 'plot'" in output
+    settings = YAML(typ="safe").load(project / "params.yaml")["audio"]
+    with np.load(project / "data" / "preprocessed" / "audio_features.npz", allow_pickle=False) as features:
+        assert features["train"].shape == (N_TRAIN_AUDIO, 2 * settings["cepstra"], settings["frames"])
+        assert features["train_views"].shape == (2, *features["train"].shape)
+    with np.load(project / "data" / "convergence" / "generated.npz", allow_pickle=False) as generated:
+        assert generated["image_to_audio_spectrograms"].shape[1:] == (settings["n_mels"], settings["frames"])
+    reconstruction = json.loads((project / "metrics" / "reconstruction.json").read_text())
+    assert math.isfinite(reconstruction["audio"]["mse"])  # of the log-mels the sound decoder makes

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import librosa
 import numpy as np
+import scipy.fft
 import soundfile
 
 RECORDING_NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z]+)_(?P<index>[0-9]+)\.wav$")
@@ -25,6 +26,10 @@ class AudioSettings:
     trim_top_db: float
     per_recording_normalisation: bool
     griffin_lim_iterations: int
+    features: str = "log_mel"  # what the autoencoder reads: log_mel, or cepstral (speaker-robust)
+    cepstral_mels: int = 40
+    cepstral_fmin: float = 100.0  # below this, mostly pitch and hum: speaker, not digit
+    cepstra: int = 12
     mean: float = 0.0  # train-split statistics of the log-mel (dB), filled in by preprocess
     std: float = 1.0
     reference_db: float = 0.0  # level restored when per-recording normalisation removed loudness
@@ -116,6 +121,108 @@ def to_sound(normalised: np.ndarray, settings: AudioSettings) -> np.ndarray:
                                 n_fft=settings.n_fft, random_state=np.random.RandomState(0))
     peak = np.abs(signal).max()
     return (0.9 * signal / peak if peak > 0 else signal).astype(np.float32)
+
+
+FEATURE_KINDS = ("log_mel", "cepstral")
+
+
+@dataclass(frozen=True)
+class View:
+    """One augmented rendering of a recording, for training the autoencoder to ignore speaker."""
+
+    warp: float = 1.0  # the spectrum is read at frequency / warp (a longer or shorter vocal tract)
+    crop_start: float = 0.0  # share of the trimmed recording left out at each end
+    crop_end: float = 0.0
+    bend: float = 0.0  # time runs t -> t + bend * sin(pi t): a faster start and slower end, or the reverse
+
+
+def random_views(count: int, warp: float, crop: float, bend: float, rng: np.random.Generator) -> list[View]:
+    """``count`` views: warp factor in exp(+-warp), crops in [0, crop], bend in +-bend."""
+    return [View(float(np.exp(rng.uniform(-warp, warp))), float(rng.uniform(0.0, crop)),
+                 float(rng.uniform(0.0, crop)), float(rng.uniform(-bend, bend))) for _ in range(count)]
+
+
+def trimmed_power(signal: np.ndarray, settings: AudioSettings) -> np.ndarray:
+    """Power spectrogram (n_fft // 2 + 1, frames) of the recording with silence trimmed."""
+    trimmed, _ = librosa.effects.trim(signal, top_db=settings.trim_top_db,
+                                      frame_length=settings.n_fft, hop_length=settings.hop_length)
+    if trimmed.size < settings.n_fft:
+        trimmed = signal
+    return np.abs(librosa.stft(trimmed, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
+
+
+def warp_frequencies(power: np.ndarray, warp: float) -> np.ndarray:
+    """Read each frequency bin at bin / warp (linear interpolation; above the top bin is silence)."""
+    if warp == 1.0:
+        return power
+    bins = np.arange(power.shape[0])
+    return np.stack([np.interp(bins / warp, bins, column, right=0.0) for column in power.T], axis=1)
+
+
+def view_positions(length: int, frames: int, view: View) -> np.ndarray:
+    """Where in a ``length``-frame recording each of the ``frames`` output columns is read."""
+    time = np.linspace(0.0, 1.0, frames)
+    time = time + view.bend * np.sin(np.pi * time)
+    start, end = view.crop_start * (length - 1), (1.0 - view.crop_end) * (length - 1)
+    return start + (end - start) * time
+
+
+def _resample_at(matrix: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    columns = np.arange(matrix.shape[1])
+    return np.stack([np.interp(positions, columns, row) for row in matrix]).astype(np.float32)
+
+
+def _floored_decibels(power: np.ndarray) -> np.ndarray:
+    decibels = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
+    return np.maximum(decibels, decibels.max() - SILENCE_FLOOR_DB)
+
+
+def cepstral_features(power: np.ndarray, settings: AudioSettings) -> np.ndarray:
+    """MFCCs c1..c``cepstra`` (c0, loudness, left out) normalised over the recording's own time,
+    with their deltas: (2 * cepstra, frames of the recording).
+
+    Per-recording mean and variance normalisation removes the microphone and much of the
+    voice (a fixed filter is a constant offset in the cepstrum), leaving how the sound moves.
+    """
+    mel_filters = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.cepstral_mels,
+                                      fmin=settings.cepstral_fmin, fmax=settings.fmax)
+    cepstra = scipy.fft.dct(_floored_decibels(mel_filters @ power), type=2, axis=0, norm="ortho")[1:settings.cepstra + 1]
+    cepstra = (cepstra - cepstra.mean(axis=1, keepdims=True)) / (cepstra.std(axis=1, keepdims=True) + 1e-6)
+    deltas = librosa.feature.delta(cepstra, width=5, mode="nearest")
+    return np.concatenate([cepstra, deltas])
+
+
+def view_features(power: np.ndarray, settings: AudioSettings, view: View = View()) -> np.ndarray:
+    """The autoencoder's input for one recording seen through ``view``, stretched to ``frames``:
+    peak-relative log-mel in dB (``log_mel``) or normalised cepstra with deltas (``cepstral``)."""
+    power = warp_frequencies(power, view.warp)
+    if settings.features == "cepstral":
+        matrix = cepstral_features(power, settings)
+    elif settings.features == "log_mel":
+        mel_filters = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.n_mels,
+                                          fmax=settings.fmax)
+        matrix = _floored_decibels(mel_filters @ power)
+        if settings.per_recording_normalisation:
+            matrix = matrix - matrix.max()
+    else:
+        raise ValueError(f"audio.features: got {settings.features!r}, must be one of {', '.join(FEATURE_KINDS)}")
+    return _resample_at(matrix, view_positions(matrix.shape[1], settings.frames, view))
+
+
+def autoencoder_inputs(folder: Path, files: list[str], settings: AudioSettings, views_per_recording: int,
+                       warp: float, crop: float, bend: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Unnormalised autoencoder inputs of ``files``: (n, rows, frames) as recorded and
+    (views_per_recording, n, rows, frames) through random views (see ``View``)."""
+    clean, views = [], []
+    for name in files:
+        power = trimmed_power(load_recording(Path(folder) / name, settings.sample_rate), settings)
+        clean.append(view_features(power, settings))
+        views.append([view_features(power, settings, view)
+                      for view in random_views(views_per_recording, warp, crop, bend, rng)])
+    clean = np.stack(clean)
+    views = np.stack([np.stack(per_view) for per_view in zip(*views)]) if views_per_recording \
+        else np.zeros((0, *clean.shape), dtype=np.float32)
+    return clean, views
 
 
 def write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:

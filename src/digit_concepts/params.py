@@ -12,6 +12,7 @@ REDUCTIONS = ("none", "pca", "umap")
 K_SELECTIONS = ("fixed", "bic", "silhouette", "cooccurrence")
 ARCHITECTURES = ("dense", "conv")
 AUDIO_SPLITS = ("official", "leave_speakers_out")
+AUDIO_FEATURES = ("log_mel", "cepstral")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 
@@ -103,16 +104,24 @@ SCHEMA: dict[str, Callable] = {
     "audio.trim_top_db": number(1.0, 120.0),
     "audio.per_recording_normalisation": boolean,
     "audio.griffin_lim_iterations": integer(1, 1000),
+    "audio.features": choice(*AUDIO_FEATURES),
+    "audio.cepstral_mels": integer(8, 512),
+    "audio.cepstral_fmin": number(0.0, 24000.0),
+    "audio.cepstra": integer(1, 100),
     "split.audio": choice(*AUDIO_SPLITS),
     "split.test_speakers": speaker_list,
     "pairs.noise": number(0.0, 1.0),
     **_autoencoder_schema("image_ae"),
     **_autoencoder_schema("audio_ae"),
+    "audio_ae.augmentation.views": integer(0, 32),
+    "audio_ae.augmentation.warp": number(0.0, 1.0),
+    "audio_ae.augmentation.crop": number(0.0, 0.4),
+    "audio_ae.augmentation.bend": number(0.0, 0.3),
     **_clustering_schema("cluster.image"),
     **_clustering_schema("cluster.audio"),
     **_clustering_schema("cluster.joint"),
+    **_clustering_schema("cluster.audio_reference"),
     "cluster.silhouette_sample": integer(100),
-    "cluster.audio_reference_k": integer(2, 500),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),
@@ -151,14 +160,18 @@ def validate(tree: dict) -> dict:
         expected = check(flat[key])
         if expected:
             problems.append(f"{key}: got {flat[key]!r}, must be {expected}")
-    for prefix in ("cluster.image", "cluster.audio", "cluster.joint"):
+    for prefix in ("cluster.image", "cluster.audio", "cluster.joint", "cluster.audio_reference"):
         low_high = flat.get(f"{prefix}.k_range")
         if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
             problems.append(f"{prefix}.k_range: got {low_high!r}, must be [low, high] with low < high")
-    for prefix in ("cluster.audio", "cluster.joint"):
+    for prefix in ("cluster.audio", "cluster.joint", "cluster.audio_reference"):
         if flat.get(f"{prefix}.k_selection") == "cooccurrence":
             problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
                             f"against the audio clusters); use fixed, bic or silhouette")
+    fmin, fmax = flat.get("audio.cepstral_fmin"), flat.get("audio.fmax")
+    if _is_number(fmin) and _is_number(fmax) and fmin >= fmax:
+        problems.append(f"audio.cepstral_fmin: got {flat['audio.cepstral_fmin']!r}, must be below audio.fmax "
+                        f"({flat.get('audio.fmax')!r})")
     if problems:
         raise ValueError("invalid params.yaml:\n  " + "\n  ".join(problems))
     return tree

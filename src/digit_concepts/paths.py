@@ -9,6 +9,7 @@ FSDD_RECORDINGS_DIR = RAW_DIR / "fsdd" / "recordings"
 PREPROCESSED_DIR = Path("data/preprocessed")
 IMAGES = PREPROCESSED_DIR / "images.npz"
 SPECTROGRAMS = PREPROCESSED_DIR / "spectrograms.npz"
+AUDIO_FEATURES = PREPROCESSED_DIR / "audio_features.npz"  # the audio autoencoder's inputs
 AUDIO_SETTINGS = PREPROCESSED_DIR / "audio_settings.json"
 EPISODES = PREPROCESSED_DIR / "episodes.npz"
 IMAGE_METADATA = PREPROCESSED_DIR / "image_metadata.csv"
