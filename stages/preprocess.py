@@ -21,7 +21,7 @@ def images() -> tuple[dict, pd.DataFrame]:
     return arrays, pd.concat(tables, ignore_index=True)
 
 
-def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame]:
+def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame, np.ndarray]:
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
