@@ -21,7 +21,8 @@ def main() -> None:
 
     def partner_score(image_assignments: np.ndarray) -> float:
         return relations.concept_consistency(image_assignments[streams["train_image_index"]],
-                                             outputs["audio_train"][streams["train_audio_index"]])
+                                             outputs["audio_train"][streams["train_audio_index"]],
+                                             settings["cooccurrence_uncertainty_weight"])
 
     for sense in ("audio", "image"):
         config = settings[sense]

@@ -195,11 +195,23 @@ def test_concept_consistency_peaks_where_the_senses_share_their_concepts():
     digits = rng.integers(0, 4, size=4000)
     speakers = rng.integers(0, 3, size=4000)
     audio = digits * 3 + speakers  # over-clustered partner: 12 speaker x digit clusters
-    right = relations.concept_consistency(digits, audio)
-    lumped = relations.concept_consistency(np.minimum(digits, 2), audio)  # two digits in one concept
-    split = relations.concept_consistency(np.where((digits == 0) & (rng.random(4000) < 0.5), 4, digits), audio)
+    right = relations.concept_consistency(digits, audio, 1.0)
+    lumped = relations.concept_consistency(np.minimum(digits, 2), audio, 1.0)  # two digits in one concept
+    split = relations.concept_consistency(np.where((digits == 0) & (rng.random(4000) < 0.5), 4, digits), audio, 1.0)
     assert lumped < right and split < right
-    assert right == pytest.approx(relations.concept_consistency(digits, digits * 3 + speakers), rel=1e-12)
+    assert right == pytest.approx(relations.concept_consistency(digits, digits * 3 + speakers, 1.0), rel=1e-12)
+
+
+def test_concept_consistency_keeps_the_true_concepts_when_half_the_pairs_are_noise():
+    rng = np.random.default_rng(0)
+    digits = rng.integers(0, 4, size=20000)
+    partner = np.where(rng.random(20000) < 0.5, rng.integers(0, 4, size=20000), digits)  # 50% random partners
+    lumped, split = np.minimum(digits, 2), np.where((digits == 0) & (rng.random(20000) < 0.5), 4, digits)
+    scores = {name: relations.concept_consistency(own, partner, 0.25) for name, own in
+              (("right", digits), ("lumped", lumped), ("split", split))}
+    assert scores["right"] > scores["lumped"] and scores["right"] > scores["split"]
+    # With the whole conditional entropy as penalty, noise would make lumping win.
+    assert relations.concept_consistency(lumped, partner, 1.0) > relations.concept_consistency(digits, partner, 1.0)
 
 
 def test_cooccurrence_k_selection_uses_the_partner_score():

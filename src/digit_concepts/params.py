@@ -122,6 +122,7 @@ SCHEMA: dict[str, Callable] = {
     **_clustering_schema("cluster.joint"),
     **_clustering_schema("cluster.audio_reference"),
     "cluster.silhouette_sample": integer(100),
+    "cluster.cooccurrence_uncertainty_weight": number(0.0, 10.0),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),
