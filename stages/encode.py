@@ -16,7 +16,8 @@ def main() -> None:
         for split in ("train", "test"):
             codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
         reconstructions = decoder.predict(codes[f"{modality}_test"], batch_size=1024, verbose=0)
-        metrics[modality] = autoencoders.reconstruction_errors(storage.read_npz(TARGETS[modality])["test"], reconstructions,
+        targets = samples if TARGETS[modality] == source else storage.read_npz(TARGETS[modality])
+        metrics[modality] = autoencoders.reconstruction_errors(targets["test"], reconstructions,
                                                                binary=modality == "image")
     storage.write_npz(paths.ENCODINGS, **codes)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)

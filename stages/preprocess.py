@@ -21,11 +21,13 @@ def images() -> tuple[dict, pd.DataFrame]:
     return arrays, pd.concat(tables, ignore_index=True)
 
 
-def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame, np.ndarray]:
+def recordings(params: dict) -> tuple[dict, dict, audio.AudioSettings, pd.DataFrame]:
+    """Log-mels (for sound), the audio autoencoder's inputs, settings and metadata."""
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
-    decibels, lengths = audio.spectrograms(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    powers = audio.recording_powers(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    decibels, lengths = audio.spectrograms(powers, settings)
     table["trimmed_frames"] = lengths
     settings = dataclasses.replace(settings, sound_frames=int(np.median(lengths[~is_test])))
     if settings.per_recording_normalisation:
@@ -35,40 +37,34 @@ def recordings(params: dict) -> tuple[dict, audio.AudioSettings, pd.DataFrame, n
     train_decibels = decibels[~is_test]
     settings = dataclasses.replace(settings, mean=float(train_decibels.mean()), std=float(train_decibels.std()))
     arrays = {split: audio.normalise(decibels[mask], settings) for split, mask in (("train", ~is_test), ("test", is_test))}
+    features = autoencoder_inputs(params, settings, powers, is_test, arrays)
     parts = []
     for split, mask in (("train", ~is_test), ("test", is_test)):
         part = table[mask].reset_index(drop=True)
         part.insert(0, "index", np.arange(len(part)))
         part.insert(0, "split", split)
         parts.append(part)
-    return arrays, settings, pd.concat(parts, ignore_index=True), is_test
+    return arrays, features, settings, pd.concat(parts, ignore_index=True)
 
 
-def autoencoder_inputs(params: dict, settings: audio.AudioSettings, table: pd.DataFrame, is_test: np.ndarray,
+def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list, is_test: np.ndarray,
                        log_mels: dict) -> dict:
     """What the audio autoencoder reads: train and test features, and augmented train views."""
     augmentation = params["audio_ae"]["augmentation"]
-    if settings.features == "log_mel" and augmentation["views"] == 0:
-        return {**log_mels, "train_views": np.zeros((0, *log_mels["train"].shape), dtype=np.float32)}
-    files = list(table["file"])  # the train split's rows, then the test split's, each in index order
+    train_powers = [power for power, test in zip(powers, is_test) if not test]
     rng = np.random.default_rng([params["seed"], 1])  # a stream of its own: episodes stay as they were
-    clean, views = audio.autoencoder_inputs(paths.FSDD_RECORDINGS_DIR, files, settings, augmentation["views"],
-                                            augmentation["warp"], augmentation["crop"], augmentation["bend"], rng)
-    n_train = int((~is_test).sum())
-    train, test, views = clean[:n_train], clean[n_train:], views[:, :n_train]
+    views = audio.augmented_views(train_powers, settings, augmentation["views"], augmentation["warp"],
+                                  augmentation["crop"], augmentation["bend"], rng)
     if settings.features == "log_mel":
         return {"train": log_mels["train"], "test": log_mels["test"], "train_views": audio.normalise(views, settings)}
-    # Cepstral features: each element standardised with the train split's statistics.
-    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-6
-    return {"train": (train - mean) / deviation, "test": (test - mean) / deviation,
-            "train_views": ((views - mean) / deviation).astype(np.float32)}
+    features = audio.features_of(powers, settings)
+    return audio.standardise_features(features[~is_test], features[is_test], views)
 
 
 def main() -> None:
     params = load()
     image_arrays, image_table = images()
-    audio_arrays, settings, audio_table, is_test = recordings(params)
-    features = autoencoder_inputs(params, settings, audio_table, is_test, audio_arrays)
+    audio_arrays, features, settings, audio_table = recordings(params)
     rng = np.random.default_rng(params["seed"])
     streams = {}
     for split in ("train", "test"):

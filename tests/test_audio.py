@@ -130,7 +130,7 @@ def test_recording_table_and_spectrograms(tmp_path, settings):
     assert list(table.columns) == ["file", "digit", "speaker", "recording_index"]
     assert list(table["file"]) == ["0_george_12.wav", "0_george_2.wav", "1_theo_3.wav"]
     assert list(table["recording_index"]) == [12, 2, 3]
-    decibels, lengths = audio.spectrograms(tmp_path, list(table["file"]), settings)
+    decibels, lengths = audio.spectrograms(audio.recording_powers(tmp_path, list(table["file"]), settings), settings)
     assert decibels.shape == (3, settings.n_mels, settings.frames)
     assert lengths.shape == (3,) and (lengths > 10).all()
 
@@ -207,8 +207,12 @@ def test_views_warp_crop_and_bend():
 
 def test_autoencoder_inputs_with_views(tmp_path, cepstral):
     names = [_write(tmp_path / f"{digit}_theo_0.wav", tone(digit, 0, 0)).name for digit in (1, 2)]
-    clean, views = audio.autoencoder_inputs(tmp_path, names, cepstral, 3, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    powers = audio.recording_powers(tmp_path, names, cepstral)
+    clean = audio.features_of(powers, cepstral)
+    views = audio.augmented_views(powers, cepstral, 3, 0.15, 0.08, 0.2, np.random.default_rng(0))
     assert clean.shape == (2, 2 * cepstral.cepstra, cepstral.frames) and views.shape == (3, *clean.shape)
     assert not np.allclose(views[0], clean)
-    _, none = audio.autoencoder_inputs(tmp_path, names, cepstral, 0, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    none = audio.augmented_views(powers, cepstral, 0, 0.15, 0.08, 0.2, np.random.default_rng(0))
     assert none.shape == (0, *clean.shape)
+    standardised = audio.standardise_features(clean, clean[:1], views)
+    np.testing.assert_allclose(standardised["train"].mean(axis=0), 0.0, atol=1e-5)

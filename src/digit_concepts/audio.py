@@ -9,6 +9,8 @@ import numpy as np
 import scipy.fft
 import soundfile
 
+from .params import AUDIO_FEATURES
+
 RECORDING_NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z]+)_(?P<index>[0-9]+)\.wav$")
 SILENCE_FLOOR_DB = 80.0  # log-mels are clipped this far below each recording's peak
 
@@ -70,28 +72,46 @@ def load_recording(path: Path, sample_rate: int) -> np.ndarray:
 
 def resample_frames(decibels: np.ndarray, frames: int) -> np.ndarray:
     """Stretch or squeeze the time axis to ``frames`` columns by linear interpolation."""
-    positions = np.linspace(0.0, decibels.shape[1] - 1, frames)
-    columns = np.arange(decibels.shape[1])
-    return np.stack([np.interp(positions, columns, row) for row in decibels]).astype(np.float32)
+    return _resample_at(decibels, np.linspace(0.0, decibels.shape[1] - 1, frames))
 
 
-def log_mel(signal: np.ndarray, settings: AudioSettings) -> tuple[np.ndarray, int]:
-    """Trim silence, log-mel in dB (floored 80 dB below the peak), time-normalised to ``frames``.
+def _resample_at(matrix: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    columns = np.arange(matrix.shape[1])
+    return np.stack([np.interp(positions, columns, row) for row in matrix]).astype(np.float32)
 
-    Time normalisation aligns the syllables of fast and slow speakers, which roughly doubles
-    how well recordings cluster by digit compared with padding. Returns the spectrogram and
-    the trimmed frame count (needed to give generated sounds a natural duration).
-    """
+
+def trimmed_power(signal: np.ndarray, settings: AudioSettings) -> np.ndarray:
+    """Power spectrogram (n_fft // 2 + 1, frames) of the recording with silence trimmed."""
     trimmed, _ = librosa.effects.trim(signal, top_db=settings.trim_top_db,
                                       frame_length=settings.n_fft, hop_length=settings.hop_length)
     if trimmed.size < settings.n_fft:
         trimmed = signal
-    power = librosa.feature.melspectrogram(y=trimmed, sr=settings.sample_rate, n_fft=settings.n_fft,
-                                           hop_length=settings.hop_length, n_mels=settings.n_mels,
-                                           fmax=settings.fmax, power=2.0)
-    decibels = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
-    decibels = np.maximum(decibels, decibels.max() - SILENCE_FLOOR_DB)
+    return np.abs(librosa.stft(trimmed, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
+
+
+def _mel_decibels(power: np.ndarray, settings: AudioSettings, n_mels: int, fmin: float = 0.0) -> np.ndarray:
+    """Mel bands of a power spectrogram in dB, floored ``SILENCE_FLOOR_DB`` below the peak."""
+    mel_power = librosa.feature.melspectrogram(S=power, sr=settings.sample_rate, n_fft=settings.n_fft,
+                                               n_mels=n_mels, fmin=fmin, fmax=settings.fmax)
+    decibels = librosa.power_to_db(mel_power, ref=1.0, amin=1e-10, top_db=None)
+    return np.maximum(decibels, decibels.max() - SILENCE_FLOOR_DB)
+
+
+def log_mel_of_power(power: np.ndarray, settings: AudioSettings) -> tuple[np.ndarray, int]:
+    """Log-mel in dB (floored 80 dB below the peak) of a trimmed power spectrogram,
+    time-normalised to ``frames``; and its frame count before that.
+
+    Time normalisation aligns the syllables of fast and slow speakers, which roughly doubles
+    how well recordings cluster by digit compared with padding. The trimmed frame count gives
+    generated sounds a natural duration.
+    """
+    decibels = _mel_decibels(power, settings, settings.n_mels)
     return resample_frames(decibels, settings.frames), decibels.shape[1]
+
+
+def log_mel(signal: np.ndarray, settings: AudioSettings) -> tuple[np.ndarray, int]:
+    """Trim silence, then ``log_mel_of_power``."""
+    return log_mel_of_power(trimmed_power(signal, settings), settings)
 
 
 def remove_loudness(decibels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +143,6 @@ def to_sound(normalised: np.ndarray, settings: AudioSettings) -> np.ndarray:
     return (0.9 * signal / peak if peak > 0 else signal).astype(np.float32)
 
 
-FEATURE_KINDS = ("log_mel", "cepstral")
-
-
 @dataclass(frozen=True)
 class View:
     """One augmented rendering of a recording, for training the autoencoder to ignore speaker."""
@@ -140,15 +157,6 @@ def random_views(count: int, warp: float, crop: float, bend: float, rng: np.rand
     """``count`` views: warp factor in exp(+-warp), crops in [0, crop], bend in +-bend."""
     return [View(float(np.exp(rng.uniform(-warp, warp))), float(rng.uniform(0.0, crop)),
                  float(rng.uniform(0.0, crop)), float(rng.uniform(-bend, bend))) for _ in range(count)]
-
-
-def trimmed_power(signal: np.ndarray, settings: AudioSettings) -> np.ndarray:
-    """Power spectrogram (n_fft // 2 + 1, frames) of the recording with silence trimmed."""
-    trimmed, _ = librosa.effects.trim(signal, top_db=settings.trim_top_db,
-                                      frame_length=settings.n_fft, hop_length=settings.hop_length)
-    if trimmed.size < settings.n_fft:
-        trimmed = signal
-    return np.abs(librosa.stft(trimmed, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
 
 
 def warp_frequencies(power: np.ndarray, warp: float) -> np.ndarray:
@@ -167,16 +175,6 @@ def view_positions(length: int, frames: int, view: View) -> np.ndarray:
     return start + (end - start) * time
 
 
-def _resample_at(matrix: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    columns = np.arange(matrix.shape[1])
-    return np.stack([np.interp(positions, columns, row) for row in matrix]).astype(np.float32)
-
-
-def _floored_decibels(power: np.ndarray) -> np.ndarray:
-    decibels = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
-    return np.maximum(decibels, decibels.max() - SILENCE_FLOOR_DB)
-
-
 def cepstral_features(power: np.ndarray, settings: AudioSettings) -> np.ndarray:
     """MFCCs c1..c``cepstra`` (c0, loudness, left out) normalised over the recording's own time,
     with their deltas: (2 * cepstra, frames of the recording).
@@ -184,9 +182,8 @@ def cepstral_features(power: np.ndarray, settings: AudioSettings) -> np.ndarray:
     Per-recording mean and variance normalisation removes the microphone and much of the
     voice (a fixed filter is a constant offset in the cepstrum), leaving how the sound moves.
     """
-    mel_filters = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.cepstral_mels,
-                                      fmin=settings.cepstral_fmin, fmax=settings.fmax)
-    cepstra = scipy.fft.dct(_floored_decibels(mel_filters @ power), type=2, axis=0, norm="ortho")[1:settings.cepstra + 1]
+    decibels = _mel_decibels(power, settings, settings.cepstral_mels, settings.cepstral_fmin)
+    cepstra = scipy.fft.dct(decibels, type=2, axis=0, norm="ortho")[1:settings.cepstra + 1]
     cepstra = (cepstra - cepstra.mean(axis=1, keepdims=True)) / (cepstra.std(axis=1, keepdims=True) + 1e-6)
     deltas = librosa.feature.delta(cepstra, width=5, mode="nearest")
     return np.concatenate([cepstra, deltas])
@@ -199,30 +196,34 @@ def view_features(power: np.ndarray, settings: AudioSettings, view: View = View(
     if settings.features == "cepstral":
         matrix = cepstral_features(power, settings)
     elif settings.features == "log_mel":
-        mel_filters = librosa.filters.mel(sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=settings.n_mels,
-                                          fmax=settings.fmax)
-        matrix = _floored_decibels(mel_filters @ power)
+        matrix = _mel_decibels(power, settings, settings.n_mels)
         if settings.per_recording_normalisation:
             matrix = matrix - matrix.max()
     else:
-        raise ValueError(f"audio.features: got {settings.features!r}, must be one of {', '.join(FEATURE_KINDS)}")
+        raise ValueError(f"audio.features: got {settings.features!r}, must be one of {', '.join(AUDIO_FEATURES)}")
     return _resample_at(matrix, view_positions(matrix.shape[1], settings.frames, view))
 
 
-def autoencoder_inputs(folder: Path, files: list[str], settings: AudioSettings, views_per_recording: int,
-                       warp: float, crop: float, bend: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Unnormalised autoencoder inputs of ``files``: (n, rows, frames) as recorded and
-    (views_per_recording, n, rows, frames) through random views (see ``View``)."""
-    clean, views = [], []
-    for name in files:
-        power = trimmed_power(load_recording(Path(folder) / name, settings.sample_rate), settings)
-        clean.append(view_features(power, settings))
-        views.append([view_features(power, settings, view)
-                      for view in random_views(views_per_recording, warp, crop, bend, rng)])
-    clean = np.stack(clean)
-    views = np.stack([np.stack(per_view) for per_view in zip(*views)]) if views_per_recording \
-        else np.zeros((0, *clean.shape), dtype=np.float32)
-    return clean, views
+def features_of(powers: list[np.ndarray], settings: AudioSettings) -> np.ndarray:
+    """Unnormalised autoencoder inputs (n, rows, frames) of trimmed power spectrograms."""
+    return np.stack([view_features(power, settings) for power in powers])
+
+
+def augmented_views(powers: list[np.ndarray], settings: AudioSettings, views_per_recording: int, warp: float,
+                    crop: float, bend: float, rng: np.random.Generator) -> np.ndarray:
+    """(views_per_recording, n, rows, frames): each recording through its own random views."""
+    if views_per_recording == 0:
+        return np.zeros((0, len(powers), *view_features(powers[0], settings).shape), dtype=np.float32)
+    per_recording = [[view_features(power, settings, view)
+                      for view in random_views(views_per_recording, warp, crop, bend, rng)] for power in powers]
+    return np.stack([np.stack(per_view) for per_view in zip(*per_recording)])
+
+
+def standardise_features(train: np.ndarray, test: np.ndarray, views: np.ndarray) -> dict[str, np.ndarray]:
+    """Each element standardised with the train split's statistics."""
+    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-6
+    return {"train": ((train - mean) / deviation).astype(np.float32), "test": ((test - mean) / deviation).astype(np.float32),
+            "train_views": ((views - mean) / deviation).astype(np.float32)}
 
 
 def write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:
@@ -249,7 +250,12 @@ def test_split_mask(table, split: str, test_speakers: list[str]) -> np.ndarray:
     raise ValueError(f"split.audio: got {split!r}, must be official or leave_speakers_out")
 
 
-def spectrograms(folder: Path, files: list[str], settings: AudioSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Log-mels in dB, shape (n, n_mels, frames), and trimmed frame counts, for files of ``folder``."""
-    pairs = [log_mel(load_recording(Path(folder) / name, settings.sample_rate), settings) for name in files]
+def recording_powers(folder: Path, files: list[str], settings: AudioSettings) -> list[np.ndarray]:
+    """Trimmed power spectrograms of ``files`` in ``folder``, read once for every feature made of them."""
+    return [trimmed_power(load_recording(Path(folder) / name, settings.sample_rate), settings) for name in files]
+
+
+def spectrograms(powers: list[np.ndarray], settings: AudioSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Log-mels in dB, shape (n, n_mels, frames), and trimmed frame counts, of ``recording_powers``."""
+    pairs = [log_mel_of_power(power, settings) for power in powers]
     return np.stack([spectrogram for spectrogram, _ in pairs]), np.array([length for _, length in pairs])

@@ -33,7 +33,7 @@ class Clustering:
         if self.mixture is not None:
             return np.log(np.maximum(self.mixture.predict_proba(features), np.finfo(np.float64).tiny))
         # k-means is the equal-variance limit of a Gaussian mixture: use that mixture's posteriors.
-        return self._log_posteriors_from(((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2))
+        return self._log_posteriors_from(self._squared_distances(features))
 
     def held_out_log_posteriors(self, features: np.ndarray) -> np.ndarray:
         """Log posteriors of the samples the clusters were fitted on, each as if it were new.
@@ -45,7 +45,7 @@ class Clustering:
         """
         if self.mixture is not None:
             return self.log_posteriors(features)
-        squared = ((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
+        squared = self._squared_distances(features)
         own = squared.argmin(axis=1)
         sizes = np.bincount(own, minlength=len(self.centres)).astype(np.float64)
         others = sizes[own] - 1.0
@@ -53,6 +53,9 @@ class Clustering:
         rows = np.arange(len(features))
         squared[rows, own] = np.where(others > 0, ((features - without_sample) ** 2).sum(axis=1), np.inf)
         return self._log_posteriors_from(squared)
+
+    def _squared_distances(self, features: np.ndarray) -> np.ndarray:
+        return ((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
 
     def _log_posteriors_from(self, squared_distances: np.ndarray) -> np.ndarray:
         return log_softmax(-squared_distances / (2.0 * self.spread), axis=1)
@@ -163,7 +166,6 @@ class SenseClusters:
     """Everything the cluster stage keeps for one sense (or the joint space)."""
 
     train_posteriors: np.ndarray
-    test_posteriors: np.ndarray
     train_held_out_log_posteriors: np.ndarray  # see Clustering.held_out_log_posteriors
     test_log_posteriors: np.ndarray
     test_features: np.ndarray  # the clustered space, for silhouette
@@ -175,7 +177,7 @@ class SenseClusters:
 
     @property
     def test_assignments(self) -> np.ndarray:
-        return self.test_posteriors.argmax(axis=1)
+        return self.test_log_posteriors.argmax(axis=1)
 
 
 def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int,
@@ -185,8 +187,8 @@ def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict,
     train, test = reduce(train, test, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed)
     clustering, trials = discover(train, config["algorithm"], config["k"], config["k_selection"],
                                   config["k_range"], sample, seed, partner_score)
-    return SenseClusters(clustering.posteriors(train), clustering.posteriors(test),
-                         clustering.held_out_log_posteriors(train), clustering.log_posteriors(test), test, trials)
+    return SenseClusters(clustering.posteriors(train), clustering.held_out_log_posteriors(train),
+                         clustering.log_posteriors(test), test, trials)
 
 
 def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: np.ndarray,
