@@ -7,8 +7,28 @@ is chosen by how well they fit the audio clusters over the train episodes (label
 import numpy as np
 import pandas as pd
 
-from digit_concepts import clustering, paths, relations, scoring, storage
+from digit_concepts import clustering, paths, relations, scoring, storage, voices
 from digit_concepts.params import load
+
+
+def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict, list]:
+    """Scores of the audio codes clustered on their own (voice-aware unless voices.count is 0)."""
+    digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
+    voice_config = config["voices"]
+    if voice_config["count"] == 0:
+        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed)
+        scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
+                                        result.train_assignments, digits["train"])
+        return {**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials
+    descriptors = storage.read_npz(paths.VOICE_DESCRIPTORS)
+    result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
+                                         descriptors["test"], config, voice_config, sample, seed)
+    scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
+                                    result.train_assignments, digits["train"])
+    # Speakers score the voices found, as digits score the concepts: neither is seen before this.
+    speakers = {split: scoring.load_speakers(split) for split in ("train", "test")}
+    return {**scores, "n_clusters": int(config["k"]), "voices": int(voice_config["count"]),
+            "voice_speaker_ari": scoring.adjusted_rand(speakers["test"], result.test_voices)}, []
 
 
 def main() -> None:
@@ -46,12 +66,8 @@ def main() -> None:
     reference_config = settings["audio_reference"]
     print(f"audio alone ({reference_config['algorithm']}, reduction {reference_config['reduction']}, "
           f"k {reference_config['k']}; reference, scored only)", flush=True)
-    reference = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], reference_config, sample, seed)
-    metrics["audio_reference"] = scoring.cluster_scores(reference.test_assignments, scoring.load_digits("audio", "test"),
-                                                        reference.test_features, sample, seed, reference.train_assignments,
-                                                        scoring.load_digits("audio", "train"))
-    metrics["audio_reference"]["n_clusters"] = reference.train_posteriors.shape[1]
-    trials += [{"space": "audio_reference", "k": k, "score": score} for k, score in reference.trials]
+    metrics["audio_reference"], reference_trials = audio_alone(codes, reference_config, sample, seed)
+    trials += [{"space": "audio_reference", "k": k, "score": score} for k, score in reference_trials]
 
     print("clustering joint episode codes", flush=True)
     joint = {split: clustering.paired_codes(codes[f"image_{split}"], codes[f"audio_{split}"],

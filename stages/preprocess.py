@@ -21,12 +21,12 @@ def images() -> tuple[dict, pd.DataFrame]:
     return arrays, pd.concat(tables, ignore_index=True)
 
 
-def recordings(params: dict) -> tuple[dict, dict, audio.AudioSettings, pd.DataFrame]:
-    """Log-mels (for sound), the audio autoencoder's inputs, settings and metadata."""
+def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.DataFrame]:
+    """Log-mels (for sound), the audio autoencoder's inputs, voice descriptors, settings and metadata."""
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
-    powers = audio.recording_powers(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    powers, voices = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
     decibels, lengths = audio.spectrograms(powers, settings)
     table["trimmed_frames"] = lengths
     settings = dataclasses.replace(settings, sound_frames=int(np.median(lengths[~is_test])))
@@ -44,7 +44,8 @@ def recordings(params: dict) -> tuple[dict, dict, audio.AudioSettings, pd.DataFr
         part.insert(0, "index", np.arange(len(part)))
         part.insert(0, "split", split)
         parts.append(part)
-    return arrays, features, settings, pd.concat(parts, ignore_index=True)
+    voice_descriptors = {"train": voices[~is_test], "test": voices[is_test]}
+    return arrays, features, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
 
 
 def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list, is_test: np.ndarray,
@@ -64,7 +65,7 @@ def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list
 def main() -> None:
     params = load()
     image_arrays, image_table = images()
-    audio_arrays, features, settings, audio_table = recordings(params)
+    audio_arrays, features, voice_descriptors, settings, audio_table = recordings(params)
     rng = np.random.default_rng(params["seed"])
     streams = {}
     for split in ("train", "test"):
@@ -76,6 +77,7 @@ def main() -> None:
     storage.write_npz(paths.IMAGES, train=image_arrays["train"], test=image_arrays["test"])
     storage.write_npz(paths.SPECTROGRAMS, train=audio_arrays["train"], test=audio_arrays["test"])
     storage.write_npz(paths.AUDIO_FEATURES, **features)
+    storage.write_npz(paths.VOICE_DESCRIPTORS, **voice_descriptors)
     storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())
     storage.write_csv(paths.IMAGE_METADATA, image_table)
     storage.write_csv(paths.AUDIO_METADATA, audio_table)

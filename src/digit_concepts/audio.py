@@ -252,7 +252,42 @@ def test_split_mask(table, split: str, test_speakers: list[str]) -> np.ndarray:
 
 def recording_powers(folder: Path, files: list[str], settings: AudioSettings) -> list[np.ndarray]:
     """Trimmed power spectrograms of ``files`` in ``folder``, read once for every feature made of them."""
-    return [trimmed_power(load_recording(Path(folder) / name, settings.sample_rate), settings) for name in files]
+    return read_recordings(folder, files, settings)[0]
+
+
+def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> tuple[list[np.ndarray], np.ndarray]:
+    """``recording_powers`` and ``voice_descriptors`` of every file, each file read once."""
+    powers, descriptors = [], []
+    for name in files:
+        signal = load_recording(Path(folder) / name, settings.sample_rate)
+        powers.append(trimmed_power(signal, settings))
+        descriptors.append(voice_descriptors(signal, powers[-1], settings))
+    return powers, np.stack(descriptors)
+
+
+VOICE_CEPSTRA = 19  # long-term cepstrum c1..c19 of the spoken part
+NOISE_BANDS, NOISE_CEPSTRA = 32, 11  # cepstrum c1..c11 of the room and microphone
+QUIET_SHARE = 0.1  # the quietest tenth of the frames is taken as the noise floor
+
+
+def voice_descriptors(signal: np.ndarray, power: np.ndarray, settings: AudioSettings) -> np.ndarray:
+    """What says who is speaking, and into which microphone, rather than which word (31 + 3 numbers):
+    the long-term cepstrum of the trimmed speech, the cepstrum of the quietest frames of the whole
+    recording (noise floor), the DC offset, log peak level and log length.
+
+    Used only to find voices (``voices.py``); the autoencoder never reads them.
+    """
+    long_term = _mel_decibels(power, settings, settings.n_mels).mean(axis=1)
+    padded = np.pad(signal, (0, max(0, settings.n_fft - signal.size)))
+    whole = np.abs(librosa.stft(padded, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
+    bands = librosa.power_to_db(librosa.feature.melspectrogram(S=whole, sr=settings.sample_rate, n_fft=settings.n_fft,
+                                                               n_mels=NOISE_BANDS, fmax=settings.fmax),
+                                ref=1.0, amin=1e-10, top_db=None)
+    energy = bands.mean(axis=0)
+    noise_floor = bands[:, energy <= np.quantile(energy, QUIET_SHARE)].mean(axis=1)
+    level = [1e3 * float(signal.mean()), float(np.log(np.abs(signal).max())), float(np.log(signal.size))]
+    return np.concatenate([scipy.fft.dct(long_term, norm="ortho")[1:VOICE_CEPSTRA + 1],
+                           scipy.fft.dct(noise_floor, norm="ortho")[1:NOISE_CEPSTRA + 1], level]).astype(np.float32)
 
 
 def spectrograms(powers: list[np.ndarray], settings: AudioSettings) -> tuple[np.ndarray, np.ndarray]:

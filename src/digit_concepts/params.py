@@ -121,6 +121,9 @@ SCHEMA: dict[str, Callable] = {
     **_clustering_schema("cluster.audio"),
     **_clustering_schema("cluster.joint"),
     **_clustering_schema("cluster.audio_reference"),
+    "cluster.audio_reference.voices.count": integer(0, 50),
+    "cluster.audio_reference.voices.rounds": integer(1, 10),
+    "cluster.audio_reference.voices.within_neighbors": integer(2, 200),
     "cluster.silhouette_sample": integer(100),
     "cluster.cooccurrence_uncertainty_weight": number(0.0, 10.0),
     "relate.min_share": number(0.0, 1.0),
@@ -169,6 +172,10 @@ def validate(tree: dict) -> dict:
         if flat.get(f"{prefix}.k_selection") == "cooccurrence":
             problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
                             f"against the audio clusters); use fixed, bic or silhouette")
+    if (_is_int(flat.get("cluster.audio_reference.voices.count")) and flat["cluster.audio_reference.voices.count"] > 0
+            and flat.get("cluster.audio_reference.k_selection") != "fixed"):
+        problems.append(f"cluster.audio_reference.k_selection: got {flat.get('cluster.audio_reference.k_selection')!r}, "
+                        f"must be fixed while voices.count > 0 (voice-aware clustering aligns k concepts per voice)")
     fmin, fmax = flat.get("audio.cepstral_fmin"), flat.get("audio.fmax")
     if _is_number(fmin) and _is_number(fmax) and fmin >= fmax:
         problems.append(f"audio.cepstral_fmin: got {flat['audio.cepstral_fmin']!r}, must be below audio.fmax "

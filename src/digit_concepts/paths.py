@@ -11,6 +11,7 @@ IMAGES = PREPROCESSED_DIR / "images.npz"
 SPECTROGRAMS = PREPROCESSED_DIR / "spectrograms.npz"
 AUDIO_FEATURES = PREPROCESSED_DIR / "audio_features.npz"  # the audio autoencoder's inputs
 AUDIO_SETTINGS = PREPROCESSED_DIR / "audio_settings.json"
+VOICE_DESCRIPTORS = PREPROCESSED_DIR / "voice_descriptors.npz"  # who speaks: only for voice-aware clustering
 EPISODES = PREPROCESSED_DIR / "episodes.npz"
 IMAGE_METADATA = PREPROCESSED_DIR / "image_metadata.csv"
 AUDIO_METADATA = PREPROCESSED_DIR / "audio_metadata.csv"

@@ -17,6 +17,16 @@ def load_digits(sense: str, split: str) -> np.ndarray:
     return part["digit"].to_numpy(dtype=np.int64)
 
 
+def load_speakers(split: str) -> np.ndarray:
+    """Speaker of each recording of a split, in sample order (to score the voices found, only)."""
+    table = pd.read_csv(METADATA["audio"])
+    return table[table["split"] == split].sort_values("index")["speaker"].to_numpy()
+
+
+def adjusted_rand(truth: np.ndarray, assignments: np.ndarray) -> float:
+    return float(adjusted_rand_score(truth, assignments))
+
+
 def contingency(assignments: np.ndarray, digits: np.ndarray) -> np.ndarray:
     """Counts of (cluster, digit); rows are clusters 0..max, columns digits 0..max."""
     assignments = np.asarray(assignments, dtype=np.int64)
