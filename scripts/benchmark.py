@@ -25,6 +25,7 @@ STAGES = ["download", "preprocess", "train_image_ae", "train_audio_ae", "encode"
 MEASURES = [
     ("MNIST clustering ACC (test)", "cluster.json", ("image", "acc"), "0.948 (N2D)", 0.97, True),
     ("FSDD clustering ACC, audio alone, k=10", "cluster.json", ("audio_reference", "acc"), "~0.71", 0.80, True),
+    ("audio alone: voices found, ARI against the speakers", "cluster.json", ("audio_reference", "voice_speaker_ari"), "-", None, True),
     ("FSDD clustering, over-clustered audio (k=300): train-named purity", "cluster.json", ("audio", "purity"), "-", None, True),
     ("audio ACC through images", "relate.json", ("audio_acc_through_images",), "1.00 (1 speaker)", 0.97, True),
     ("image ACC through audio", "relate.json", ("image_acc_through_audio",), "0.956", 0.97, True),

@@ -11,24 +11,34 @@ from digit_concepts import clustering, paths, relations, scoring, storage, voice
 from digit_concepts.params import load
 
 
-def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict, list]:
-    """Scores of the audio codes clustered on their own (voice-aware unless voices.count is 0)."""
+def alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> dict:
+    return {"audio_alone_train": train_concepts, "audio_alone_test": test_concepts,
+            "audio_voice_train": train_voices, "audio_voice_test": test_voices}
+
+
+def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict, list, dict]:
+    """Scores, k trials and assignments of the audio codes clustered on their own, at k given
+    (voice-aware unless voices.count is 0; then the voices are all 0)."""
     digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
     voice_config = config["voices"]
     if voice_config["count"] == 0:
         result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
                                         result.train_assignments, digits["train"])
-        return {**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials
+        one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
+        return ({**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials,
+                alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
     descriptors = storage.read_npz(paths.VOICE_DESCRIPTORS)
     result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
                                          descriptors["test"], config, voice_config, sample, seed)
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
                                     result.train_assignments, digits["train"])
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
-    speakers = {split: scoring.load_speakers(split) for split in ("train", "test")}
-    return {**scores, "n_clusters": int(config["k"]), "voices": int(voice_config["count"]),
-            "voice_speaker_ari": scoring.adjusted_rand(speakers["test"], result.test_voices)}, []
+    scores.update(n_clusters=int(config["k"]), voices=int(voice_config["count"]),
+                  voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
+                  acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
+    return scores, [], alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,
+                                     result.test_voices)
 
 
 def main() -> None:
@@ -66,7 +76,9 @@ def main() -> None:
     reference_config = settings["audio_reference"]
     print(f"audio alone ({reference_config['algorithm']}, reduction {reference_config['reduction']}, "
           f"k {reference_config['k']}; reference, scored only)", flush=True)
-    metrics["audio_reference"], reference_trials = audio_alone(codes, reference_config, sample, seed)
+    metrics["audio_reference"], reference_trials, reference_assignments = audio_alone(codes, reference_config,
+                                                                                      sample, seed)
+    outputs.update(reference_assignments)
     trials += [{"space": "audio_reference", "k": k, "score": score} for k, score in reference_trials]
 
     print("clustering joint episode codes", flush=True)

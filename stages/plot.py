@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from digit_concepts import audio, autoencoders, figures, paths, report, scoring, storage
+from digit_concepts import audio, autoencoders, figures, paths, report, scoring, storage, voices
 from digit_concepts.params import load
 
 EXAMPLES = 10  # columns of reconstruction and cross-modal figures, and cross-modal WAVs
@@ -69,6 +69,17 @@ def latent_figures(codes: dict, assignments: dict, seed: int):
         embedding = figures.embed_2d(sense_codes, seed)
         yield (f"latent_{sense}", f"t-SNE of {sense} latent codes ({what})",
                figures.latent_scatter(embedding, clusters, digits, f"{sense} latent space, t-SNE of {what}"))
+    # Audio alone, voice-aware: the same recordings once each voice's mean is taken out.
+    voice_count = int(assignments["audio_voice_train"].max()) + 1
+    centred = dict(zip(("audio_train", "audio_test"), voices.centred_codes(
+        codes["audio_train"], codes["audio_test"], assignments["audio_voice_train"], assignments["audio_voice_test"],
+        voice_count)))
+    alone = {f"audio_{split}": assignments[f"audio_alone_{split}"] for split in ("train", "test")}
+    centred_codes, concepts, digits, what = latent_points({**codes, **centred}, {**assignments, **alone}, seed)["audio"]
+    yield ("latent_audio_alone", f"t-SNE of audio codes with each of the {voice_count} voices found centred, "
+                                 f"coloured by the audio-alone concepts (k=10) and by digit ({what})",
+           figures.latent_scatter(figures.embed_2d(centred_codes, seed), concepts, digits,
+                                  f"audio alone: codes centred per voice ({voice_count} voices), t-SNE of {what}"))
 
 
 def relation_figures(params: dict):

@@ -216,3 +216,16 @@ def test_autoencoder_inputs_with_views(tmp_path, cepstral):
     assert none.shape == (0, *clean.shape)
     standardised = audio.standardise_features(clean, clean[:1], views)
     np.testing.assert_allclose(standardised["train"].mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_voice_descriptors_ignore_loudness_but_see_the_level(settings):
+    rng = np.random.default_rng(5)
+    time = np.arange(4000) / settings.sample_rate
+    signal = (0.3 * np.sin(2 * np.pi * 440 * time) * np.hanning(time.size) + 1e-3 * rng.standard_normal(time.size))
+    signal = np.concatenate([1e-3 * rng.standard_normal(800), signal, 1e-3 * rng.standard_normal(800)]).astype(np.float32)
+    quiet, loud = (audio.voice_descriptors(s, audio.trimmed_power(s, settings), settings) for s in (signal, 2 * signal))
+    assert quiet.shape == (audio.VOICE_CEPSTRA + audio.NOISE_CEPSTRA + 3,) and np.isfinite(quiet).all()
+    spectral = audio.VOICE_CEPSTRA + audio.NOISE_CEPSTRA
+    assert np.allclose(quiet[:spectral], loud[:spectral], atol=1e-3)  # a gain is c0 only
+    assert loud[spectral + 1] == pytest.approx(quiet[spectral + 1] + np.log(2.0), abs=1e-5)  # log peak
+    assert loud[spectral + 2] == quiet[spectral + 2]  # length

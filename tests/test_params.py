@@ -128,3 +128,11 @@ def test_cooccurrence_k_selection_is_for_images_only(tmp_path):
         yaml.dump(tree, stream)
     with pytest.raises(ValueError, match="cluster.audio.k_selection: cooccurrence is for cluster.image only"):
         params.load(target)
+
+
+def test_voice_aware_reference_needs_k_fixed(tree):
+    with pytest.raises(ValueError, match=r"cluster\.audio_reference\.k_selection: got 'bic', must be fixed while "
+                                         r"voices\.count > 0"):
+        params.validate(_set(tree, "cluster.audio_reference.k_selection", "bic"))
+    params.validate(_set(_set(tree, "cluster.audio_reference.voices.count", 0), "cluster.audio_reference.k_selection",
+                         "bic"))

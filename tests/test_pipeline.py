@@ -33,7 +33,8 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 # Generic shrinking, whatever sections later stages add: any key of this name gets this value.
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
                  "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "umap_neighbors": 5, "silhouette_sample": 100,
-                 "samples_per_concept": 2, "cross_modal_examples": 2}
+                 "samples_per_concept": 2, "cross_modal_examples": 2,
+                 "count": 2, "within_neighbors": 5}  # voices: the tiny FSDD has two speakers
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 
 
@@ -143,6 +144,8 @@ def test_metrics(pipeline):
         tree = json.loads((project / entry).read_text())
         leaves = params_module.flatten(tree).values()
         assert all(isinstance(value, (int, float)) for value in leaves), entry
+    alone = json.loads((project / "metrics" / "cluster.json").read_text())["audio_reference"]
+    assert alone["voices"] == 2 and alone["n_clusters"] == 4 and -1.0 <= alone["voice_speaker_ari"] <= 1.0
 
 
 def test_codes(pipeline):
@@ -241,6 +244,8 @@ def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
     for table_path in (copy / "data/preprocessed/image_metadata.csv", copy / "data/preprocessed/audio_metadata.csv"):
         table = pd.read_csv(table_path)
         table["digit"] = rng.permutation(table["digit"].to_numpy())
+        if "speaker" in table:  # speakers, too, only score (the voices found)
+            table["speaker"] = rng.permutation(table["speaker"].to_numpy())
         table_path.unlink()  # DVC may have linked it to the cache: never write through the link
         table.to_csv(table_path, index=False)
     for stage in ("cluster", "relate", "convergence", "plot"):

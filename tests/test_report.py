@@ -77,6 +77,9 @@ def write_fake_project(root: Path) -> None:
     clusters = {f"{sense}_{split}": rng.integers(0, K_IMAGE if sense == "image" else K_AUDIO, size=count)
                 for sense, splits in SIZES.items() for split, count in splits.items()}
     clusters.update(joint_train=rng.integers(0, K_IMAGE, 90), joint_test=rng.integers(0, K_IMAGE, 30))
+    for split, count in SIZES["audio"].items():
+        clusters[f"audio_alone_{split}"] = rng.integers(0, K_IMAGE, count)
+        clusters[f"audio_voice_{split}"] = rng.integers(0, 2, count)
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **clusters)
     for sense in ("image", "audio"):
         for split in ("train", "eval"):
@@ -112,7 +115,7 @@ def plotted(tmp_path_factory) -> Path:
 
 def test_stage_writes_every_figure_and_sound(plotted):
     names = ["image_reconstructions", "audio_reconstructions", "training_curves", "latent_image", "latent_audio",
-             "cooccurrence", "one_to_many", "zones", "attention", "cross_modal_image_to_audio",
+             "latent_audio_alone",             "cooccurrence", "one_to_many", "zones", "attention", "cross_modal_image_to_audio",
              "cross_modal_audio_to_image", "concept_images", "concept_spectrograms"]
     for name in names:
         assert (plotted / paths.figure_file(name)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name

@@ -30,6 +30,7 @@ VOICE_MIXTURE_RESTARTS = 10
 class VoiceAwareConcepts:
     train_assignments: np.ndarray
     test_assignments: np.ndarray
+    unaligned_test_assignments: np.ndarray  # the shared clustering alone, before per-voice alignment
     train_voices: np.ndarray
     test_voices: np.ndarray
     centred_test_codes: np.ndarray  # the space the concepts live in, for silhouette
@@ -62,6 +63,13 @@ def centre_groups(train: np.ndarray, test: np.ndarray, train_groups: np.ndarray,
     return train - means[train_groups], test - means[test_groups]
 
 
+def centred_codes(train_codes: np.ndarray, test_codes: np.ndarray, train_voices: np.ndarray,
+                  test_voices: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised codes with each voice's train mean taken out: the space voice-aware concepts live in."""
+    train, test = standardise(train_codes.astype(np.float64), test_codes.astype(np.float64))
+    return centre_groups(train, test, train_voices, test_voices, count)
+
+
 def matching(local_centres: np.ndarray, shared_centres: np.ndarray) -> np.ndarray:
     """One-to-one map local concept -> shared concept minimising the summed squared distances."""
     distances = ((local_centres[:, None, :] - shared_centres[None, :, :]) ** 2).sum(axis=-1)
@@ -92,11 +100,10 @@ def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_
                          seed: int) -> VoiceAwareConcepts:
     """``config`` clusters the centred codes (k fixed); ``voice_config``: count, rounds, within_neighbors."""
     k, count = config["k"], voice_config["count"]
-    train, test = standardise(train_codes.astype(np.float64), test_codes.astype(np.float64))
     train_residual, test_residual = train_descriptors, test_descriptors
     for round_number in range(1, voice_config["rounds"] + 1):
         train_voices, test_voices = discover_voices(train_residual, test_residual, count, seed)
-        centred_train, centred_test = centre_groups(train, test, train_voices, test_voices, count)
+        centred_train, centred_test = centred_codes(train_codes, test_codes, train_voices, test_voices, count)
         shared = cluster_codes(centred_train, centred_test, config, sample, seed)
         print(f"  voices, round {round_number}: {np.bincount(train_voices, minlength=count).tolist()} train "
               f"recordings per voice", flush=True)
@@ -118,4 +125,5 @@ def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_
     test_labels = shared.test_assignments.copy()
     for voice, mapping in mappings.items():
         test_labels[test_voices == voice] = mapping[test_local[voice]]
-    return VoiceAwareConcepts(train_labels, test_labels, train_voices, test_voices, centred_test)
+    return VoiceAwareConcepts(train_labels, test_labels, shared.test_assignments, train_voices, test_voices,
+                              centred_test)
