@@ -18,10 +18,10 @@ def alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> d
 
 def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict, list, dict]:
     """Scores, k trials and assignments of the audio codes clustered on their own, at k given
-    (voice-aware unless voices.count is 0; then the voices are all 0)."""
+    (voice-aware unless voices.count_selection is none; then the voices are all 0)."""
     digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
     voice_config = config["voices"]
-    if voice_config["count"] == 0:
+    if voice_config["count_selection"] == "none":
         result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
                                         result.train_assignments, digits["train"])
@@ -34,7 +34,7 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
                                     result.train_assignments, digits["train"])
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
-    scores.update(n_clusters=int(config["k"]), voices=int(voice_config["count"]),
+    scores.update(n_clusters=int(config["k"]), voices=result.voice_count,
                   voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
                   acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
     return scores, [], alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,

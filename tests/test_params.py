@@ -132,7 +132,17 @@ def test_cooccurrence_k_selection_is_for_images_only(tmp_path):
 
 def test_voice_aware_reference_needs_k_fixed(tree):
     with pytest.raises(ValueError, match=r"cluster\.audio_reference\.k_selection: got 'bic', must be fixed while "
-                                         r"voices\.count > 0"):
+                                         r"voices\.count_selection is not none"):
         params.validate(_set(tree, "cluster.audio_reference.k_selection", "bic"))
-    params.validate(_set(_set(tree, "cluster.audio_reference.voices.count", 0), "cluster.audio_reference.k_selection",
-                         "bic"))
+    params.validate(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "none"),
+                         "cluster.audio_reference.k_selection", "bic"))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("cluster.audio_reference.voices.count_selection", "aic", r"must be one of none, fixed, bic"),
+    ("cluster.audio_reference.voices.count_range", [6, 3], r"must be \[low, high\] with low < high"),
+    ("cluster.audio_reference.voices.count", 0, r"must be an integer >= 1"),
+])
+def test_bad_voice_params_are_named(tree, key, value, message):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.") + r": got .*" + message):
+        params.validate(_set(tree, key, value))

@@ -34,7 +34,7 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
                  "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "umap_neighbors": 5, "silhouette_sample": 100,
                  "samples_per_concept": 2, "cross_modal_examples": 2,
-                 "count": 2, "within_neighbors": 5}  # voices: the tiny FSDD has two speakers
+                 "count": 2, "count_range": [2, 3], "within_neighbors": 5}  # the tiny FSDD has 2 speakers
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 
 
@@ -145,7 +145,7 @@ def test_metrics(pipeline):
         leaves = params_module.flatten(tree).values()
         assert all(isinstance(value, (int, float)) for value in leaves), entry
     alone = json.loads((project / "metrics" / "cluster.json").read_text())["audio_reference"]
-    assert alone["voices"] == 2 and alone["n_clusters"] == 4 and -1.0 <= alone["voice_speaker_ari"] <= 1.0
+    assert alone["voices"] in (2, 3) and alone["n_clusters"] == 4 and -1.0 <= alone["voice_speaker_ari"] <= 1.0
 
 
 def test_codes(pipeline):

@@ -7,7 +7,7 @@ from digit_concepts import scoring, voices
 
 GMM_ON_PCA = {"algorithm": "gmm", "k": 4, "k_selection": "fixed", "k_range": [2, 6], "reduction": "pca",
               "reduced_dim": 6, "umap_neighbors": 15}
-VOICE_CONFIG = {"count": 3, "rounds": 2, "within_neighbors": 15}
+VOICE_CONFIG = {"count_selection": "bic", "count": 1, "count_range": [2, 6], "rounds": 2, "within_neighbors": 15}
 
 
 def test_group_means_and_centring_use_train_means_only():
@@ -28,14 +28,22 @@ def test_matching_undoes_a_permutation_of_concept_centres():
     assert voices.matching(local, shared).tolist() == permutation.tolist()
 
 
-def test_discover_voices_separates_two_voices_and_rejects_too_many():
+def test_discover_voices_separates_two_voices_and_bic_counts_them():
     rng = np.random.default_rng(1)
     descriptors = np.concatenate([rng.normal(0.0, 1.0, (40, 4)), rng.normal(8.0, 1.0, (40, 4))])
-    train_voices, test_voices = voices.discover_voices(descriptors, descriptors[[0, 79]], 2, seed=0)
+    train_voices, test_voices, bics = voices.discover_voices(descriptors, descriptors[[0, 79]], [1, 2, 3, 4], seed=0)
+    assert min(bics, key=bics.get) == 2 and sorted(bics) == [1, 2, 3, 4]
     assert scoring.adjusted_rand(np.repeat([0, 1], 40), train_voices) == 1.0
     assert test_voices[0] != test_voices[1]
-    with pytest.raises(ValueError, match="voices.count: got 81"):
-        voices.discover_voices(descriptors, descriptors, 81, seed=0)
+    with pytest.raises(ValueError, match="81 voices asked for, but there are only 80 train recordings"):
+        voices.discover_voices(descriptors, descriptors, [81], seed=0)
+
+
+def test_candidate_counts():
+    assert voices.candidate_counts({"count_selection": "fixed", "count": 6, "count_range": [2, 4]}) == [6]
+    assert voices.candidate_counts({"count_selection": "bic", "count": 6, "count_range": [2, 4]}) == [2, 3, 4]
+    with pytest.raises(ValueError, match="voices.count_selection: got 'none'"):
+        voices.candidate_counts({"count_selection": "none", "count": 6, "count_range": [2, 4]})
 
 
 def speakers_saying_digits(rng: np.random.Generator, per_pair: dict[str, int]):
@@ -61,6 +69,7 @@ def test_voice_aware_concepts_find_digits_that_speakers_hide():
     assert scoring.hungarian_accuracy(plain.test_assignments, test_digits) < 0.8  # speakers dominate
     found = voices.voice_aware_concepts(codes, test_codes, descriptors, test_descriptors, GMM_ON_PCA, VOICE_CONFIG,
                                         100, seed=0)
+    assert found.voice_count == 3  # found by BIC among 2..6
     assert scoring.adjusted_rand(test_speakers, found.test_voices) == 1.0
     assert scoring.hungarian_accuracy(found.train_assignments, digits) >= 0.95
     assert scoring.hungarian_accuracy(found.test_assignments, test_digits) >= 0.95

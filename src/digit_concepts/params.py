@@ -13,6 +13,7 @@ K_SELECTIONS = ("fixed", "bic", "silhouette", "cooccurrence")
 ARCHITECTURES = ("dense", "conv")
 AUDIO_SPLITS = ("official", "leave_speakers_out")
 AUDIO_FEATURES = ("log_mel", "cepstral")
+VOICE_COUNT_SELECTIONS = ("none", "fixed", "bic")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
 
@@ -121,7 +122,9 @@ SCHEMA: dict[str, Callable] = {
     **_clustering_schema("cluster.audio"),
     **_clustering_schema("cluster.joint"),
     **_clustering_schema("cluster.audio_reference"),
-    "cluster.audio_reference.voices.count": integer(0, 50),
+    "cluster.audio_reference.voices.count_selection": choice(*VOICE_COUNT_SELECTIONS),
+    "cluster.audio_reference.voices.count": integer(1, 50),
+    "cluster.audio_reference.voices.count_range": integer_list(2),
     "cluster.audio_reference.voices.rounds": integer(1, 10),
     "cluster.audio_reference.voices.within_neighbors": integer(2, 200),
     "cluster.silhouette_sample": integer(100),
@@ -172,10 +175,15 @@ def validate(tree: dict) -> dict:
         if flat.get(f"{prefix}.k_selection") == "cooccurrence":
             problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
                             f"against the audio clusters); use fixed, bic or silhouette")
-    if (_is_int(flat.get("cluster.audio_reference.voices.count")) and flat["cluster.audio_reference.voices.count"] > 0
+    voice_range = flat.get("cluster.audio_reference.voices.count_range")
+    if isinstance(voice_range, list) and (len(voice_range) != 2 or voice_range[0] >= voice_range[1]):
+        problems.append(f"cluster.audio_reference.voices.count_range: got {voice_range!r}, must be [low, high] "
+                        f"with low < high")
+    if (flat.get("cluster.audio_reference.voices.count_selection") in ("fixed", "bic")
             and flat.get("cluster.audio_reference.k_selection") != "fixed"):
         problems.append(f"cluster.audio_reference.k_selection: got {flat.get('cluster.audio_reference.k_selection')!r}, "
-                        f"must be fixed while voices.count > 0 (voice-aware clustering aligns k concepts per voice)")
+                        f"must be fixed while voices.count_selection is not none (voice-aware clustering aligns "
+                        f"k concepts per voice)")
     fmin, fmax = flat.get("audio.cepstral_fmin"), flat.get("audio.fmax")
     if _is_number(fmin) and _is_number(fmax) and fmin >= fmax:
         problems.append(f"audio.cepstral_fmin: got {flat['audio.cepstral_fmin']!r}, must be below audio.fmax "

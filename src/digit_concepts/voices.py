@@ -33,18 +33,35 @@ class VoiceAwareConcepts:
     unaligned_test_assignments: np.ndarray  # the shared clustering alone, before per-voice alignment
     train_voices: np.ndarray
     test_voices: np.ndarray
+    voice_count: int  # found in the last round (or given)
     centred_test_codes: np.ndarray  # the space the concepts live in, for silhouette
 
 
-def discover_voices(train_descriptors: np.ndarray, test_descriptors: np.ndarray, count: int,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Voice of every recording: a full-covariance Gaussian mixture of the standardised descriptors."""
-    if count > len(train_descriptors):
-        raise ValueError(f"voices.count: got {count}, but there are only {len(train_descriptors)} train recordings")
+def discover_voices(train_descriptors: np.ndarray, test_descriptors: np.ndarray, counts: list[int],
+                    seed: int) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    """Voice of every recording: a full-covariance Gaussian mixture of the standardised
+    descriptors, with as many components as the count in ``counts`` of lowest BIC (one count
+    given: that one). Returns train voices, test voices and the BIC of every count tried."""
+    if max(counts) > len(train_descriptors):
+        raise ValueError(f"voices: {max(counts)} voices asked for, but there are only {len(train_descriptors)} "
+                         f"train recordings")
     train, test = standardise(train_descriptors.astype(np.float64), test_descriptors.astype(np.float64))
-    mixture = GaussianMixture(count, covariance_type="full", n_init=VOICE_MIXTURE_RESTARTS, reg_covar=1e-4,
-                              random_state=seed).fit(train)
-    return mixture.predict(train), mixture.predict(test)
+    mixtures = {count: GaussianMixture(count, covariance_type="full", n_init=VOICE_MIXTURE_RESTARTS, reg_covar=1e-4,
+                                       random_state=seed).fit(train) for count in counts}
+    bics = {count: float(mixture.bic(train)) for count, mixture in mixtures.items()}
+    best = mixtures[min(bics, key=bics.get)]
+    return best.predict(train), best.predict(test), bics
+
+
+def candidate_counts(voice_config: dict) -> list[int]:
+    """The voice counts to try: ``count`` (fixed) or every count in ``count_range`` (bic)."""
+    selection = voice_config["count_selection"]
+    if selection == "fixed":
+        return [voice_config["count"]]
+    if selection == "bic":
+        low, high = voice_config["count_range"]
+        return list(range(low, high + 1))
+    raise ValueError(f"voices.count_selection: got {selection!r}, must be fixed or bic here (none clusters raw codes)")
 
 
 def group_means(values: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
@@ -98,15 +115,17 @@ def align(codes: np.ndarray, shared: np.ndarray, voices: np.ndarray, local: dict
 def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_descriptors: np.ndarray,
                          test_descriptors: np.ndarray, config: dict, voice_config: dict, sample: int,
                          seed: int) -> VoiceAwareConcepts:
-    """``config`` clusters the centred codes (k fixed); ``voice_config``: count, rounds, within_neighbors."""
-    k, count = config["k"], voice_config["count"]
+    """``config`` clusters the centred codes (k fixed); ``voice_config``: count_selection, count,
+    count_range, rounds, within_neighbors. The number of voices is chosen afresh in every round."""
+    k, counts = config["k"], candidate_counts(voice_config)
     train_residual, test_residual = train_descriptors, test_descriptors
     for round_number in range(1, voice_config["rounds"] + 1):
-        train_voices, test_voices = discover_voices(train_residual, test_residual, count, seed)
+        train_voices, test_voices, bics = discover_voices(train_residual, test_residual, counts, seed)
+        count = min(bics, key=bics.get)
         centred_train, centred_test = centred_codes(train_codes, test_codes, train_voices, test_voices, count)
         shared = cluster_codes(centred_train, centred_test, config, sample, seed)
-        print(f"  voices, round {round_number}: {np.bincount(train_voices, minlength=count).tolist()} train "
-              f"recordings per voice", flush=True)
+        print(f"  voices, round {round_number}: {count}, with {np.bincount(train_voices, minlength=count).tolist()} "
+              f"train recordings", flush=True)
         # The next round's voices: descriptors with each concept's mean (the word) taken out.
         train_residual, test_residual = centre_groups(train_descriptors, test_descriptors, shared.train_assignments,
                                                       shared.test_assignments, k)
@@ -125,5 +144,5 @@ def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_
     test_labels = shared.test_assignments.copy()
     for voice, mapping in mappings.items():
         test_labels[test_voices == voice] = mapping[test_local[voice]]
-    return VoiceAwareConcepts(train_labels, test_labels, shared.test_assignments, train_voices, test_voices,
+    return VoiceAwareConcepts(train_labels, test_labels, shared.test_assignments, train_voices, test_voices, count,
                               centred_test)
