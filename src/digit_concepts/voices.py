@@ -5,9 +5,9 @@ offset, so digits of one speaker sit closer together than one digit of two speak
 clustering undoes that in three steps, none of which sees a label:
 
 1. discover voices: a Gaussian mixture over per-recording voice descriptors (long-term cepstrum,
-   noise floor, level; ``audio.voice_descriptors``). Descriptors also carry some of the word, so
-   each later round subtracts the descriptor mean of each digit concept found so far, and the
-   voices sharpen round by round;
+   noise floor, level; ``audio.voice_descriptors``), as many voices as BIC prefers. Descriptors
+   also carry some of the word, so each later round subtracts the descriptor mean of each digit
+   concept found so far, and the voices sharpen round by round;
 2. centre each voice's codes on that voice's mean, then cluster all recordings into concepts;
 3. cluster each voice's recordings on their own (within one voice digits separate cleanly) and
    align those concepts to the shared ones by a one-to-one matching of concept centres
