@@ -26,7 +26,7 @@ def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     is_test = audio.test_split_mask(table, params["split"]["audio"], params["split"]["test_speakers"])
-    powers, voices = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    powers, descriptors = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
     decibels, lengths = audio.spectrograms(powers, settings)
     table["trimmed_frames"] = lengths
     settings = dataclasses.replace(settings, sound_frames=int(np.median(lengths[~is_test])))
@@ -44,7 +44,7 @@ def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.
         part.insert(0, "index", np.arange(len(part)))
         part.insert(0, "split", split)
         parts.append(part)
-    voice_descriptors = {"train": voices[~is_test], "test": voices[is_test]}
+    voice_descriptors = {"train": descriptors[~is_test], "test": descriptors[is_test]}
     return arrays, features, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
 
 

@@ -130,7 +130,7 @@ def test_recording_table_and_spectrograms(tmp_path, settings):
     assert list(table.columns) == ["file", "digit", "speaker", "recording_index"]
     assert list(table["file"]) == ["0_george_12.wav", "0_george_2.wav", "1_theo_3.wav"]
     assert list(table["recording_index"]) == [12, 2, 3]
-    decibels, lengths = audio.spectrograms(audio.recording_powers(tmp_path, list(table["file"]), settings), settings)
+    decibels, lengths = audio.spectrograms(audio.read_recordings(tmp_path, list(table["file"]), settings)[0], settings)
     assert decibels.shape == (3, settings.n_mels, settings.frames)
     assert lengths.shape == (3,) and (lengths > 10).all()
 
@@ -207,7 +207,7 @@ def test_views_warp_crop_and_bend():
 
 def test_autoencoder_inputs_with_views(tmp_path, cepstral):
     names = [_write(tmp_path / f"{digit}_theo_0.wav", tone(digit, 0, 0)).name for digit in (1, 2)]
-    powers = audio.recording_powers(tmp_path, names, cepstral)
+    powers, _ = audio.read_recordings(tmp_path, names, cepstral)
     clean = audio.features_of(powers, cepstral)
     views = audio.augmented_views(powers, cepstral, 3, 0.15, 0.08, 0.2, np.random.default_rng(0))
     assert clean.shape == (2, 2 * cepstral.cepstra, cepstral.frames) and views.shape == (3, *clean.shape)

@@ -250,13 +250,9 @@ def test_split_mask(table, split: str, test_speakers: list[str]) -> np.ndarray:
     raise ValueError(f"split.audio: got {split!r}, must be official or leave_speakers_out")
 
 
-def recording_powers(folder: Path, files: list[str], settings: AudioSettings) -> list[np.ndarray]:
-    """Trimmed power spectrograms of ``files`` in ``folder``, read once for every feature made of them."""
-    return read_recordings(folder, files, settings)[0]
-
-
 def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> tuple[list[np.ndarray], np.ndarray]:
-    """``recording_powers`` and ``voice_descriptors`` of every file, each file read once."""
+    """Trimmed power spectrograms (``trimmed_power``) and ``voice_descriptors`` of ``files`` in
+    ``folder``, each file read once for every feature made of it."""
     powers, descriptors = [], []
     for name in files:
         signal = load_recording(Path(folder) / name, settings.sample_rate)
@@ -280,6 +276,7 @@ def voice_descriptors(signal: np.ndarray, power: np.ndarray, settings: AudioSett
     long_term = _mel_decibels(power, settings, settings.n_mels).mean(axis=1)
     padded = np.pad(signal, (0, max(0, settings.n_fft - signal.size)))
     whole = np.abs(librosa.stft(padded, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
+    # No floor below the peak here (unlike ``_mel_decibels``): the quiet frames are what it would clip.
     bands = librosa.power_to_db(librosa.feature.melspectrogram(S=whole, sr=settings.sample_rate, n_fft=settings.n_fft,
                                                                n_mels=NOISE_BANDS, fmax=settings.fmax),
                                 ref=1.0, amin=1e-10, top_db=None)
@@ -291,6 +288,6 @@ def voice_descriptors(signal: np.ndarray, power: np.ndarray, settings: AudioSett
 
 
 def spectrograms(powers: list[np.ndarray], settings: AudioSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Log-mels in dB, shape (n, n_mels, frames), and trimmed frame counts, of ``recording_powers``."""
+    """Log-mels in dB, shape (n, n_mels, frames), and trimmed frame counts, of ``read_recordings``."""
     pairs = [log_mel_of_power(power, settings) for power in powers]
     return np.stack([spectrogram for spectrogram, _ in pairs]), np.array([length for _, length in pairs])

@@ -167,18 +167,16 @@ def validate(tree: dict) -> dict:
         expected = check(flat[key])
         if expected:
             problems.append(f"{key}: got {flat[key]!r}, must be {expected}")
-    for prefix in ("cluster.image", "cluster.audio", "cluster.joint", "cluster.audio_reference"):
-        low_high = flat.get(f"{prefix}.k_range")
+    range_keys = [f"{prefix}.k_range" for prefix in ("cluster.image", "cluster.audio", "cluster.joint",
+                                                     "cluster.audio_reference")]
+    for key in range_keys + ["cluster.audio_reference.voices.count_range"]:
+        low_high = flat.get(key)
         if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
-            problems.append(f"{prefix}.k_range: got {low_high!r}, must be [low, high] with low < high")
+            problems.append(f"{key}: got {low_high!r}, must be [low, high] with low < high")
     for prefix in ("cluster.audio", "cluster.joint", "cluster.audio_reference"):
         if flat.get(f"{prefix}.k_selection") == "cooccurrence":
             problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
                             f"against the audio clusters); use fixed, bic or silhouette")
-    voice_range = flat.get("cluster.audio_reference.voices.count_range")
-    if isinstance(voice_range, list) and (len(voice_range) != 2 or voice_range[0] >= voice_range[1]):
-        problems.append(f"cluster.audio_reference.voices.count_range: got {voice_range!r}, must be [low, high] "
-                        f"with low < high")
     if (flat.get("cluster.audio_reference.voices.count_selection") in ("fixed", "bic")
             and flat.get("cluster.audio_reference.k_selection") != "fixed"):
         problems.append(f"cluster.audio_reference.k_selection: got {flat.get('cluster.audio_reference.k_selection')!r}, "

@@ -10,17 +10,19 @@ from . import paths, storage
 METADATA = {"image": paths.IMAGE_METADATA, "audio": paths.AUDIO_METADATA}
 
 
+def _metadata_column(sense: str, split: str, column: str) -> np.ndarray:
+    table = pd.read_csv(METADATA[sense])
+    return table[table["split"] == split].sort_values("index")[column].to_numpy()
+
+
 def load_digits(sense: str, split: str) -> np.ndarray:
     """True digits of one sense's split, in sample order (for scoring and display only)."""
-    table = pd.read_csv(METADATA[sense])
-    part = table[table["split"] == split].sort_values("index")
-    return part["digit"].to_numpy(dtype=np.int64)
+    return _metadata_column(sense, split, "digit").astype(np.int64)
 
 
 def load_speakers(split: str) -> np.ndarray:
     """Speaker of each recording of a split, in sample order (to score the voices found, only)."""
-    table = pd.read_csv(METADATA["audio"])
-    return table[table["split"] == split].sort_values("index")["speaker"].to_numpy()
+    return _metadata_column("audio", split, "speaker")
 
 
 def adjusted_rand(truth: np.ndarray, assignments: np.ndarray) -> float:
