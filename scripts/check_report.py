@@ -1,6 +1,6 @@
 """Render plots/report/index.html in headless Chromium, offline, and check the screenshot is not blank.
 
-Usage: PYTHONPATH=src python scripts/check_report.py [--page plots/report/index.html] [--screenshot out.png]
+Usage: python scripts/check_report.py [--page plots/report/index.html] [--screenshot out.png]
 Exits non-zero if a link is broken, Chromium fails, or the screenshot is missing or blank.
 Needs Chromium (Debian: apt-get install -y chromium).
 """

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from digit_concepts import clustering, paths, relations, scoring, storage, voices
-from digit_concepts.params import load
+from digit_concepts.params import check_cluster_sizes, load, train_sample_counts
 
 
 def alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> dict:
@@ -16,13 +16,15 @@ def alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> d
             "audio_voice_train": train_voices, "audio_voice_test": test_voices}
 
 
-def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict, list, dict]:
+def audio_alone(codes: dict, config: dict, sample: int, seed: int,
+                fitting: clustering.Fitting) -> tuple[dict, list, dict]:
     """Scores, k trials and assignments of the audio codes clustered on their own, at k given
     (voice-aware unless voices.count_selection is none; then the voices are all 0)."""
     digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
     voice_config = config["voices"]
     if voice_config["count_selection"] == "none":
-        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed)
+        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed,
+                                          fitting=fitting)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
                                         result.train_assignments, digits["train"])
         one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
@@ -30,7 +32,7 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict
                 alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
     descriptors = storage.read_npz(paths.VOICE_DESCRIPTORS)
     result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
-                                         descriptors["test"], config, voice_config, sample, seed)
+                                         descriptors["test"], config, voice_config, sample, seed, fitting)
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
                                     result.train_assignments, digits["train"])
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
@@ -43,11 +45,15 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int) -> tuple[dict
 
 def main() -> None:
     params = load()
+    # Before minutes of work: every k, k_range and voice count must fit the train samples.
+    check_cluster_sizes(params, train_sample_counts(paths.IMAGE_METADATA, paths.AUDIO_METADATA))
     settings, seed = params["cluster"], params["seed"]
     sample = settings["silhouette_sample"]
     codes = storage.read_npz(paths.ENCODINGS)
     streams = storage.read_npz(paths.EPISODES)
+    fitting = clustering.Fitting.from_params(settings)
     outputs, models, metrics, trials = {}, {}, {}, []
+    learner, learner_settings = {}, {}  # what the tool needs to place a new sample as a test one
 
     def partner_score(image_assignments: np.ndarray) -> float:
         return relations.concept_consistency(image_assignments[streams["train_image_index"]],
@@ -59,7 +65,12 @@ def main() -> None:
         print(f"clustering {sense} codes ({config['algorithm']}, reduction {config['reduction']}, "
               f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
         result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
-                                          partner_score if sense == "image" else None)
+                                          partner_score if sense == "image" else None, fitting,
+                                          settings["umap_transform_neighbors"])
+        learner.update(result.model.arrays(sense))
+        learner[f"{sense}_train_sizes"] = np.bincount(result.train_assignments, minlength=result.train_posteriors.shape[1])
+        learner_settings[sense] = {"reduction": config["reduction"], "algorithm": config["algorithm"],
+                                   "n_clusters": int(result.train_posteriors.shape[1])}
         outputs[f"{sense}_train"], outputs[f"{sense}_test"] = result.train_assignments, result.test_assignments
         # Logs, so that convergence can still soften them (calibration); train ones held out.
         outputs[f"{sense}_train_held_out_log_posteriors"] = result.train_held_out_log_posteriors.astype(np.float32)
@@ -77,15 +88,16 @@ def main() -> None:
     print(f"audio alone ({reference_config['algorithm']}, reduction {reference_config['reduction']}, "
           f"k {reference_config['k']}; reference, scored only)", flush=True)
     metrics["audio_reference"], reference_trials, reference_assignments = audio_alone(codes, reference_config,
-                                                                                      sample, seed)
-    outputs.update(reference_assignments)
+                                                                                      sample, seed, fitting)
     trials += [{"space": "audio_reference", "k": k, "score": score} for k, score in reference_trials]
 
     print("clustering joint episode codes", flush=True)
-    joint = {split: clustering.paired_codes(codes[f"image_{split}"], codes[f"audio_{split}"],
-                                            streams[f"{split}_image_index"], streams[f"{split}_audio_index"])
-             for split in ("train", "test")}
-    result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed)
+    splits = ("train", "test")
+    joint = clustering.paired_codes({split: codes[f"image_{split}"] for split in splits},
+                                    {split: codes[f"audio_{split}"] for split in splits},
+                                    {split: streams[f"{split}_image_index"] for split in splits},
+                                    {split: streams[f"{split}_audio_index"] for split in splits})
+    result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed, fitting=fitting)
     outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
     metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
                                               result.test_features, sample, seed, result.train_assignments,
@@ -93,6 +105,9 @@ def main() -> None:
     trials += [{"space": "joint", "k": k, "score": score} for k, score in result.trials]
 
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **outputs)
+    storage.write_npz(paths.AUDIO_ALONE, **reference_assignments)  # scored only: nothing downstream decides on it
+    storage.write_npz(paths.LEARNER_ARRAYS, **learner)
+    storage.write_json(paths.LEARNER_SETTINGS, learner_settings)
     storage.write_npz(paths.CLUSTER_MODELS, **models)
     storage.write_csv(paths.CLUSTER_CHOICE, pd.DataFrame(trials, columns=["space", "k", "score"]))
     storage.write_json(paths.CLUSTER_METRICS, metrics)
@@ -101,4 +116,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from digit_concepts.stage_runner import run
+
+    run(main, __file__)

@@ -13,7 +13,8 @@ from digit_concepts.storage import atomic_directory
 def main() -> None:
     mirror = os.environ.get("DATA_MIRROR") or None
     with atomic_directory(paths.RAW_DIR) as staging:
-        for remote in data.remote_files(mirror):
+        remotes = data.remote_files(mirror)
+        for remote in remotes:
             folder = staging / ("fsdd" if remote.name == data.FSDD_ARCHIVE else "mnist")
             path = data.fetch(remote, folder)
             print(f"verified {remote.name} (sha256 {remote.sha256[:12]}...)", flush=True)
@@ -21,7 +22,12 @@ def main() -> None:
                 count = data.extract_recordings(path, staging / paths.FSDD_RECORDINGS_DIR.relative_to(paths.RAW_DIR))
                 path.unlink()
                 print(f"extracted {count} recordings", flush=True)
+        # DVC cannot see DATA_MIRROR / DATA_CHECKSUMS: recording the sha256 checked makes them part of data/raw.
+        (staging / paths.RAW_CHECKSUMS.relative_to(paths.RAW_DIR)).write_text(data.checksums_record(
+            {remote.name: remote.sha256 for remote in remotes}))
 
 
 if __name__ == "__main__":
-    main()
+    from digit_concepts.stage_runner import run
+
+    run(main, __file__)

@@ -64,6 +64,8 @@ def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list
 
 def main() -> None:
     params = load()
+    # data/raw must be the download that DATA_MIRROR / DATA_CHECKSUMS name now (DVC cannot see them).
+    data.check_recorded_checksums(paths.RAW_CHECKSUMS)
     image_arrays, image_table = images()
     audio_arrays, features, voice_descriptors, settings, audio_table = recordings(params)
     rng = np.random.default_rng(params["seed"])
@@ -90,4 +92,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from digit_concepts.stage_runner import run
+
+    run(main, __file__)

@@ -47,4 +47,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from digit_concepts.stage_runner import run
+
+    run(main, __file__)

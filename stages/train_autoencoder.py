@@ -25,4 +25,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from digit_concepts.stage_runner import run
+
+    run(main, __file__)

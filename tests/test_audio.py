@@ -83,7 +83,7 @@ def test_log_mel_shape(settings, seconds):
     # A steady tone is not trimmed: one frame per hop plus one (librosa centres frames).
     assert trimmed_frames == 1 + len(signal) // settings.hop_length
     # Floored 80 dB below the peak; a steady tone stays loud at every (stretched) frame.
-    assert decibels.min() >= decibels.max() - audio.SILENCE_FLOOR_DB - 1e-3
+    assert decibels.min() >= decibels.max() - settings.silence_floor_db - 1e-3
     assert (decibels.max(axis=0) > decibels.max() - 10.0).all()
 
 

@@ -4,6 +4,7 @@ Covers every stage in dvc.yaml (later stages included automatically): `dvc repro
 them all, write every output, and a second `dvc repro` must have nothing to do.
 """
 
+import gzip
 import json
 import math
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile
 from ruamel.yaml import YAML
 
 from conftest import REPO, serve_directory
@@ -27,7 +29,7 @@ VENV_BIN = Path(sys.executable).parent
 DVC = str(VENV_BIN / "dvc")
 N_TRAIN_IMAGES, N_TEST_IMAGES = 40, 20          # fakes.write_mnist defaults
 N_TRAIN_AUDIO, N_TEST_AUDIO = 10 * 2 * 2, 10 * 2 * 5  # 10 digits x 2 speakers x indices 5-6 / 0-4
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/.gitignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
                  ".dvcignore", ".gitignore"]
 
 # Generic shrinking, whatever sections later stages add: any key of this name gets this value.
@@ -199,6 +201,189 @@ def test_second_repro_does_nothing(pipeline):
     assert (project / "dvc.lock").read_bytes() == lock
 
 
+# The learner as a tool (digit-concepts), on the tiny pipeline's outputs. These run before the
+# cepstral test below switches the project's audio features.
+def _tool(arguments: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "digit_concepts", *map(str, arguments)], cwd, env, timeout=300)
+
+
+def _test_files(project: Path, folder: Path) -> tuple[list[Path], list[Path]]:
+    """The test split as a user has it: MNIST test images written to PNG, FSDD test recordings."""
+    from digit_concepts.user_files import write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with np.load(project / "data" / "preprocessed" / "images.npz", allow_pickle=False) as images:
+        test_images = images["test"]
+    pictures = []
+    for index, image in enumerate(test_images):
+        pictures.append(folder / f"mnist_test_{index}.png")
+        write_image(pictures[-1], image)
+    table = pd.read_csv(project / "data" / "preprocessed" / "audio_metadata.csv")
+    recordings = [project / "data" / "raw" / "fsdd" / "recordings" / name
+                  for name in table.loc[table["split"] == "test"].sort_values("index")["file"]]
+    return pictures, recordings
+
+
+def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
+    """Agreement 1.0: the tool, run on the test files, places each exactly as the pipeline did."""
+    project, env, _ = pipeline
+    pictures, recordings = _test_files(project, tmp_path / "files")
+    result = _tool(["recognise", "--json", "--model", project, *pictures, *recordings], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [entry["file"] for entry in found] == [str(path) for path in pictures + recordings]
+    with np.load(project / "data" / "clusters" / "assignments.npz", allow_pickle=False) as assignments:
+        image_test, audio_test = assignments["image_test"], assignments["audio_test"]
+    assert [entry["cluster"] for entry in found[:len(pictures)]] == image_test.tolist()
+    assert [entry["cluster"] for entry in found[len(pictures):]] == audio_test.tolist()
+    concepts = pd.read_csv(project / "metrics" / "tables" / "concepts.csv")
+    merged = concepts[concepts["sense"] == "audio"].set_index("concept")["merged_concept"]
+    for entry in found:
+        assert entry["sense"] == ("image" if entry["file"].endswith(".png") else "audio")
+        assert 0.0 <= entry["confidence"] <= 1.0 and 0.0 <= entry["p_partner_given_concept"] <= 1.0
+        if entry["sense"] == "audio":
+            assert entry["concept"] == merged[entry["cluster"]]
+
+
+def test_tool_takes_every_kind_of_file(pipeline, tmp_path):
+    from user_samples import good_files
+
+    project, env, _ = pipeline
+    files = good_files(tmp_path / "files")
+    result = _tool(["recognise", "--json", "--model", project, *files.values()], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = {entry["file"]: entry for entry in map(json.loads, result.stdout.splitlines())}
+    n_image = json.loads((project / "data" / "clusters" / "learner.json").read_text())["image"]["n_clusters"]
+    for name, path in files.items():
+        entry = found[str(path)]
+        assert entry["sense"] == ("audio" if name.startswith(("wav", "flac", "ogg")) else "image"), name
+        assert 0 <= entry["concept"] < n_image and entry["partner_sense"] != entry["sense"], name
+    text = _tool(["recognise", "--model", project, files["wav_8000"], files["png_light_on_dark_28"]], tmp_path, env)
+    lines = text.stdout.splitlines()
+    assert text.returncode == 0 and len(lines) == 2, text.stdout + text.stderr[-2000:]
+    assert lines[0].startswith(f"{files['wav_8000']}: audio concept ") and "partner: image concept" in lines[0]
+    assert lines[1].startswith(f"{files['png_light_on_dark_28']}: image concept ") and "P(partner | concept)" in lines[1]
+
+
+def test_tool_names_every_bad_file_and_goes_on(pipeline, tmp_path):
+    from user_samples import bad_files, good_files
+
+    project, env, _ = pipeline
+    good = good_files(tmp_path / "good")["wav_8000"]
+    bad = bad_files(tmp_path / "bad")
+    result = _tool(["recognise", "--model", project, *(path for path, _ in bad.values()), good], tmp_path, env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("digit-concepts: ")]
+    assert len(errors) == len(bad), result.stderr
+    for (path, why), line in zip(bad.values(), errors):
+        assert line.startswith(f"digit-concepts: {path}: ") and why in line, line
+    assert result.stdout.startswith(f"{good}: audio concept ")  # the good file still recognised
+    missing = _tool(["recognise", "--model", tmp_path / "no_learner_here", good], tmp_path, env)
+    assert missing.returncode == 3 and "dvc repro" in missing.stderr and "dvc pull" in missing.stderr, missing.stderr
+    imagine_bad = _tool(["imagine", "--model", project, bad["silent"][0], "--out", tmp_path / "x"], tmp_path, env)
+    assert imagine_bad.returncode == 1 and "silent" in imagine_bad.stderr
+
+
+def test_tool_imagines_the_other_sense_and_lists_concepts(pipeline, tmp_path):
+    from user_samples import good_files
+
+    project, env, _ = pipeline
+    files = good_files(tmp_path / "files")
+    sound = _tool(["imagine", "--model", project, files["png_dark_on_light_64"], "--out", tmp_path / "out" / "sound",
+                   "--samples", "2"], tmp_path, env)
+    assert sound.returncode == 0, sound.stderr[-3000:]
+    for number in (1, 2):
+        info = soundfile.info(str(tmp_path / "out" / f"sound_{number}.wav"))
+        assert info.samplerate == 8000 and info.channels == 1 and info.frames > 0
+    picture = _tool(["imagine", "--model", project, files["wav_44100"], "--out", tmp_path / "out" / "picture.png"],
+                    tmp_path, env)
+    assert picture.returncode == 0, picture.stderr[-3000:]
+    from PIL import Image
+
+    with Image.open(tmp_path / "out" / "picture.png") as image:
+        assert image.size == (28, 28) and image.mode == "L"
+    table = _tool(["concepts", "--json", "--model", project], tmp_path, env)
+    rows = [json.loads(line) for line in table.stdout.splitlines()]
+    assert table.returncode == 0 and {row["sense"] for row in rows} == {"image", "audio"}
+    assert all(row["zone"] in ("convergence", "divergence", "both", "none") for row in rows)
+
+
+
+def test_forced_repro_leaves_git_status_clean(pipeline):
+    """Same params, same bytes: every output (models included) and so dvc.lock come out identical
+    when every stage is forced to run again, and a reviewer's `git status` stays clean."""
+    project, env, _ = pipeline
+    subprocess.run(["git", "add", "-A"], cwd=project, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-q", "-m", "first repro"], cwd=project, env=env, check=True, capture_output=True)
+    models = _hashes(project, ["models/**/*.keras"])
+    assert len(models) == 4, models  # two autoencoders, two brain maps
+    forced = _run([DVC, "repro", "-f"], project, env)
+    assert forced.returncode == 0, (forced.stdout + forced.stderr)[-6000:]
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, env=env, capture_output=True, text=True)
+    assert status.stdout == "", f"dvc repro -f changed tracked files:\n{status.stdout}"
+    assert _hashes(project, ["models/**/*.keras"]) == models
+
+
+# Run as a stage script, logging every file and folder it reads (Python audit events).
+READ_AUDIT = r"""
+import os, runpy, sys
+log = open(os.environ["READS_LOG"], "a")
+WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+def hook(event, args):
+    # A relative name that is not there was opened relative to a folder handle (dir_fd, as
+    # shutil.rmtree does): not a path from the project root, and never a read of data.
+    if isinstance(args[0], (str, bytes, os.PathLike)) and not os.path.isabs(args[0]) and not os.path.exists(args[0]):
+        return
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        mode, flags = args[1], args[2]
+        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & WRITING)
+        if not writing:
+            log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
+    elif event in ("os.listdir", "os.scandir") and isinstance(args[0], (str, bytes, os.PathLike)):
+        log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
+sys.addaudithook(hook)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+NOT_DATA = (".git", ".dvc", ".tmp", "src", "stages", "params.yaml", "dvc.yaml", "dvc.lock")
+
+
+def _under(path: str, folders) -> bool:
+    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def test_every_file_a_stage_reads_is_a_dependency(pipeline, tmp_path):
+    """dvc.yaml lists every data file each stage reads: each stage is run again (in a copy) with
+    its reads logged, and each read inside the project must lie in a declared dep (or the stage's
+    own outputs). Code deps are checked from the imports in test_dvc_deps.py."""
+    import shlex
+
+    project, env, _ = pipeline
+    copy = tmp_path / "audited"
+    shutil.copytree(project, copy, symlinks=True)
+    stages = YAML(typ="safe").load(copy / "dvc.yaml")["stages"]
+    variables = {key: value for entry in YAML(typ="safe").load(copy / "dvc.yaml").get("vars", [])
+                 for key, value in entry.items()}
+    audit = tmp_path / "audit.py"
+    audit.write_text(READ_AUDIT)
+    problems = []
+    for name, stage in stages.items():
+        command = shlex.split(stage["cmd"][stage["cmd"].index("python "):])[1:]
+        log = tmp_path / f"{name}.reads"
+        result = _run([sys.executable, str(audit), *command], copy, dict(env, PYTHONPATH="src", READS_LOG=str(log)))
+        assert result.returncode == 0, f"{name}: " + (result.stdout + result.stderr)[-3000:]
+        deps = [dep.replace("${pkg}", variables.get("pkg", "")) for dep in stage.get("deps", [])]
+        outs = [next(iter(out)) if isinstance(out, dict) else out for out in stage.get("outs", [])]
+        root = str(copy.resolve())
+        reads = {Path(line).resolve().as_posix() for line in log.read_text().splitlines()}
+        relative = sorted({path[len(root) + 1:] for path in reads if path.startswith(root + "/")})
+        undeclared = [path for path in relative if "__pycache__" not in path and not _under(path, NOT_DATA)
+                      and not _under(path, deps) and not _under(path, outs)]
+        if undeclared:
+            problems.append(f"{name} reads {undeclared} but lists no dep for them")
+    assert not problems, "\n".join(problems)
+
+
 def test_corrupt_mirror_fails_download_and_keeps_nothing(tmp_path, mirror):
     root, checksums = mirror
     broken = tmp_path / "broken-mirror"
@@ -213,12 +398,43 @@ def test_corrupt_mirror_fails_download_and_keeps_nothing(tmp_path, mirror):
                   environment(DATA_MIRROR=str(broken), DATA_CHECKSUMS=str(checksums)), timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "ChecksumError" in output and "v1.0.10.zip" in output, output
+    # One line, no traceback: a truncated archive is still a checksum error (bytes arrived).
+    assert "error: could not fetch v1.0.10.zip with the expected sha256" in output, output
+    assert "Traceback" not in output, output
     assert expected in output, "expected sha256 not reported"
     assert (broken / "fsdd" / "v1.0.10.zip").as_uri() in output, "URL tried not reported"
     assert not (project / "data" / "raw").exists()
-    leftovers = list((project / "data").iterdir()) if (project / "data").exists() else []
+    leftovers = [path for folder in ("data", ".tmp") if (project / folder).exists()
+                 for path in (project / folder).iterdir()]
     assert leftovers == [], f"staging files left behind: {leftovers}"
+
+
+def test_switching_to_a_mirror_of_other_files_needs_repro_f_download(tmp_path, mirror):
+    """DVC cannot see DATA_MIRROR / DATA_CHECKSUMS: after a switch, `dvc repro -f download` (as the
+    README says) fetches and records the new checksums, so data/raw and everything after it change."""
+    from fakes import idx_bytes, sha256_of
+
+    root, checksums = mirror
+    other = tmp_path / "other-mirror"
+    shutil.copytree(root, other)
+    labels = other / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(idx_bytes(np.arange(N_TEST_IMAGES)[::-1] % 10, 2049), mtime=0))
+    other_checksums = write_checksums(tmp_path / "other-checksums.json",
+                                      {**json.loads(checksums.read_text()), labels.name: sha256_of(labels)})
+    project = make_project(tmp_path)
+    first = _run([DVC, "repro", "download"], project, environment(DATA_MIRROR=str(root), DATA_CHECKSUMS=str(checksums)))
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = YAML(typ="safe").load(project / "dvc.lock")["stages"]["download"]["outs"]
+
+    switched = environment(DATA_MIRROR=str(other), DATA_CHECKSUMS=str(other_checksums))
+    status = _run([DVC, "status", "download"], project, switched)
+    assert "up to date" in status.stdout, status.stdout  # the limitation the forced run is for
+    forced = _run([DVC, "repro", "-f", "download"], project, switched)
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    recorded = json.loads((project / "data" / "raw" / "checksums.json").read_text())
+    assert recorded == json.loads(other_checksums.read_text())
+    after = YAML(typ="safe").load(project / "dvc.lock")["stages"]["download"]["outs"]
+    assert after[0]["md5"] != before[0]["md5"]  # data/raw changed: preprocess and all after it rerun
 
 
 def _hashes(project: Path, patterns: list[str]) -> dict:
@@ -235,9 +451,12 @@ def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
     import pandas as pd
 
     project, env, _ = pipeline
-    decisions = ["data/clusters/*.npz", "metrics/tables/*.csv", "data/convergence/*.npz", "plots/sounds/*.wav"]
+    decisions = ["data/clusters/*.npz", "metrics/tables/*.csv", "data/convergence/*.npz", "plots/sounds/*.wav",
+                 "plots/report/media/*.png"]
     before = _hashes(project, decisions)
     assert any(name.startswith("plots/sounds/") for name in before) and any("tables" in name for name in before)
+    assert any(name.startswith("plots/report/media/") for name in before)
+    assert {"data/clusters/audio_alone.npz", "data/clusters/learner.npz"} <= set(before)  # scored-only, and the tool's
     copy = tmp_path / "permuted"
     shutil.copytree(project, copy, symlinks=True)
     rng = np.random.default_rng(123)
@@ -277,3 +496,119 @@ def test_cepstral_features_with_views_retrain_only_the_audio_branch(pipeline):
         assert generated["image_to_audio_spectrograms"].shape[1:] == (settings["n_mels"], settings["frames"])
     reconstruction = json.loads((project / "metrics" / "reconstruction.json").read_text())
     assert math.isfinite(reconstruction["audio"]["mse"])  # of the log-mels the sound decoder makes
+
+
+# --- Offline plots review and sharing (issue 11, items 3 and 4) ---
+
+
+def _declared_images(project: Path) -> list[str]:
+    return [entry for entry in YAML(typ="safe").load(project / "dvc.yaml")["plots"]
+            if isinstance(entry, str) and entry.endswith(".png")]
+
+
+def _declared_charts(project: Path) -> int:
+    return sum(1 for entry in YAML(typ="safe").load(project / "dvc.yaml")["plots"] if isinstance(entry, dict))
+
+
+def _browser_or_skip() -> None:
+    import check_plots
+
+    try:
+        check_plots.find_browser()
+    except ValueError as error:
+        if os.environ.get("REQUIRE_CHROMIUM"):  # .ci/run installs it and sets this
+            raise
+        pytest.skip(str(error))
+
+
+def _check_plots_page(page: Path, charts: int, images: int) -> None:
+    """`page` renders offline in headless Chromium: every vega chart draws its data, every image loads."""
+    import check_plots
+
+    assert page.is_file(), page
+    text = page.read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in text and 'data-vendored="vega@' in text, "not the offline template"
+    problems = check_plots.problems(page, check_plots.render(page), expected_charts=charts, expected_images=images)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_figure_is_declared_as_a_plot(pipeline):
+    """Each PNG the plot stage writes is a top-level plot, so `dvc plots diff` shows it side by side."""
+    project, _, _ = pipeline
+    written = {path.relative_to(project).as_posix() for path in (project / "plots").glob("*.png")}
+    assert written and set(_declared_images(project)) == written
+
+
+def test_plots_show_renders_offline(pipeline, tmp_path):
+    """`dvc plots show` fills .dvc/plots/offline.html (vega inlined): every chart draws in Chromium, offline."""
+    _browser_or_skip()
+    project, env, _ = pipeline
+    result = _run([DVC, "plots", "show", "-o", str(tmp_path / "shown")], project, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    _check_plots_page(tmp_path / "shown" / "index.html", _declared_charts(project), len(_declared_images(project)))
+
+
+def _files(project: Path, folders=("data", "models", "plots", "metrics")) -> dict:
+    import hashlib
+
+    return {path.relative_to(project).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in folders for path in sorted((project / folder).rglob("*")) if path.is_file()}
+
+
+def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipeline, tmp_path):
+    """Two clones side by side, a bare git remote and the committed default DVC remote
+    (../../digit-concepts-dvc-storage from .dvc/, so beside the clones, in tmp_path): `dvc push`,
+    `dvc pull`, then `dvc exp push` / `dvc exp pull` of an experiment; the second clone gets every
+    output without running a stage, and `dvc plots diff HEAD~1` renders both revisions offline."""
+    project, env, _ = pipeline
+    storage = tmp_path / "digit-concepts-dvc-storage"
+    origin = tmp_path / "origin.git"
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(project, first, symlinks=True)
+
+    def run(*command, cwd):
+        result = _run(list(command), cwd, env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{' '.join(map(str, command))}:\n{output[-6000:]}"
+        return output
+
+    # First clone: the results committed and pushed (git to the bare remote, data to the DVC remote).
+    run(DVC, "repro", cwd=first)  # up to date whatever earlier tests changed (normally runs nothing)
+    run("git", "add", "-A", cwd=first)
+    run("git", "commit", "-q", "--allow-empty", "-m", "results", cwd=first)
+    branch = run("git", "rev-parse", "--abbrev-ref", "HEAD", cwd=first).strip()
+    run("git", "init", "-q", "--bare", f"--initial-branch={branch}", str(origin), cwd=tmp_path)
+    run("git", "remote", "add", "origin", str(origin), cwd=first)
+    run("git", "push", "-q", "origin", branch, cwd=first)
+    assert "pushed" in run(DVC, "push", cwd=first) and any(storage.rglob("*"))  # the default remote, here
+    baseline = _files(first)
+
+    # An experiment that reruns only the last two stages, shared through both remotes.
+    output = run(DVC, "exp", "run", "-n", "strict-zones", "-S", "convergence.min_strength=0.6", cwd=first)
+    ran = {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    assert ran == {"convergence", "plot"}, output[-4000:]
+    experiment = _files(first)
+    assert experiment != baseline
+    run(DVC, "exp", "push", "origin", "strict-zones", cwd=first)
+
+    # Second clone: `dvc pull` gives the committed results, `dvc exp pull` + `dvc exp apply` the experiment's.
+    run("git", "clone", "-q", "--branch", branch, str(origin), str(second), cwd=tmp_path)
+    (second / ".dvc" / "config.local").write_text((first / ".dvc" / "config.local").read_text())
+    for key, value in (("user.email", "tests@example.invalid"), ("user.name", "tests"), ("commit.gpgsign", "false")):
+        run("git", "config", key, value, cwd=second)
+    run(DVC, "pull", cwd=second)
+    assert _files(second) == baseline
+    assert "Data and pipelines are up to date" in run(DVC, "status", cwd=second)
+    run(DVC, "exp", "pull", "origin", "strict-zones", cwd=second)
+    assert "strict-zones" in run(DVC, "exp", "list", cwd=second)
+    run(DVC, "exp", "apply", "strict-zones", cwd=second)
+    assert _files(second) == experiment
+    assert "Data and pipelines are up to date" in run(DVC, "status", cwd=second)
+    assert "Running stage" not in run(DVC, "repro", cwd=second)
+
+    # Review: the experiment committed, compared with its parent in one offline page.
+    run("git", "add", "-A", cwd=second)
+    run("git", "commit", "-q", "-m", "strict zones", cwd=second)
+    _browser_or_skip()
+    run(DVC, "plots", "diff", "HEAD~1", "-o", str(tmp_path / "diff"), cwd=second)
+    _check_plots_page(tmp_path / "diff" / "index.html", _declared_charts(second), 2 * len(_declared_images(second)))

@@ -12,7 +12,6 @@ import soundfile
 from .params import AUDIO_FEATURES
 
 RECORDING_NAME = re.compile(r"^(?P<digit>[0-9])_(?P<speaker>[a-z]+)_(?P<index>[0-9]+)\.wav$")
-SILENCE_FLOOR_DB = 80.0  # log-mels are clipped this far below each recording's peak
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,7 @@ class AudioSettings:
     cepstral_mels: int = 40
     cepstral_fmin: float = 100.0  # below this, mostly pitch and hum: speaker, not digit
     cepstra: int = 12
+    silence_floor_db: float = 80.0  # log-mels are clipped this far below each recording's peak
     mean: float = 0.0  # train-split statistics of the log-mel (dB), filled in by preprocess
     std: float = 1.0
     reference_db: float = 0.0  # level restored when per-recording normalisation removed loudness
@@ -54,8 +54,9 @@ def parse_recording_name(name: str) -> tuple[int, str, int]:
     return int(match["digit"]), match["speaker"], int(match["index"])
 
 
-def load_recording(path: Path, sample_rate: int) -> np.ndarray:
-    """Read a mono PCM recording at ``sample_rate``; ValueError naming the file for odd audio."""
+def load_recording(path: Path, sample_rate: int, min_samples: int = 1) -> np.ndarray:
+    """Read a mono PCM recording at ``sample_rate``; ValueError naming the file for odd audio:
+    fewer than ``min_samples`` samples (one STFT window: shorter has no spectrum), silent or constant."""
     try:
         signal, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
@@ -67,6 +68,11 @@ def load_recording(path: Path, sample_rate: int) -> np.ndarray:
     signal = signal[:, 0]
     if signal.size == 0 or not np.isfinite(signal).all() or np.abs(signal).max() == 0.0:
         raise ValueError(f"{path}: empty, silent or non-finite audio ({signal.size} samples)")
+    if signal.size < min_samples:
+        raise ValueError(f"{path}: too short, {signal.size} samples; at least {min_samples} needed "
+                         f"(one audio.n_fft window)")
+    if signal.max() == signal.min():  # a DC offset and nothing else: no sound to describe
+        raise ValueError(f"{path}: constant signal ({signal.size} samples all {signal[0]:.6g}), no sound")
     return signal
 
 
@@ -90,15 +96,15 @@ def trimmed_power(signal: np.ndarray, settings: AudioSettings) -> np.ndarray:
 
 
 def _mel_decibels(power: np.ndarray, settings: AudioSettings, n_mels: int, fmin: float = 0.0) -> np.ndarray:
-    """Mel bands of a power spectrogram in dB, floored ``SILENCE_FLOOR_DB`` below the peak."""
+    """Mel bands of a power spectrogram in dB, floored ``settings.silence_floor_db`` below the peak."""
     mel_power = librosa.feature.melspectrogram(S=power, sr=settings.sample_rate, n_fft=settings.n_fft,
                                                n_mels=n_mels, fmin=fmin, fmax=settings.fmax)
     decibels = librosa.power_to_db(mel_power, ref=1.0, amin=1e-10, top_db=None)
-    return np.maximum(decibels, decibels.max() - SILENCE_FLOOR_DB)
+    return np.maximum(decibels, decibels.max() - settings.silence_floor_db)
 
 
 def log_mel_of_power(power: np.ndarray, settings: AudioSettings) -> tuple[np.ndarray, int]:
-    """Log-mel in dB (floored 80 dB below the peak) of a trimmed power spectrogram,
+    """Log-mel in dB (floored ``silence_floor_db`` below the peak) of a trimmed power spectrogram,
     time-normalised to ``frames``; and its frame count before that.
 
     Time normalisation aligns the syllables of fast and slow speakers, which roughly doubles
@@ -242,12 +248,29 @@ def recording_table(folder: Path) -> "pandas.DataFrame":
 
 
 def test_split_mask(table, split: str, test_speakers: list[str]) -> np.ndarray:
-    """Official FSDD split: recording index 0-4 is test; or hold out whole speakers."""
+    """Official FSDD split: recording index 0-4 is test; or hold out whole speakers.
+
+    Checked against the recordings found (before any audio is read): ValueError naming the key
+    if a held-out speaker is not in the data or either split would be empty.
+    """
     if split == "official":
-        return (table["recording_index"] < 5).to_numpy()
-    if split == "leave_speakers_out":
-        return table["speaker"].isin(test_speakers).to_numpy()
-    raise ValueError(f"split.audio: got {split!r}, must be official or leave_speakers_out")
+        mask = (table["recording_index"] < 5).to_numpy()
+    elif split == "leave_speakers_out":
+        present = sorted(table["speaker"].unique())
+        absent = [speaker for speaker in test_speakers if speaker not in present]
+        if absent:
+            raise ValueError(f"split.test_speakers: {', '.join(absent)} not in the recordings; "
+                             f"the data has speakers {', '.join(present)}")
+        mask = table["speaker"].isin(test_speakers).to_numpy()
+        if mask.all():
+            raise ValueError(f"split.test_speakers: holds out every speaker in the data ({', '.join(present)}), "
+                             f"leaving none to train on; list only some of them")
+    else:
+        raise ValueError(f"split.audio: got {split!r}, must be official or leave_speakers_out")
+    if mask.all() or not mask.any():
+        raise ValueError(f"split.audio: {split} leaves {'no train' if mask.all() else 'no test'} recordings "
+                         f"among the {len(mask)} found (official: recording index 0-4 is test)")
+    return mask
 
 
 def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> tuple[list[np.ndarray], np.ndarray]:
@@ -255,7 +278,7 @@ def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> 
     ``folder``, each file read once for every feature made of it."""
     powers, descriptors = [], []
     for name in files:
-        signal = load_recording(Path(folder) / name, settings.sample_rate)
+        signal = load_recording(Path(folder) / name, settings.sample_rate, min_samples=settings.n_fft)
         powers.append(trimmed_power(signal, settings))
         descriptors.append(voice_descriptors(signal, powers[-1], settings))
     return powers, np.stack(descriptors)

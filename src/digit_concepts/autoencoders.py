@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import keras_with_seed
-from .storage import atomic_path
+from .runtime import keras_with_seed, load_model, save_model
 
 
 def _dense_decoder(keras, latent_dim, hidden_units, output_shape, output_activation, name="decoder"):
@@ -104,8 +103,7 @@ def train(modality: str, train_samples: np.ndarray, test_samples: np.ndarray, co
     if sounds is not None:
         autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, test_samples, sounds, config)
         final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
-    with atomic_path(model_path) as temporary:
-        autoencoder.save(temporary)
+    save_model(autoencoder, model_path)
     return final
 
 
@@ -128,8 +126,7 @@ def _add_sound_decoder(keras, autoencoder, train_samples, test_samples, sounds, 
 
 def load_halves(model_path: Path, seed: int):
     """(encoder, decoder) of a saved autoencoder."""
-    keras = keras_with_seed(seed)
-    autoencoder = keras.models.load_model(model_path)
+    autoencoder = load_model(model_path, seed)
     return autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import keras_with_seed
-from .storage import atomic_path
+from .runtime import keras_with_seed, load_model, save_model
 
 DIRECTIONS = ("image_to_audio", "audio_to_image")
 
@@ -42,11 +41,9 @@ def train_map(source_codes: np.ndarray, target_codes: np.ndarray, config: dict, 
                         shuffle=True, verbose=2)
     # The custom loss is only for training; save without it so loading needs no custom objects.
     model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mean_squared_error")
-    with atomic_path(model_path) as temporary:
-        model.save(temporary)
+    save_model(model, model_path)
     return float(history.history["loss"][-1])
 
 
 def load_map(model_path: Path, seed: int):
-    keras = keras_with_seed(seed)
-    return keras.models.load_model(model_path)
+    return load_model(model_path, seed)

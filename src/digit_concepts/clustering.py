@@ -1,18 +1,37 @@
 """Discover concepts: cluster one sense's codes (optionally on a reduced manifold), pick k, posteriors.
 
-Never sees labels: fitted on the train split's codes, applied to the test split.
+Never sees labels: fitted on the train split's codes, applied to the test split. Everything
+fitted (standardiser, reduction, clusters) is kept as plain arrays (``SenseModel.arrays``), so
+a new sample can be placed later exactly as the test split was (``learner.py``).
 """
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.cluster import AgglomerativeClustering, KMeans
-from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
+from .reduction import NeighbourVote, Reduction, reduce
+from .standardisation import Standardiser
+
 AGGLOMERATIVE_MAX_SAMPLES = 6000  # ward linkage is quadratic in memory: fit on a seeded subsample
+
+
+@dataclass(frozen=True)
+class Fitting:
+    """Restarts and regularisation of the clusterers (params.yaml ``cluster``; these defaults are
+    for unit tests)."""
+
+    gmm_restarts: int = 3
+    gmm_reg_covar: float = 1e-4
+    kmeans_restarts: int = 4
+
+    @classmethod
+    def from_params(cls, cluster_params: dict) -> "Fitting":
+        return cls(cluster_params["gmm_restarts"], cluster_params["gmm_reg_covar"], cluster_params["kmeans_restarts"])
 
 
 @dataclass
@@ -63,44 +82,39 @@ class Clustering:
     def assign(self, features: np.ndarray) -> np.ndarray:
         return self.posteriors(features).argmax(axis=1)
 
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Plain arrays (no pickle) that ``from_arrays`` turns back into the same clustering."""
+        if self.mixture is None:
+            return {f"{prefix}_centres": self.centres, f"{prefix}_spread": np.array(self.spread)}
+        mixture = self.mixture
+        return {f"{prefix}_weights": mixture.weights_, f"{prefix}_means": mixture.means_,
+                f"{prefix}_covariances": mixture.covariances_,
+                f"{prefix}_precisions_cholesky": mixture.precisions_cholesky_}
 
-def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-8
-    return (train - mean) / deviation, (test - mean) / deviation
-
-
-def reduce(train: np.ndarray, test: np.ndarray, method: str, dimensions: int, neighbors: int,
-           seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fit a reduction on the train codes and apply it to both splits."""
-    if method == "none":
-        return train, test
-    dimensions = min(dimensions, train.shape[1], len(train) - 1)
-    if method == "pca":
-        reducer = PCA(dimensions, random_state=seed).fit(train)
-        return reducer.transform(train), reducer.transform(test)
-    if method == "umap":
-        from .runtime import silenced_stderr
-
-        with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
-            import umap
-
-        # N2D: clusters separate far better on a UMAP manifold of the codes than in the codes.
-        reducer = umap.UMAP(n_components=dimensions, n_neighbors=min(neighbors, len(train) - 1), min_dist=0.0,
-                            random_state=seed, n_jobs=1, verbose=False)
-        reduced_train = reducer.fit_transform(train)
-        return reduced_train.astype(np.float64), reducer.transform(test).astype(np.float64)
-    raise ValueError(f"reduction: got {method!r}, must be none, pca or umap")
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str) -> "Clustering":
+        if f"{prefix}_centres" in arrays:
+            return cls(np.asarray(arrays[f"{prefix}_centres"]), float(arrays[f"{prefix}_spread"]))
+        means = np.asarray(arrays[f"{prefix}_means"])
+        # A full-covariance mixture predicts from these four fitted attributes alone.
+        mixture = GaussianMixture(len(means), covariance_type="full")
+        mixture.weights_, mixture.means_ = np.asarray(arrays[f"{prefix}_weights"]), means
+        mixture.covariances_ = np.asarray(arrays[f"{prefix}_covariances"])
+        mixture.precisions_cholesky_ = np.asarray(arrays[f"{prefix}_precisions_cholesky"])
+        mixture.n_features_in_ = means.shape[1]
+        return cls(means, 1.0, mixture)
 
 
-def fit(features: np.ndarray, algorithm: str, k: int, seed: int) -> Clustering:
+def fit(features: np.ndarray, algorithm: str, k: int, seed: int, fitting: Fitting = Fitting()) -> Clustering:
     """Fit ``k`` clusters with k-means, a full-covariance Gaussian mixture or Ward agglomeration."""
     if k > len(features):
         raise ValueError(f"cannot make {k} clusters from {len(features)} samples")
     if algorithm == "gmm":
-        mixture = GaussianMixture(k, covariance_type="full", n_init=3, reg_covar=1e-4, random_state=seed).fit(features)
+        mixture = GaussianMixture(k, covariance_type="full", n_init=fitting.gmm_restarts, reg_covar=fitting.gmm_reg_covar,
+                                  random_state=seed).fit(features)
         return Clustering(mixture.means_, 1.0, mixture)
     if algorithm == "kmeans":
-        model = KMeans(k, n_init=4, random_state=seed).fit(features)
+        model = KMeans(k, n_init=fitting.kmeans_restarts, random_state=seed).fit(features)
         labels = model.labels_
     elif algorithm == "agglomerative":
         rng = np.random.default_rng(seed)
@@ -133,15 +147,22 @@ def selection_score(features: np.ndarray, clustering: Clustering, algorithm: str
 
 
 def discover(features: np.ndarray, algorithm: str, k: int, criterion: str, k_range: list[int],
-             sample: int, seed: int, partner_score=None) -> tuple[Clustering, list[tuple[int, float]]]:
+             sample: int, seed: int, partner_score=None,
+             fitting: Fitting = Fitting()) -> tuple[Clustering, list[tuple[int, float]]]:
     """Fit at the given k (criterion fixed) or at the k in ``k_range`` that the criterion prefers."""
     if criterion == "fixed":
-        return fit(features, algorithm, k, seed), []
+        started = time.perf_counter()
+        clustering = fit(features, algorithm, k, seed, fitting)
+        print(f"  {algorithm} k={k} ({len(features)} x {features.shape[1]}): {time.perf_counter() - started:.1f} s",
+              flush=True)
+        return clustering, []
     trials = []
     for candidate in range(k_range[0], k_range[1] + 1):
-        clustering = fit(features, algorithm, candidate, seed)
+        started = time.perf_counter()
+        clustering = fit(features, algorithm, candidate, seed, fitting)
         score = selection_score(features, clustering, algorithm, criterion, sample, seed, partner_score)
-        print(f"  k={candidate}: {criterion} score {score:.4f}", flush=True)
+        print(f"  {algorithm} k={candidate}: {criterion} score {score:.4f}, {time.perf_counter() - started:.1f} s",
+              flush=True)
         trials.append((candidate, score, clustering))
     best = max(trials, key=lambda trial: trial[1])
     return best[2], [(candidate, score) for candidate, score, _ in trials]
@@ -162,6 +183,46 @@ def concept_gaussians(codes: np.ndarray, assignments: np.ndarray, n_clusters: in
 
 
 @dataclass
+class SenseModel:
+    """One sense's fitted path from codes to concepts: standardise, reduce, cluster; or, on a UMAP
+    manifold, standardise and vote among the nearest train codes (``NeighbourVote``)."""
+
+    standardiser: Standardiser
+    reduction: Reduction
+    clustering: Clustering
+    vote: NeighbourVote | None = None
+
+    def place(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """New codes' features in the clustered space (a UMAP point: its neighbours' mean position)
+        and their log concept posteriors."""
+        standardised = self.standardiser.apply(codes)
+        if self.vote is None:
+            features = self.reduction.transform(standardised)
+            return features, self.clustering.log_posteriors(features)
+        distances, indices = self.vote.nearest(standardised)
+        return self.reduction.train[indices].mean(axis=1), self.vote.log_posteriors_of(distances, indices)
+
+    def log_posteriors(self, codes: np.ndarray) -> np.ndarray:
+        """What the tool uses: the same posteriors as ``place``, without the manifold position."""
+        standardised = self.standardiser.apply(codes)
+        if self.vote is None:
+            return self.clustering.log_posteriors(self.reduction.transform(standardised))
+        return self.vote.log_posteriors_of(*self.vote.nearest(standardised))
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        arrays = {**self.standardiser.arrays(f"{prefix}_standardiser"), **self.reduction.arrays(f"{prefix}_reduction"),
+                  **self.clustering.arrays(f"{prefix}_clusters")}
+        return {**arrays, **self.vote.arrays(f"{prefix}_vote")} if self.vote is not None else arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str, reduction: str) -> "SenseModel":
+        vote = NeighbourVote.from_arrays(arrays, f"{prefix}_vote") if f"{prefix}_vote_k" in arrays else None
+        return cls(Standardiser.from_arrays(arrays, f"{prefix}_standardiser"),
+                   Reduction.from_arrays(arrays, f"{prefix}_reduction", reduction),
+                   Clustering.from_arrays(arrays, f"{prefix}_clusters"), vote)
+
+
+@dataclass
 class SenseClusters:
     """Everything the cluster stage keeps for one sense (or the joint space)."""
 
@@ -170,6 +231,7 @@ class SenseClusters:
     test_log_posteriors: np.ndarray
     test_features: np.ndarray  # the clustered space, for silhouette
     trials: list[tuple[int, float]]
+    model: SenseModel | None = None
 
     @property
     def train_assignments(self) -> np.ndarray:
@@ -181,22 +243,41 @@ class SenseClusters:
 
 
 def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int,
-                  partner_score=None) -> SenseClusters:
-    """Standardise, reduce, pick k and cluster the train codes; apply all of it to the test codes."""
-    train, test = standardise(train_codes.astype(np.float64), test_codes.astype(np.float64))
-    train, test = reduce(train, test, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed)
-    clustering, trials = discover(train, config["algorithm"], config["k"], config["k_selection"],
-                                  config["k_range"], sample, seed, partner_score)
-    return SenseClusters(clustering.posteriors(train), clustering.held_out_log_posteriors(train),
-                         clustering.log_posteriors(test), test, trials)
+                  partner_score=None, fitting: Fitting = Fitting(), transform_neighbours: int = 0) -> SenseClusters:
+    """Standardise, reduce, pick k and cluster the train codes; apply all of it to the test codes.
+
+    The test codes go through ``SenseModel.log_posteriors``, the very path a new sample takes.
+    ``transform_neighbours`` > 0: new codes join the concepts of a UMAP manifold by ``NeighbourVote``
+    (saveable); 0: through UMAP's own transform and the clusters (not saveable).
+    """
+    standardiser = Standardiser.fit(train_codes)
+    train = standardiser.apply(train_codes)
+    by_vote = config["reduction"] == "umap" and transform_neighbours > 0
+    reduction = reduce(train, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed,
+                       keep_umap=not by_vote)
+    clustering, trials = discover(reduction.train, config["algorithm"], config["k"], config["k_selection"],
+                                  config["k_range"], sample, seed, partner_score, fitting)
+    train_posteriors = clustering.posteriors(reduction.train)
+    vote = (NeighbourVote(train, train_posteriors.argmax(axis=1), train_posteriors.shape[1], transform_neighbours)
+            if by_vote else None)
+    model = SenseModel(standardiser, reduction, clustering, vote)
+    started = time.perf_counter()
+    test_features, test_log_posteriors = model.place(test_codes)
+    if by_vote:
+        print(f"  {len(test_codes)} test codes placed by their {transform_neighbours} nearest train codes: "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+    return SenseClusters(train_posteriors, clustering.held_out_log_posteriors(reduction.train), test_log_posteriors,
+                         test_features, trials, model)
 
 
-def paired_codes(image_codes: np.ndarray, audio_codes: np.ndarray, image_index: np.ndarray,
-                 audio_index: np.ndarray) -> np.ndarray:
-    """The joint view of episodes: both senses' codes, each standardised, side by side."""
-    image_part = (image_codes - image_codes.mean(axis=0)) / (image_codes.std(axis=0) + 1e-8)
-    audio_part = (audio_codes - audio_codes.mean(axis=0)) / (audio_codes.std(axis=0) + 1e-8)
-    return np.concatenate([image_part[image_index], audio_part[audio_index]], axis=1)
+def paired_codes(image_codes: dict, audio_codes: dict, image_index: dict,
+                 audio_index: dict) -> dict[str, np.ndarray]:
+    """The joint view of episodes, per split: both senses' codes side by side, each standardised
+    with its own sense's train statistics. Arguments are dicts keyed by split (train, test)."""
+    image, sound = Standardiser.fit(image_codes["train"]), Standardiser.fit(audio_codes["train"])
+    return {split: np.concatenate([image.apply(image_codes[split])[image_index[split]],
+                                   sound.apply(audio_codes[split])[audio_index[split]]], axis=1)
+            for split in image_codes}
 
 
 def gaussian_log_posteriors(codes: np.ndarray, means: np.ndarray, covariances: np.ndarray,
@@ -208,7 +289,8 @@ def gaussian_log_posteriors(codes: np.ndarray, means: np.ndarray, covariances: n
     """
     from scipy.stats import multivariate_normal
 
-    log_likelihoods = np.stack([multivariate_normal(mean, covariance, allow_singular=True).logpdf(codes)
+    # atleast_1d: logpdf of a single code is a scalar.
+    log_likelihoods = np.stack([np.atleast_1d(multivariate_normal(mean, covariance, allow_singular=True).logpdf(codes))
                                 for mean, covariance in zip(means, covariances)], axis=1)
     log_priors = np.log(np.maximum(sizes, 1) / np.maximum(sizes, 1).sum())
     return log_softmax(log_likelihoods.reshape(len(codes), -1) + log_priors, axis=1)

@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import urllib.parse
+import zlib
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -50,6 +51,15 @@ class ChecksumError(ValueError):
     """A downloaded file is not the expected bytes (corrupt, truncated or wrong)."""
 
 
+class DownloadError(ConnectionError):
+    """Nothing could be fetched from any URL (missing file, no network): no bytes to check."""
+
+
+# Written into data/raw by the download stage: the sha256 the files were checked against. DVC
+# cannot see DATA_MIRROR / DATA_CHECKSUMS; this file makes other checksums other data/raw bytes.
+CHECKSUMS_RECORD = "checksums.json"
+
+
 def mirror_base(mirror: str) -> str:
     """Turn DATA_MIRROR (folder path, file:// or http(s):// base) into a URL base ending in '/'."""
     if "://" not in mirror:
@@ -66,7 +76,13 @@ def known_sha256() -> dict[str, str]:
     known = {**MNIST_SHA256, FSDD_ARCHIVE: FSDD_SHA256}
     source = os.environ.get(CHECKSUMS_ENV)
     if source:
-        overrides = json.loads(Path(source).read_text())
+        try:
+            overrides = json.loads(Path(source).read_text())
+        except OSError as error:
+            raise ValueError(f"{CHECKSUMS_ENV}={source}: cannot read the checksums file ({error.strerror})") from error
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{CHECKSUMS_ENV}={source}: not valid JSON ({error}); expected an object mapping "
+                             f"file names to sha256") from error
         bad = overrides if not isinstance(overrides, dict) else {
             name: value for name, value in overrides.items()
             if name not in known or not re.fullmatch(r"[0-9a-f]{64}", str(value))}
@@ -112,10 +128,11 @@ def fetch(remote: RemoteFile, folder: Path) -> Path:
     """Download one file into ``folder``, trying its URLs in order, verifying its sha256.
 
     pooch writes to a temporary file and moves it into place only when the hash matches,
-    so a failed fetch leaves nothing behind. On failure one error names the file, the
-    expected and actual sha256 and every URL tried.
+    so a failed fetch leaves nothing behind. On failure one error names the file and every
+    URL tried: ChecksumError (with the expected and actual sha256) if some URL gave bytes,
+    DownloadError if none did.
     """
-    attempts = []
+    attempts, mismatched = [], False
     for url in remote.urls:
         downloader = _copy_local if url.startswith("file://") else pooch.HTTPDownloader(progressbar=True, timeout=60)
         try:
@@ -125,12 +142,38 @@ def fetch(remote: RemoteFile, folder: Path) -> Path:
         except ValueError as error:  # pooch's hash mismatch
             actual = _actual_hash_from(str(error))
             attempts.append(f"{url} (sha256 {actual})")
+            mismatched = True
         except Exception as error:  # network or missing file: try the next host
             attempts.append(f"{url} ({type(error).__name__}: {error})")
+    if not mismatched:  # no bytes arrived at all: a checksum was never compared
+        raise DownloadError(f"could not fetch {remote.name} from any URL; tried: {'; '.join(attempts)}")
     raise ChecksumError(
         f"could not fetch {remote.name} with the expected sha256 {remote.sha256}; "
         f"tried: {'; '.join(attempts)}. A wrong or truncated file is never kept."
     )
+
+
+def checksums_record(sha256: dict[str, str]) -> str:
+    """The content of ``CHECKSUMS_RECORD``: each file's expected sha256 (``known_sha256()``), sorted."""
+    return json.dumps(sha256, indent=2, sort_keys=True) + "\n"
+
+
+def check_recorded_checksums(record: Path) -> None:
+    """ValueError unless ``record`` (written by download) holds the sha256 that DATA_CHECKSUMS gives now.
+
+    DVC cannot see environment variables: after a switch to a mirror of other files, data/raw
+    would still be the old download, and stages built on it would be silently stale.
+    """
+    expected = checksums_record(known_sha256())
+    try:
+        recorded = Path(record).read_text()
+    except FileNotFoundError:
+        recorded = None
+    if recorded != expected:
+        state = "is missing" if recorded is None else "holds other sha256"
+        raise ValueError(f"{record} {state} than {CHECKSUMS_ENV} / the built-in values give now: data/raw is "
+                         f"another download; after switching DATA_MIRROR or {CHECKSUMS_ENV}, run "
+                         f"`dvc repro -f download`")
 
 
 def _actual_hash_from(message: str) -> str:
@@ -144,8 +187,12 @@ def _actual_hash_from(message: str) -> str:
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     """Read a (gzipped) IDX file of unsigned bytes: images (magic 2051) or labels (magic 2049)."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as stream:
-        content = stream.read()
+    try:
+        with opener(path, "rb") as stream:
+            content = stream.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # gzip's own errors name no file
+        raise ValueError(f"{path}: truncated or corrupt gzip file ({type(error).__name__}: {error}); "
+                         f"download it again (dvc repro -f download)") from error
     if len(content) < 8:
         raise ValueError(f"{path}: too short to be an IDX file ({len(content)} bytes)")
     magic, count = struct.unpack(">II", content[:8])

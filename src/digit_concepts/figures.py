@@ -75,6 +75,46 @@ def sample_rows(rows: list[tuple[str, np.ndarray, str]], title: str, column_labe
     return figure
 
 
+def spectrogram_limits(*spectrograms: np.ndarray) -> tuple[float, float]:
+    """One colour range (1st and 99th percentiles) for spectrograms that should compare by eye."""
+    values = np.concatenate([np.ravel(s) for s in spectrograms])
+    low, high = np.percentile(values, [1, 99])
+    return float(low), float(high if high > low else low + 1.0)
+
+
+PICTURE_SCALE = {"image": (2, 2), "spectrogram": (1, 3)}  # (rows, columns) per sample pixel
+PICTURE_GAP = 2  # white pixels between samples of a strip
+
+
+def picture(samples: np.ndarray, kind: str, limits: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Samples (n, h, w) side by side as RGB pixels (uint8), for the report's small pictures.
+
+    Images are grey (0 black, 1 white); spectrograms use the figures' colour map over
+    ``limits``, low frequencies at the bottom. Pixels are enlarged without smoothing.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    if kind not in KINDS or samples.ndim != 3 or len(samples) == 0:
+        raise ValueError(f"picture: need kind in {KINDS} and samples (n, h, w), got {kind!r} and shape {samples.shape}")
+    if kind == "image":
+        grey = np.clip(samples, 0.0, 1.0)
+        colours = np.repeat(grey[..., None], 3, axis=-1)
+    else:
+        scaled = np.clip((samples[:, ::-1, :] - limits[0]) / (limits[1] - limits[0]), 0.0, 1.0)
+        colours = plt.get_cmap("magma")(scaled)[..., :3]
+    rows, columns = PICTURE_SCALE[kind]
+    colours = np.repeat(np.repeat(colours, rows, axis=1), columns, axis=2)
+    gap = np.ones((colours.shape[1], PICTURE_GAP, 3))
+    pieces = [piece for sample in colours for piece in (sample, gap)][:-1]
+    return np.round(np.concatenate(pieces, axis=1) * 255).astype(np.uint8)
+
+
+def save_picture(pixels: np.ndarray, target: Path) -> None:
+    """A small PNG of RGB pixels; PIL writes no time stamp, so equal pixels give equal bytes."""
+    from PIL import Image
+
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(target, format="PNG")
+
+
 def training_curves(losses: dict[str, dict[str, pd.DataFrame]]):
     """Loss per epoch of each sense's autoencoder; ``losses[sense][split]`` has columns step, loss."""
     if not losses:

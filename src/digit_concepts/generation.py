@@ -29,3 +29,22 @@ def translate(brain_map, decoder, source_codes: np.ndarray) -> np.ndarray:
     """Cross-modal generation: source codes -> brain module -> target codes -> target decoder."""
     return decode(decoder, brain_map.predict(source_codes, batch_size=1024, verbose=0))
 
+
+
+def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters: np.ndarray, test_codes: dict,
+            per_concept: int, temperature: float, rng: np.random.Generator) -> dict:
+    """Everything the learner imagines: new samples of every image concept (images) and of its
+    best audio partner (log-mels), and each test sample carried into the other sense.
+
+    ``decoders`` and ``test_codes`` are keyed by sense, ``brain_maps`` by direction
+    (``image_to_audio``, ``audio_to_image``).
+    """
+    image_concepts = np.arange(gaussians["image_means"].shape[0])
+    return {
+        "concept_images": decode(decoders["image"], sample_concepts(
+            gaussians["image_means"], gaussians["image_covariances"], image_concepts, per_concept, temperature, rng)),
+        "concept_spectrograms": decode(decoders["audio"], sample_concepts(
+            gaussians["audio_means"], gaussians["audio_covariances"], partner_clusters, per_concept, temperature, rng)),
+        "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"], test_codes["image"]),
+        "audio_to_image": translate(brain_maps["audio_to_image"], decoders["image"], test_codes["audio"]),
+    }

@@ -1,5 +1,7 @@
 """Load params.yaml as DVC does (YAML 1.2) and validate every key before any work starts."""
 
+import csv
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,6 +111,7 @@ SCHEMA: dict[str, Callable] = {
     "audio.cepstral_mels": integer(8, 512),
     "audio.cepstral_fmin": number(0.0, 24000.0),
     "audio.cepstra": integer(1, 100),
+    "audio.silence_floor_db": number(1.0, 200.0),
     "split.audio": choice(*AUDIO_SPLITS),
     "split.test_speakers": speaker_list,
     "pairs.noise": number(0.0, 1.0),
@@ -129,6 +132,10 @@ SCHEMA: dict[str, Callable] = {
     "cluster.audio_reference.voices.within_neighbors": integer(2, 200),
     "cluster.silhouette_sample": integer(100),
     "cluster.cooccurrence_uncertainty_weight": number(0.0, 10.0),
+    "cluster.gmm_restarts": integer(1, 100),
+    "cluster.gmm_reg_covar": number(0.0, 1.0, strict_minimum=True),
+    "cluster.kmeans_restarts": integer(1, 100),
+    "cluster.umap_transform_neighbors": integer(1, 500),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),
@@ -140,6 +147,8 @@ SCHEMA: dict[str, Callable] = {
     "convergence.samples_per_concept": integer(1, 100),
     "convergence.cross_modal_examples": integer(1, 100),
     "convergence.generation_temperature": number(0.0, 10.0),
+    "convergence.evaluation_classifier_epochs.image": integer(1, 1000),
+    "convergence.evaluation_classifier_epochs.audio": integer(1, 1000),
 }
 
 
@@ -147,7 +156,7 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty section is a leaf: validate can name it
             flat.update(flatten(value, dotted + "."))
         else:
             flat[dotted] = value
@@ -159,7 +168,7 @@ def validate(tree: dict) -> dict:
     flat = flatten(tree)
     problems = []
     for key in sorted(set(flat) - set(SCHEMA)):
-        problems.append(f"{key}: unknown parameter (known: {', '.join(k for k in SCHEMA if k.split('.')[0] == key.split('.')[0])})")
+        problems.append(f"{key}: unknown parameter ({_known_near(key)})")
     for key, check in SCHEMA.items():
         if key not in flat:
             problems.append(f"{key}: missing; must be {check(None) or 'set'}")
@@ -189,6 +198,70 @@ def validate(tree: dict) -> dict:
     if problems:
         raise ValueError("invalid params.yaml:\n  " + "\n  ".join(problems))
     return tree
+
+
+def _known_near(key: str) -> str:
+    """What is allowed instead of an unknown key: the keys of its section, or (a misspelt or
+    unknown section such as ``pair``) the sections, with the closest match first."""
+    section = key.split(".")[0]
+    same_section = [known for known in SCHEMA if known.split(".")[0] == section]
+    if same_section:
+        return f"known: {', '.join(same_section)}"
+    sections = list(dict.fromkeys(known.split(".")[0] for known in SCHEMA))
+    close = difflib.get_close_matches(section, sections, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"{hint}known sections: {', '.join(sections)}"
+
+
+# The train samples each clustered space is fitted on (cluster stage): its key prefix -> space.
+CLUSTERED_SPACES = {"cluster.image": "image", "cluster.audio": "audio", "cluster.audio_reference": "audio",
+                    "cluster.joint": "joint"}
+SAMPLE_NAMES = {"image": "train images", "audio": "train recordings", "joint": "train episodes"}
+
+
+def _section(tree: dict, dotted: str) -> dict:
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
+
+
+def check_cluster_sizes(tree: dict, train_counts: dict[str, int]) -> None:
+    """ValueError naming each key that asks for more clusters (or voices) than its space has
+    train samples; ``train_counts`` maps image, audio and joint to those counts.
+
+    Checked before the cluster stage starts: otherwise the fit fails after minutes of work,
+    with a message that names neither the key nor the space.
+    """
+    problems = []
+    asked = []  # (key, largest number asked for, space)
+    for prefix, space in CLUSTERED_SPACES.items():
+        config = _section(tree, prefix)
+        if config["k_selection"] == "fixed":
+            asked.append((f"{prefix}.k", config["k"], space, "clusters"))
+        else:
+            asked.append((f"{prefix}.k_range", config["k_range"][1], space, "clusters"))
+    voices = tree["cluster"]["audio_reference"]["voices"]
+    if voices["count_selection"] == "fixed":
+        asked.append(("cluster.audio_reference.voices.count", voices["count"], "audio", "voices"))
+    elif voices["count_selection"] == "bic":
+        asked.append(("cluster.audio_reference.voices.count_range", voices["count_range"][1], "audio", "voices"))
+    for key, most, space, what in asked:
+        if most > train_counts[space]:
+            problems.append(f"{key}: {most} {what} need at least {most} {SAMPLE_NAMES[space]}, "
+                            f"the data has {train_counts[space]}")
+    if problems:
+        raise ValueError("params.yaml asks for more than the data holds:\n  " + "\n  ".join(problems))
+
+
+def train_sample_counts(image_metadata: Path, audio_metadata: Path) -> dict[str, int]:
+    """Train images, train recordings and train episodes (one per train image), from preprocess's
+    metadata tables: cheap to read before any clustering."""
+    counts = {}
+    for space, table in (("image", image_metadata), ("audio", audio_metadata)):
+        with open(table, newline="") as stream:
+            counts[space] = sum(row["split"] == "train" for row in csv.DictReader(stream))
+    counts["joint"] = counts["image"]  # every train image is shown in exactly one episode
+    return counts
 
 
 def _plain(node):

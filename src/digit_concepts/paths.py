@@ -5,6 +5,7 @@ from pathlib import Path
 RAW_DIR = Path("data/raw")
 MNIST_DIR = RAW_DIR / "mnist"
 FSDD_RECORDINGS_DIR = RAW_DIR / "fsdd" / "recordings"
+RAW_CHECKSUMS = RAW_DIR / "checksums.json"  # the sha256 the download was checked against (data.CHECKSUMS_RECORD)
 
 PREPROCESSED_DIR = Path("data/preprocessed")
 IMAGES = PREPROCESSED_DIR / "images.npz"
@@ -37,6 +38,10 @@ CLUSTERS_DIR = Path("data/clusters")
 CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
 CLUSTER_MODELS = CLUSTERS_DIR / "cluster_models.npz"
 CLUSTER_CHOICE = CLUSTERS_DIR / "k_selection.csv"
+AUDIO_ALONE = CLUSTERS_DIR / "audio_alone.npz"  # the scored-only audio-alone reference (and its voices)
+# The fitted learner (standardisers, reductions, clusters: learner.py), as the tool reads it.
+LEARNER_ARRAYS = CLUSTERS_DIR / "learner.npz"
+LEARNER_SETTINGS = CLUSTERS_DIR / "learner.json"
 
 # Small tables a reviewer reads in the diff: kept in git (cache: false) beside the metrics.
 RELATIONS_DIR = Path("metrics/tables")
@@ -86,3 +91,24 @@ def image_to_audio_sound(example: int) -> Path:
 
 def concept_sound(concept: int, sample: int) -> Path:
     return SOUNDS_DIR / f"concept_{concept}_{sample}.wav"
+
+
+def source_sound(example: int) -> Path:
+    """A test recording of the audio -> image examples, re-synthesised from its log-mel."""
+    return SOUNDS_DIR / f"audio_to_image_source_{example}.wav"
+
+
+# Small pictures the report shows beside its players (written by the plot stage).
+REPORT_MEDIA_DIR = REPORT_DIR / "media"
+# Written by a later stage, if at all: the report shows it when it exists.
+GENERALISATION_METRICS = METRICS_DIR / "generalisation.json"
+
+
+def concept_strip(concept: int, what: str) -> Path:
+    """A row of samples of one image concept; what is "members" (test images) or "imagined"."""
+    return REPORT_MEDIA_DIR / f"concept_{concept}_{what}.png"
+
+
+def cross_modal_picture(direction: str, example: int, role: str) -> Path:
+    """direction "image_to_audio" or "audio_to_image"; role "source" or "imagined"."""
+    return REPORT_MEDIA_DIR / f"{direction}_{example}_{role}.png"

@@ -1,8 +1,9 @@
-"""Whole-or-nothing file output: write beside the target, then rename over it."""
+"""Whole-or-nothing file output: write in a scratch folder, then rename over the target."""
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -11,17 +12,77 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# Temporary files live here, in the project root, not beside their target: a temp file left
+# inside a DVC output folder (after a kill) would be hashed into dvc.lock and never removed.
+# .gitignore and .dvcignore both list it; being inside the project keeps os.replace atomic
+# (same filesystem).
+SCRATCH_DIR = ".tmp"
+_OWNER = re.compile(r"^(?P<pid>[0-9]+)-")  # every scratch entry starts with its writer's PID
+
+
+def project_root(path: Path) -> Path | None:
+    """The nearest folder at or above ``path`` that holds a ``.dvc`` folder, if any."""
+    for folder in (path, *path.parents):
+        if (folder / ".dvc").is_dir():
+            return folder
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale(scratch: Path) -> list[Path]:
+    """Delete scratch entries whose writer (the PID in the name) is no longer running."""
+    removed = []
+    for entry in scratch.iterdir() if scratch.is_dir() else []:
+        owner = _OWNER.match(entry.name)
+        if owner and int(owner["pid"]) != os.getpid() and not _alive(int(owner["pid"])):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def scratch_folder(target: Path) -> Path:
+    """Where ``target``'s temporary copy is written: the project's scratch folder (stale entries
+    cleaned first) or, outside any DVC project, the target's own folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    root = project_root(target.parent.resolve())
+    if root is None:
+        return target.parent
+    scratch = root / SCRATCH_DIR
+    scratch.mkdir(exist_ok=True)
+    remove_stale(scratch)
+    return scratch
+
+
+def _shared_mode(mode: int) -> int:
+    """``mode`` less the process umask: what open() and mkdir() would give (mkstemp gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
 
 @contextlib.contextmanager
 def atomic_path(target: Path):
-    """Yield a temporary path in the target's folder; on success rename it onto the target."""
+    """Yield a temporary path (in ``scratch_folder``); on success rename it onto the target, mode 0644."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f"{os.getpid()}-{target.name}.", suffix=target.suffix,
+                                         dir=scratch_folder(target))
     os.close(handle)
     temporary = Path(temporary)
     try:
         yield temporary
+        os.chmod(temporary, _shared_mode(0o666))  # outputs are ordinary shared files, not private
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -29,11 +90,10 @@ def atomic_path(target: Path):
 
 @contextlib.contextmanager
 def atomic_directory(target: Path):
-    """Yield an empty temporary folder; on success it replaces ``target`` as a whole."""
+    """Yield an empty temporary folder (in ``scratch_folder``); on success it replaces ``target`` as a whole."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    temporary.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary shared folders
+    temporary = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{target.name}.", dir=scratch_folder(target)))
+    temporary.chmod(_shared_mode(0o777))  # mkdtemp makes it private; outputs are ordinary shared folders
     try:
         yield temporary
         if target.exists():

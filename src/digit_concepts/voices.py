@@ -20,7 +20,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.mixture import GaussianMixture
 
-from .clustering import cluster_codes, standardise
+from .clustering import Fitting, cluster_codes
+from .standardisation import standardise
 
 ALIGNMENT_ITERATIONS = 5  # the aligned labels settle within two or three on FSDD
 VOICE_MIXTURE_RESTARTS = 10
@@ -114,16 +115,17 @@ def align(codes: np.ndarray, shared: np.ndarray, voices: np.ndarray, local: dict
 
 def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_descriptors: np.ndarray,
                          test_descriptors: np.ndarray, config: dict, voice_config: dict, sample: int,
-                         seed: int) -> VoiceAwareConcepts:
+                         seed: int, fitting: Fitting = Fitting()) -> VoiceAwareConcepts:
     """``config`` clusters the centred codes (k fixed); ``voice_config``: count_selection, count,
-    count_range, rounds, within_neighbors. The number of voices is chosen afresh in every round."""
+    count_range, rounds, within_neighbors. The number of voices is chosen afresh in every round.
+    ``fitting``: the clusterers' restarts (params.yaml ``cluster``)."""
     k, counts = config["k"], candidate_counts(voice_config)
     train_residual, test_residual = train_descriptors, test_descriptors
     for round_number in range(1, voice_config["rounds"] + 1):
         train_voices, test_voices, bics = discover_voices(train_residual, test_residual, counts, seed)
         count = min(bics, key=bics.get)
         centred_train, centred_test = centred_codes(train_codes, test_codes, train_voices, test_voices, count)
-        shared = cluster_codes(centred_train, centred_test, config, sample, seed)
+        shared = cluster_codes(centred_train, centred_test, config, sample, seed, fitting=fitting)
         print(f"  voices, round {round_number}: {count}, with {np.bincount(train_voices, minlength=count).tolist()} "
               f"train recordings", flush=True)
         # The next round's voices: descriptors with each concept's mean (the word) taken out.
@@ -137,7 +139,7 @@ def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_
             continue
         # A voice heard only in train still needs a test array to transform: lend it one row, then drop it.
         test_part = centred_test[test_members] if test_members.any() else centred_train[train_members][:1]
-        within = cluster_codes(centred_train[train_members], test_part, within_config, sample, seed)
+        within = cluster_codes(centred_train[train_members], test_part, within_config, sample, seed, fitting=fitting)
         train_local[voice] = within.train_assignments
         test_local[voice] = within.test_assignments[:test_members.sum()]
     train_labels, mappings = align(centred_train, shared.train_assignments, train_voices, train_local, k)

@@ -1,9 +1,12 @@
 """Convergence zones (both senses arrive at one concept) and divergence zones (a concept spreads)."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
+from .clustering import gaussian_log_posteriors
 from .relations import audio_given_image, image_given_audio
 
 
@@ -138,3 +141,52 @@ def calibrate(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray
     result = minimize(loss, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-7})
     image_temperature, audio_temperature = np.exp(np.clip(result.x, -5.0, 5.0))
     return float(image_temperature), float(audio_temperature), float(-result.fun)
+
+
+@dataclass
+class FusedDecision:
+    """The fused concept of each test episode, the attention behind it and its calibration."""
+
+    concepts: np.ndarray
+    uncalibrated_concepts: np.ndarray
+    image_weight: np.ndarray
+    audio_weight: np.ndarray
+    image_temperature: float
+    audio_temperature: float
+    train_agreement: float  # mean log P(both senses name the same concept) reached on train episodes
+
+
+def fused_decision(image_log_posteriors: dict, audio_log_posteriors: dict, image_given_audio: np.ndarray) -> FusedDecision:
+    """Calibrate both senses on the train episodes, then fuse them on the test episodes.
+
+    ``*_log_posteriors[split]`` are per episode: image concept posteriors and audio cluster
+    posteriors (train ones held out, so the fit is not flattered). Audio evidence reaches image
+    concepts through P(image | audio). No labels enter.
+    """
+    image_temperature, audio_temperature, agreement = calibrate(
+        image_log_posteriors["train"], audio_log_posteriors["train"], image_given_audio)
+
+    def fused_at(image_t: float, audio_t: float):
+        return fuse(temper(image_log_posteriors["test"], image_t),
+                    temper(audio_log_posteriors["test"], audio_t) @ image_given_audio.T)
+
+    concepts, image_weight, audio_weight = fused_at(image_temperature, audio_temperature)
+    uncalibrated, _, _ = fused_at(1.0, 1.0)
+    return FusedDecision(concepts, uncalibrated, image_weight, audio_weight, image_temperature, audio_temperature,
+                         agreement)
+
+
+def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, streams: dict) -> tuple[dict, dict]:
+    """Per split, each episode's image concept and audio cluster log posteriors (train ones held out).
+
+    Image posteriors come from each concept's Gaussian in the code space: a UMAP mixture is
+    ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
+    """
+    sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
+    image, audio = {}, {}
+    for split in ("train", "test"):
+        image[split] = gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
+                                               gaussians["image_covariances"], sizes)[streams[f"{split}_image_index"]]
+    audio["train"] = assignments["audio_train_held_out_log_posteriors"][streams["train_audio_index"]]
+    audio["test"] = assignments["audio_test_log_posteriors"][streams["test_audio_index"]]
+    return image, audio

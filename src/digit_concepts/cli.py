@@ -1,0 +1,170 @@
+"""The command line: ``digit-concepts recognise | imagine | concepts`` (also ``python -m digit_concepts``).
+
+Exit codes: 0 every file used; 1 some file could not be used (each named on stderr, the others
+still processed); 2 a usage error; 3 no trained learner (the message says what to run).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+OK, BAD_FILE, USAGE, NO_LEARNER = 0, 1, 2, 3
+PROGRAM = "digit-concepts"
+
+
+def default_model_dir() -> Path:
+    """The current folder if it holds a pipeline (dvc.yaml), else the repository this package lives in."""
+    here = Path.cwd()
+    if (here / "dvc.yaml").is_file():
+        return here
+    repository = Path(__file__).resolve().parents[2]
+    return repository if (repository / "dvc.yaml").is_file() else here
+
+
+def complain(message: str) -> None:
+    print(f"{PROGRAM}: {message}", file=sys.stderr, flush=True)
+
+
+def load_learner(model: Path | None):
+    from .learner import Learner
+
+    return Learner(model or default_model_dir())
+
+
+def read_files(files: list[Path], sample_rate: int) -> tuple[list[tuple[Path, str, np.ndarray]], int]:
+    """Each usable file as (path, sense, content); unusable ones are named on stderr."""
+    from .user_files import UserFileError, kind_of, read_audio, read_image
+
+    samples, failures = [], 0
+    for path in files:
+        try:
+            sense = kind_of(path)
+            samples.append((path, sense, read_image(path) if sense == "image" else read_audio(path, sample_rate)))
+        except UserFileError as error:
+            complain(str(error))
+            failures += 1
+    return samples, failures
+
+
+def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, tuple[list[int], np.ndarray]]:
+    """Per sense: the positions of its samples in ``samples`` and their codes (one batch per sense)."""
+    batches = {}
+    for sense in ("image", "audio"):
+        where = [i for i, (_, kind, _) in enumerate(samples) if kind == sense]
+        if not where:
+            continue
+        contents = [samples[i][2] for i in where]
+        inputs = np.stack(contents) if sense == "image" else learner.audio_inputs(contents)
+        batches[sense] = (where, learner.codes(sense, inputs))
+    return batches
+
+
+def describe(recognition) -> str:
+    own = f"{recognition.sense} concept {recognition.concept}"
+    if recognition.sense == "audio":
+        own += f" (cluster {recognition.cluster})"
+    zone = {"both": "convergence zone (and divergent)", "convergence": "convergence zone",
+            "divergence": "divergence zone", "none": "no zone"}.get(recognition.zone, recognition.zone)
+    return (f"{own}, confidence {recognition.confidence:.3f}; partner: {'audio' if recognition.sense == 'image' else 'image'} "
+            f"concept {recognition.partner}, P(partner | concept) {recognition.p_partner_given_concept:.2f}; {zone}")
+
+
+def recognise(arguments) -> int:
+    learner = load_learner(arguments.model)
+    samples, failures = read_files(arguments.files, learner.audio_settings.sample_rate)
+    results = [None] * len(samples)
+    for sense, (where, codes) in perceive(learner, samples).items():
+        for position, recognition in zip(where, learner.recognise(sense, codes)):
+            results[position] = recognition
+    for (path, _, _), recognition in zip(samples, results):
+        if arguments.json:
+            print(json.dumps({"file": str(path), **recognition.as_dict()}))
+        else:
+            print(f"{path}: {describe(recognition)}")
+    return BAD_FILE if failures else OK
+
+
+def output_paths(out: Path, suffix: str, samples: int) -> list[Path]:
+    out = out.with_suffix(suffix)
+    if samples == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{number}{suffix}") for number in range(1, samples + 1)]
+
+
+def imagine(arguments) -> int:
+    from .audio import write_wav
+    from .user_files import write_image
+
+    if arguments.samples < 1:
+        complain(f"--samples: got {arguments.samples}, must be at least 1")
+        return USAGE
+    learner = load_learner(arguments.model)
+    samples, failures = read_files([arguments.file], learner.audio_settings.sample_rate)
+    if failures:
+        return BAD_FILE
+    sense, codes = next((sense, codes) for sense, (_, codes) in perceive(learner, samples).items())
+    recognition = learner.recognise(sense, codes)[0]
+    imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature)[0]
+    print(f"{arguments.file}: {describe(recognition)}")
+    suffix = ".wav" if sense == "image" else ".png"
+    for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if sense == "image":
+            write_wav(target, learner.sound(sample), learner.audio_settings.sample_rate)
+        else:
+            write_image(target, sample)
+        print(f"imagined {'sound' if sense == 'image' else 'image'}: {target}")
+    return OK
+
+
+def concepts(arguments) -> int:
+    learner = load_learner(arguments.model)
+    columns = ["sense", "concept", "size", "best_partner", "p_partner_given_concept", "p_concept_given_partner",
+               "zone", "merged_concept"]
+    table = learner.table[columns]
+    if arguments.json:
+        for row in table.to_dict(orient="records"):
+            print(json.dumps(row))
+    else:
+        print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    return OK
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", type=Path, default=None, metavar="DIR",
+                        help="folder holding the trained learner (the pipeline's outputs); default: this repository")
+    top = argparse.ArgumentParser(prog=PROGRAM, description="Use the learner trained by the digit-concepts pipeline.")
+    commands = top.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("recognise", parents=[common],
+                                  help="say which concept each recording or image belongs to, and its partner")
+    command.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                         help="audio (WAV, FLAC, OGG; any rate, any channels) or image (PNG, JPEG; any size)")
+    command.add_argument("--json", action="store_true", help="one JSON object per file")
+    command.set_defaults(run=recognise)
+    command = commands.add_parser("imagine", parents=[common],
+                                  help="imagine the other sense: an image for a recording, a sound for an image")
+    command.add_argument("file", type=Path, metavar="FILE")
+    command.add_argument("--out", type=Path, required=True, help="output file (.png or .wav is set by the sense)")
+    command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
+    command.add_argument("--temperature", type=float, default=0.5,
+                         help="spread of the samples after the first, in the partner concept's Gaussian")
+    command.set_defaults(run=imagine)
+    command = commands.add_parser("concepts", parents=[common], help="the per-concept table (size, partner, zone)")
+    command.add_argument("--json", action="store_true", help="one JSON object per concept")
+    command.set_defaults(run=concepts)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .learner import MissingLearner
+
+    arguments = parser().parse_args(argv)
+    try:
+        return arguments.run(arguments)
+    except MissingLearner as error:
+        complain(str(error))
+        return NO_LEARNER

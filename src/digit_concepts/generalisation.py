@@ -1,0 +1,62 @@
+"""Leave-one-speaker-out (LOSO): how well concepts hold for a voice the learner never heard.
+
+One fold per speaker: the speaker's recordings are the test split and every other speaker
+trains. The folds are real ``dvc exp run`` experiments (``scripts/loso.py``); this module only
+turns their metrics into one flat, numeric summary and a Markdown table.
+"""
+
+import math
+
+# (summary name, metrics file, key inside it): what each fold contributes.
+MEASURES = (
+    ("audio_acc_through_images", "metrics/relate.json", ("audio_acc_through_images",)),
+    ("audio_reference_acc", "metrics/cluster.json", ("audio_reference", "acc")),
+    ("fused_acc", "metrics/convergence.json", ("fused_acc",)),
+    ("coherence_image_to_audio", "metrics/convergence.json", ("coherence_image_to_audio",)),
+    ("coherence_audio_to_image", "metrics/convergence.json", ("coherence_audio_to_image",)),
+)
+
+
+def fold_measures(metrics_files: dict[str, dict]) -> dict[str, float]:
+    """The MEASURES of one fold from its metrics files (path -> parsed JSON); ValueError naming
+    the file and key that is missing or not a number."""
+    values = {}
+    for name, path, keys in MEASURES:
+        node = metrics_files.get(path)
+        if node is None:
+            raise ValueError(f"{path}: missing from the fold's metrics (is the fold finished?)")
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                raise ValueError(f"{path}: no {'.'.join(keys)} in the fold's metrics")
+            node = node[key]
+        if not isinstance(node, (int, float)) or isinstance(node, bool) or not math.isfinite(node):
+            raise ValueError(f"{path}: {'.'.join(keys)} is {node!r}, not a finite number")
+        values[name] = float(node)
+    return values
+
+
+def summarise(folds: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Flat numeric summary for ``dvc metrics diff``: ``loso.<measure>.mean``, ``.min`` and
+    ``.<speaker>`` for every fold (speaker -> its fold_measures), plus ``loso.folds``."""
+    if not folds:
+        raise ValueError("no LOSO folds to summarise")
+    summary: dict[str, float] = {"loso.folds": len(folds)}
+    for name, _, _ in MEASURES:
+        values = {speaker: measures[name] for speaker, measures in sorted(folds.items())}
+        summary[f"loso.{name}.mean"] = round(sum(values.values()) / len(values), 4)
+        summary[f"loso.{name}.min"] = round(min(values.values()), 4)
+        summary.update({f"loso.{name}.{speaker}": round(value, 4) for speaker, value in values.items()})
+    return summary
+
+
+def markdown_table(folds: dict[str, dict[str, float]]) -> str:
+    """One row per held-out speaker, then the mean and the worst fold."""
+    names = [name for name, _, _ in MEASURES]
+    lines = ["| held out | " + " | ".join(name.replace("_", " ") for name in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for speaker, measures in sorted(folds.items()):
+        lines.append(f"| {speaker} | " + " | ".join(f"{measures[name]:.3f}" for name in names) + " |")
+    for label, reduce in (("**mean**", lambda values: sum(values) / len(values)), ("**worst**", min)):
+        lines.append(f"| {label} | " + " | ".join(
+            f"**{reduce([measures[name] for measures in folds.values()]):.3f}**" for name in names) + " |")
+    return "\n".join(lines)

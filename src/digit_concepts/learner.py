@@ -1,0 +1,181 @@
+"""The trained learner as a tool: place a new recording or image among the concepts, imagine its partner.
+
+Everything is read from the pipeline's own outputs (all saved without pickle): the autoencoders
+and the brain module (.keras), the fitted standardisers, reductions and clusters
+(``data/clusters/learner.npz``, see ``clustering.SenseModel``), the concept Gaussians, the
+co-occurrence and concept tables, the calibration temperatures and the audio settings. A new
+sample takes exactly the steps a test sample took in the pipeline, through the same functions:
+
+- image: pixels -> image encoder -> standardise -> 1/distance-weighted vote of the 15 nearest
+  train codes over the concepts UMAP + the Gaussian mixture gave them (the image concept;
+  ``reduction.NeighbourVote``: UMAP itself cannot be saved without pickle);
+- recording: trim, log-mel, loudness removed, normalised (``audio.py``) -> audio encoder ->
+  standardise -> PCA -> nearest k-means centre (the audio cluster), merged into its audio
+  concept through its best image partner (``relations.merge_by_partner``).
+
+Confidence is the calibrated posterior the fused decision uses (code-space Gaussians for
+images, k-means posteriors for recordings, each softened by its label-free temperature).
+"""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import audio, clustering, paths, relations, storage, zones
+from .generation import sample_concepts
+
+DIRECTIONS = {"image": "image_to_audio", "audio": "audio_to_image"}
+OTHER = {"image": "audio", "audio": "image"}
+# Each file the tool reads, and the stage that writes it.
+REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", paths.CLUSTER_MODELS: "cluster",
+            paths.COOCCURRENCE: "relate", paths.brain_model("image_to_audio"): "relate",
+            paths.brain_model("audio_to_image"): "relate", paths.CONCEPT_TABLE: "convergence",
+            paths.CONVERGENCE_METRICS: "convergence", paths.AUDIO_SETTINGS: "preprocess",
+            paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
+STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
+
+
+class MissingLearner(RuntimeError):
+    """The pipeline's outputs are not there; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What the learner makes of one sample."""
+
+    sense: str  # "image" or "audio"
+    concept: int  # image concept, or merged audio concept (named after its image partner)
+    cluster: int  # the cluster the sample fell in (the concept itself for images)
+    confidence: float  # calibrated posterior of the concept
+    partner: int  # the partner concept in the other sense
+    p_partner_given_concept: float
+    zone: str  # the concept's zone in the concept table: convergence, divergence, both or none
+
+    @property
+    def convergence(self) -> bool:
+        return self.zone in ("convergence", "both")
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "partner_sense": OTHER[self.sense], "convergence": self.convergence}
+
+
+def missing_files(root: Path) -> list[Path]:
+    return [path for path in REQUIRED if not (Path(root) / path).is_file()]
+
+
+class Learner:
+    """The fitted learner of a project folder (a repository after ``dvc repro``, or a copy)."""
+
+    def __init__(self, root: Path, seed: int = 42):
+        self.root, self.seed = Path(root), seed
+        missing = missing_files(self.root)
+        if missing:
+            stage = max((REQUIRED[path] for path in missing), key=STAGE_ORDER.index)
+            raise MissingLearner(
+                f"no trained learner in {self.root.resolve()}: missing {', '.join(map(str, missing))}. "
+                f"Train it with `dvc repro {stage}` in the repository (or fetch it with `dvc pull {stage}` "
+                f"if a DVC remote holds it), or point --model at a folder that has it")
+        arrays = storage.read_npz(self.root / paths.LEARNER_ARRAYS)
+        settings = storage.read_json(self.root / paths.LEARNER_SETTINGS)
+        self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
+                       for sense in ("image", "audio")}
+        self.sizes = {sense: arrays[f"{sense}_train_sizes"] for sense in ("image", "audio")}
+        self.gaussians = storage.read_npz(self.root / paths.CLUSTER_MODELS)
+        self.counts = pd.read_csv(self.root / paths.COOCCURRENCE).drop(columns="image_concept").to_numpy()
+        self.audio_concept_of_cluster = relations.merge_by_partner(self.counts)
+        merged = np.zeros((self.counts.shape[0], self.counts.shape[0]), dtype=np.float64)
+        np.add.at(merged.T, self.audio_concept_of_cluster, self.counts.T)
+        self.merged_counts = merged  # image concept x merged audio concept
+        self.table = pd.read_csv(self.root / paths.CONCEPT_TABLE)
+        calibration = storage.read_json(self.root / paths.CONVERGENCE_METRICS)
+        self.temperatures = {"image": calibration["calibration_temperature_image"],
+                             "audio": calibration["calibration_temperature_audio"]}
+        self.audio_settings = audio.AudioSettings(**storage.read_json(self.root / paths.AUDIO_SETTINGS))
+        self.keras_models = {}
+
+    # --- models, each loaded once, and only when needed ---
+    def halves(self, sense: str):
+        if sense not in self.keras_models:
+            from .autoencoders import load_halves
+
+            self.keras_models[sense] = load_halves(self.root / paths.autoencoder_model(sense), self.seed)
+        return self.keras_models[sense]
+
+    def brain(self, direction: str):
+        if direction not in self.keras_models:
+            from .brain import load_map
+
+            self.keras_models[direction] = load_map(self.root / paths.brain_model(direction), self.seed)
+        return self.keras_models[direction]
+
+    # --- perception ---
+    def audio_inputs(self, signals: list[np.ndarray]) -> np.ndarray:
+        """What the audio autoencoder reads, made as ``preprocess`` makes it for FSDD recordings."""
+        settings = self.audio_settings
+        if settings.features != "log_mel":
+            raise MissingLearner(f"this learner's audio autoencoder reads {settings.features!r} features, whose "
+                                 f"standardisation the pipeline does not save yet; the tool supports log_mel")
+        powers = [audio.trimmed_power(signal, settings) for signal in signals]
+        decibels, _ = audio.spectrograms(powers, settings)
+        if settings.per_recording_normalisation:
+            decibels, _ = audio.remove_loudness(decibels)
+        return audio.normalise(decibels, settings)
+
+    def codes(self, sense: str, samples: np.ndarray) -> np.ndarray:
+        encoder, _ = self.halves(sense)
+        return encoder.predict(np.asarray(samples, dtype=np.float32), batch_size=1024, verbose=0)
+
+    def clusters(self, sense: str, codes: np.ndarray) -> np.ndarray:
+        """Each code's cluster, exactly as the pipeline assigns a test sample."""
+        return self.models[sense].log_posteriors(codes).argmax(axis=1)
+
+    def calibrated_posteriors(self, sense: str, codes: np.ndarray) -> np.ndarray:
+        """Over image concepts (image) or audio clusters (audio), softened by the sense's temperature."""
+        if sense == "image":
+            log_posteriors = clustering.gaussian_log_posteriors(codes, self.gaussians["image_means"],
+                                                                self.gaussians["image_covariances"], self.sizes["image"])
+        else:
+            log_posteriors = self.models["audio"].log_posteriors(codes)
+        return zones.temper(log_posteriors, self.temperatures[sense])
+
+    def recognise(self, sense: str, codes: np.ndarray) -> list[Recognition]:
+        clusters = self.clusters(sense, codes)
+        posteriors = self.calibrated_posteriors(sense, codes)
+        results = []
+        for cluster, posterior in zip(clusters, posteriors):
+            if sense == "image":
+                concept = int(cluster)
+                confidence = float(posterior[concept])
+                shares = relations.audio_given_image(self.merged_counts)[concept]
+            else:
+                concept = int(self.audio_concept_of_cluster[cluster])
+                confidence = float(posterior[self.audio_concept_of_cluster == concept].sum())
+                shares = relations.image_given_audio(self.merged_counts)[:, concept]
+            partner = int(shares.argmax())
+            row = self.table[(self.table["sense"] == sense) & (self.table["concept"] == int(cluster))]
+            zone = str(row["zone"].iloc[0]) if len(row) else "none"
+            results.append(Recognition(sense, concept, int(cluster), confidence, partner, float(shares[partner]), zone))
+        return results
+
+    # --- imagination ---
+    def imagine(self, sense: str, codes: np.ndarray, samples: int = 1, temperature: float = 0.5) -> np.ndarray:
+        """What the other sense imagines for each code: (len(codes), samples, ...) images in [0, 1]
+        (from recordings) or normalised log-mels (from images). The first sample is the brain
+        module's translation; the others vary it within the partner's Gaussian in code space."""
+        target = OTHER[sense]
+        translated = self.brain(DIRECTIONS[sense]).predict(np.asarray(codes, dtype=np.float32), verbose=0)
+        partners = self.clusters(target, translated)
+        covariances = self.gaussians[f"{target}_covariances"]
+        rng = np.random.default_rng(self.seed)
+        drawn = [sample_concepts(code[None], covariances[[partner]], np.array([0]), samples - 1, temperature, rng)[0]
+                 if samples > 1 else np.zeros((0, code.size), np.float32) for code, partner in zip(translated, partners)]
+        all_codes = np.stack([np.concatenate([code[None], extra]) for code, extra in zip(translated, drawn)])
+        _, decoder = self.halves(target)
+        flat = decoder.predict(all_codes.reshape(-1, all_codes.shape[-1]).astype(np.float32), batch_size=1024, verbose=0)
+        return flat.reshape(all_codes.shape[:2] + flat.shape[1:])
+
+    def sound(self, normalised_log_mel: np.ndarray) -> np.ndarray:
+        """An imagined log-mel as an 8 kHz waveform (Griffin-Lim, as the pipeline makes its sounds)."""
+        return audio.to_sound(normalised_log_mel, self.audio_settings)

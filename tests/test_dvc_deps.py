@@ -1,0 +1,46 @@
+"""dvc.yaml's code deps cannot drift: each stage lists exactly its script and the package
+modules the script imports, transitively (derived from the source with ast)."""
+
+import pytest
+from ruamel.yaml import YAML
+
+import code_deps
+from conftest import REPO
+
+STAGES = YAML(typ="safe").load(REPO / "dvc.yaml")["stages"]
+
+
+def test_imports_are_found_in_every_form(tmp_path):
+    package = tmp_path / "src" / "digit_concepts"
+    package.mkdir(parents=True)
+    for name in ("paths", "storage", "runtime", "params", "unused"):
+        (package / f"{name}.py").write_text("")
+    (package / "runtime.py").write_text("from .storage import atomic_path\n")
+    script = tmp_path / "stage.py"
+    script.write_text("from digit_concepts import paths\nimport digit_concepts.runtime\nimport numpy\n"
+                      "def f():\n    from digit_concepts.params import load\n")
+    assert code_deps.imported_modules(script, package) == {"paths", "runtime", "params"}
+    assert code_deps.imported_modules(package / "runtime.py", package) == {"storage"}
+    assert code_deps.module_closure(script, package) == {"paths", "runtime", "params", "storage"}
+
+
+def test_a_missing_or_needless_dep_is_reported_both_ways():
+    stage = {"cmd": "python stages/download.py", "deps": ["stages/download.py", "${pkg}/figures.py", "data/x"]}
+    expected = code_deps.expected_code_deps("stages/download.py")
+    missing, needless = code_deps.differences({"download": stage})["download"]
+    assert needless == ["src/digit_concepts/figures.py"] and set(missing) == expected - {"stages/download.py"}
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_code_deps_match_its_imports(name):
+    found = code_deps.differences({name: STAGES[name]})
+    assert not found, (f"stage {name} in dvc.yaml: add {found[name][0]}, remove {found[name][1]} "
+                       f"(run: python scripts/code_deps.py --write)")
+
+
+def test_generalisation_metrics_are_a_plot_dep_once_they_exist():
+    """The plot stage shows metrics/generalisation.json when scripts/loso.py has written it; DVC
+    cannot depend on a file that may be missing, so the dep is added when the file first exists."""
+    summary = "metrics/generalisation.json"
+    if (REPO / summary).exists():
+        assert summary in STAGES["plot"]["deps"], f"add {summary} to the plot stage's deps in dvc.yaml"

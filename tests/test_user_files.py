@@ -1,0 +1,79 @@
+"""A user's recordings and pictures become exactly what the pipeline reads, or one clear error."""
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from digit_concepts import user_files
+from user_samples import bad_files, digit_picture, good_files
+
+
+def test_every_accepted_kind_is_read(tmp_path):
+    files = good_files(tmp_path)
+    for name, path in files.items():
+        kind = user_files.kind_of(path)
+        assert kind == ("audio" if name.startswith(("wav", "flac", "ogg")) else "image"), name
+        if kind == "audio":
+            signal = user_files.read_audio(path, 8000)
+            assert signal.dtype == np.float32 and signal.ndim == 1, name
+            assert abs(len(signal) / 8000 - soundfile.info(str(path)).duration) < 0.01, name
+        else:
+            image = user_files.read_image(path)
+            assert image.shape == (28, 28) and image.dtype == np.float32, name
+            assert 0.0 <= image.min() and image.max() <= 1.0 and image.max() > 0.5, name
+
+
+def test_an_mnist_picture_is_taken_as_it_is(tmp_path):
+    picture = np.random.default_rng(1).integers(0, 40, (28, 28)).astype(np.uint8)
+    picture[10:13, 4:24] = 255
+    Image.fromarray(picture).save(tmp_path / "mnist.png")
+    np.testing.assert_array_equal(user_files.read_image(tmp_path / "mnist.png"), picture.astype(np.float32) / 255.0)
+
+
+def test_a_picture_is_made_as_mnist_was_made():
+    # Dark ink on light paper, anywhere in a large sheet: inverted, cropped, fitted to 20 pixels,
+    # centred by mass in 28x28.
+    sheet = np.full((200, 300), 0.95, np.float32)
+    sheet[20:120, 200:250] = 0.05  # a 100 x 50 block of ink, far from the centre
+    image = user_files.mnist_form(sheet)
+    rows, columns = np.nonzero(image > 0.5)
+    assert rows.max() - rows.min() + 1 == 20 and columns.max() - columns.min() + 1 == 10
+    mass_row, mass_column = (np.indices(image.shape) * image).reshape(2, -1).sum(axis=1) / image.sum()
+    assert abs(mass_row - 13.5) <= 0.5 and abs(mass_column - 13.5) <= 0.5
+    assert image[0].max() == 0.0 and image[:, 0].max() == 0.0  # paper became black
+    light_on_dark = user_files.mnist_form(1.0 - sheet)
+    np.testing.assert_allclose(light_on_dark, image, atol=1e-5)
+
+
+def test_a_recording_is_downmixed_and_resampled(tmp_path):
+    rate = 16000
+    t = np.arange(rate // 2) / rate
+    left = 0.5 * np.sin(2 * np.pi * 440 * t)
+    soundfile.write(tmp_path / "stereo.wav", np.stack([left, left], axis=1), rate, subtype="FLOAT")
+    signal = user_files.read_audio(tmp_path / "stereo.wav", 8000)
+    assert len(signal) == 4000
+    spectrum = np.abs(np.fft.rfft(signal))
+    assert abs(np.argmax(spectrum) * 8000 / len(signal) - 440) < 5
+
+
+def test_an_8_khz_mono_recording_is_read_sample_for_sample(tmp_path):
+    signal = (0.3 * np.sin(np.arange(2000) / 5.0)).astype(np.float32)
+    soundfile.write(tmp_path / "plain.wav", signal, 8000, subtype="PCM_16")
+    expected, _ = soundfile.read(tmp_path / "plain.wav", dtype="float32")
+    np.testing.assert_array_equal(user_files.read_audio(tmp_path / "plain.wav", 8000), expected)
+
+
+def test_every_refused_kind_names_the_file_and_why(tmp_path):
+    for name, (path, why) in bad_files(tmp_path).items():
+        with pytest.raises(user_files.UserFileError) as caught:
+            kind = user_files.kind_of(path)
+            user_files.read_image(path) if kind == "image" else user_files.read_audio(path, 8000)
+        message = str(caught.value)
+        assert message.startswith(str(path)) and why in message and "\n" not in message, (name, message)
+
+
+def test_a_written_image_reads_back(tmp_path):
+    image = digit_picture().astype(np.float32) / 255.0
+    user_files.write_image(tmp_path / "out.png", image)
+    np.testing.assert_allclose(user_files.read_image(tmp_path / "out.png"), image, atol=1 / 255)
