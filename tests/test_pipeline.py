@@ -345,7 +345,10 @@ sys.addaudithook(hook)
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
-NOT_DATA = (".git", ".dvc", ".tmp", "src", "stages", "params.yaml", "dvc.yaml", "dvc.lock")
+# Project files that are not data: code (checked from the imports), params (the params section),
+# DVC/git bookkeeping (dvclive reads the ignore files to see whether it runs inside a DVC repo).
+NOT_DATA = (".git", ".dvc", ".tmp", "src", "stages", "params.yaml", "dvc.yaml", "dvc.lock", ".gitignore",
+            ".dvcignore")
 
 
 def _under(path: str, folders) -> bool:
@@ -612,3 +615,40 @@ def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipe
     _browser_or_skip()
     run(DVC, "plots", "diff", "HEAD~1", "-o", str(tmp_path / "diff"), cwd=second)
     _check_plots_page(tmp_path / "diff" / "index.html", _declared_charts(second), 2 * len(_declared_images(second)))
+
+
+def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(pipeline, tmp_path):
+    """scripts/loso.py on the tiny data (two speakers): one queued `dvc exp run` per speaker,
+    then metrics/generalisation.json (flat, numeric, per fold) and docs/generalisation.md."""
+    project, env, _ = pipeline
+    copy = tmp_path / "loso"
+    shutil.copytree(project, copy, symlinks=True)
+    (copy / "scripts").mkdir(exist_ok=True)
+    shutil.copy2(REPO / "scripts" / "loso.py", copy / "scripts" / "loso.py")
+    (copy / "docs").mkdir(exist_ok=True)
+    for command in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "before loso"]):
+        subprocess.run(command, cwd=copy, env=env, check=True, capture_output=True)
+    try:
+        result = _run([sys.executable, "scripts/loso.py", "--speakers", "george,theo"], copy, env, timeout=900)
+    finally:
+        _run([DVC, "queue", "stop", "--kill"], copy, env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = json.loads((copy / "metrics" / "generalisation.json").read_text())
+    assert summary["loso.folds"] == 2
+    for measure in ("audio_acc_through_images", "audio_reference_acc", "fused_acc", "coherence_image_to_audio",
+                    "coherence_audio_to_image"):
+        folds = [summary[f"loso.{measure}.{speaker}"] for speaker in ("george", "theo")]
+        assert all(0.0 <= value <= 1.0 for value in folds), (measure, folds)
+        assert summary[f"loso.{measure}.min"] == min(folds)
+        assert summary[f"loso.{measure}.mean"] == pytest.approx(sum(folds) / 2, abs=1e-4)
+    report = (copy / "docs" / "generalisation.md").read_text()
+    assert "python scripts/loso.py --speakers george,theo" in report and "| george |" in report
+    # Each fold is a real experiment that held its speaker out of training.
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], cwd=copy, env=env,
+                          capture_output=True, text=True, check=True).stdout.split()
+    for speaker in ("george", "theo"):
+        ref = next(ref for ref in refs if f"/loso-{speaker}-" in ref)
+        params = YAML(typ="safe").load(subprocess.run(["git", "show", f"{ref}:params.yaml"], cwd=copy, env=env,
+                                                      capture_output=True, text=True, check=True).stdout)
+        assert params["split"] == {"audio": "leave_speakers_out", "test_speakers": [speaker]}
