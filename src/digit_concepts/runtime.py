@@ -35,6 +35,9 @@ def keras_with_seed(seed: int):
     with silenced_stderr():
         import keras
         import tensorflow
+    # TF's Python-side warnings (e.g. "triggered tf.function retracing" when several models
+    # predict in turn) are about speed hints, not results: keep them out of the stage logs.
+    tensorflow.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(seed)
     tensorflow.config.experimental.enable_op_determinism()
     return keras
