@@ -113,7 +113,10 @@ def main() -> int:
     run_id = time.strftime("%Y%m%d%H%M%S")
     names = [fold_name(speaker, run_id) for speaker in speakers]
     queue_folds(speakers, run_id)
-    run(["dvc", "queue", "start", "--jobs", str(arguments.jobs)])
+    # The worker outlives `dvc queue start` and would hold a captured pipe open until every fold
+    # is done, hiding the progress lines below: let it write nowhere (`dvc queue logs` has it all).
+    subprocess.run(["dvc", "queue", "start", "--jobs", str(arguments.jobs)], cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     refs = wait_for(names, started)
     folds = {speaker: generalisation.fold_measures(fold_metrics(refs[fold_name(speaker, run_id)]))
              for speaker in speakers}
