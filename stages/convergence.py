@@ -27,7 +27,7 @@ def main() -> None:
     decision = zones.fused_decision(*zones.episode_log_posteriors(codes, assignments, gaussians, streams),
                                     relations.image_given_audio(counts))
     print(f"calibration: image temperature {decision.image_temperature:.2f}, audio temperature "
-          f"{decision.audio_temperature:.2f} (train-episode agreement log-likelihood {decision.train_agreement:.4f})",
+          f"{decision.audio_temperature:.2f} (validation-episode agreement log-likelihood {decision.validation_agreement:.4f})",
           flush=True)
 
     rng = np.random.default_rng(seed)
@@ -45,6 +45,8 @@ def main() -> None:
     metrics = {
         "fused_acc": scoring.hungarian_accuracy(decision.concepts, test_digits),
         "fused_acc_uncalibrated": scoring.hungarian_accuracy(decision.uncalibrated_concepts, test_digits),
+        "validation_fused_acc": scoring.hungarian_accuracy(decision.validation_concepts,
+                                                           scoring.episode_digits("validation")),
         "calibration_temperature_image": decision.image_temperature,
         "calibration_temperature_audio": decision.audio_temperature,
         "coherence_image_to_audio": coherence.pop("coherence_image_to_audio"),

@@ -1,4 +1,4 @@
-"""Stage encode: latent codes of every sample of both senses, and test reconstruction errors."""
+"""Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
 from digit_concepts import autoencoders, paths, storage
 from digit_concepts.params import load
@@ -13,12 +13,16 @@ def main() -> None:
     for modality, source in SAMPLES.items():
         samples = storage.read_npz(source)
         encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params["seed"])
-        for split in ("train", "test"):
+        for split in ("train", "validation", "test"):
             codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
-        reconstructions = decoder.predict(codes[f"{modality}_test"], batch_size=1024, verbose=0)
         targets = samples if TARGETS[modality] == source else storage.read_npz(TARGETS[modality])
-        metrics[modality] = autoencoders.reconstruction_errors(targets["test"], reconstructions,
-                                                               binary=modality == "image")
+        metrics[modality] = {}
+        for split in ("validation", "test"):
+            reconstructions = decoder.predict(codes[f"{modality}_{split}"], batch_size=1024, verbose=0)
+            errors = autoencoders.reconstruction_errors(targets[split], reconstructions, binary=modality == "image")
+            # Test errors keep their old names (comparable across commits); validation ones are prefixed.
+            metrics[modality].update(errors if split == "test" else {f"validation_{name}": value
+                                                                     for name, value in errors.items()})
     storage.write_npz(paths.ENCODINGS, **codes)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
     print(metrics)

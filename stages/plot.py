@@ -46,7 +46,7 @@ def reconstruction_figures(codes: dict, test_samples: dict, seed: int, clock: "C
 def training_figure():
     losses = {sense: {split: pd.read_csv(paths.training_loss_log(sense, split), sep="\t") for split in ("train", "eval")}
               for sense in SENSES}
-    yield "training_curves", "autoencoder training loss per epoch (eval = test split)", figures.training_curves(losses)
+    yield "training_curves", "autoencoder training loss per epoch (eval = validation split)", figures.training_curves(losses)
 
 
 def latent_points(codes: dict, assignments: dict, seed: int) -> dict:

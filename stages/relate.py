@@ -22,14 +22,17 @@ def main() -> None:
     forward, backward = relations.audio_given_image(counts), relations.image_given_audio(counts)
 
     test_image, test_audio = episode_concepts["test"]
-    audio_named = relations.name_through(assignments["audio_test"], backward.T)
-    image_named = relations.name_through(assignments["image_test"], forward)
     metrics = {
         "agreement_image_to_audio": relations.agreement(test_image, test_audio, forward),
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
-        "audio_acc_through_images": scoring.hungarian_accuracy(audio_named, scoring.load_digits("audio", "test")),
-        "image_acc_through_audio": scoring.hungarian_accuracy(image_named, scoring.load_digits("image", "test")),
     }
+    for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
+        audio_named = relations.name_through(assignments[f"audio_{split}"], backward.T)
+        image_named = relations.name_through(assignments[f"image_{split}"], forward)
+        metrics[f"{prefix}audio_acc_through_images"] = scoring.hungarian_accuracy(
+            audio_named, scoring.load_digits("audio", split))
+        metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(
+            image_named, scoring.load_digits("image", split))
 
     for direction in brain.DIRECTIONS:
         source, target = direction.split("_to_")

@@ -17,8 +17,8 @@ def main() -> None:
     sounds = None
     if modality == "audio" and params["audio"]["features"] != "log_mel":
         log_mels = storage.read_npz(paths.SPECTROGRAMS)
-        sounds = (log_mels["train"], log_mels["test"])
-    final = autoencoders.train(modality, samples["train"], samples["test"], params[f"{modality}_ae"],
+        sounds = (log_mels["train"], log_mels["validation"])
+    final = autoencoders.train(modality, samples["train"], samples["validation"], params[f"{modality}_ae"],
                                params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality),
                                train_views=samples.get("train_views"), sounds=sounds)
     print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))

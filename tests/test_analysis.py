@@ -138,19 +138,6 @@ def test_calibration_recovers_how_overconfident_each_sense_is_without_labels():
     assert agreement > zones.partner_agreement(image, audio, np.eye(4), 1.0, 1.0)
 
 
-def test_held_out_posteriors_recompute_each_centre_without_its_sample():
-    train = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [30.0]])
-    fitted = clustering.Clustering(centres=np.array([[1.0], [10.5], [30.0]]), spread=1.0)
-    held_out, fitted_logs = fitted.held_out_log_posteriors(train), fitted.log_posteriors(train)
-    # Sample 0 (at 0) against its cluster's other members (mean 1.5): squared distance 2.25.
-    expected = zones.temper(-np.array([[2.25, 10.5 ** 2, 30.0 ** 2]]) / 2.0, 1.0)
-    np.testing.assert_allclose(np.exp(held_out[0]), expected[0], atol=1e-12)
-    assert (np.exp(held_out[:5]).max(axis=1) <= np.exp(fitted_logs[:5]).max(axis=1) + 1e-12).all()
-    assert np.exp(held_out[5, 2]) == 0.0  # a cluster of one says nothing about its only member
-    mixture = clustering.fit(np.concatenate([train, train + 0.1]), "gmm", 2, seed=0)
-    np.testing.assert_allclose(mixture.held_out_log_posteriors(train), mixture.log_posteriors(train))
-
-
 def test_clustering_finds_separated_blobs_and_posteriors_sum_to_one():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [10, 0], [0, 10]])

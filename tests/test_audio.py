@@ -160,6 +160,20 @@ def test_split_masks():
         audio.test_split_mask(table, "random", ["theo"])
 
 
+def test_validation_split_is_carved_from_train_never_from_test():
+    table = pd.DataFrame({"speaker": ["george"] * 5 + ["theo"] * 5,
+                          "recording_index": [0, 4, 5, 9, 10] * 2})
+    official = audio.split_of_recordings(table, "official", ["theo"], [5, 9])
+    assert official.tolist() == ["test", "test", "validation", "validation", "train"] * 2
+    # A speaker held out: all of it is test; validation comes from the remaining speakers only.
+    held_out = audio.split_of_recordings(table, "leave_speakers_out", ["theo"], [5, 9])
+    assert held_out.tolist() == ["train", "train", "validation", "validation", "train"] + ["test"] * 5
+    with pytest.raises(ValueError, match="split.validation_recordings: no recording"):
+        audio.split_of_recordings(table, "official", ["theo"], [20, 30])
+    with pytest.raises(ValueError, match="leaves no train recordings"):
+        audio.split_of_recordings(table, "official", ["theo"], [5, 10])
+
+
 @pytest.fixture(scope="module")
 def cepstral(settings) -> audio.AudioSettings:
     return audio.AudioSettings(**{**settings.as_dict(), "features": "cepstral"})
@@ -214,8 +228,9 @@ def test_autoencoder_inputs_with_views(tmp_path, cepstral):
     assert not np.allclose(views[0], clean)
     none = audio.augmented_views(powers, cepstral, 0, 0.15, 0.08, 0.2, np.random.default_rng(0))
     assert none.shape == (0, *clean.shape)
-    standardised = audio.standardise_features(clean, clean[:1], views)
+    standardised = audio.standardise_features({"train": clean, "validation": clean[:1], "test": clean[1:]}, views)
     np.testing.assert_allclose(standardised["train"].mean(axis=0), 0.0, atol=1e-5)
+    assert set(standardised) == {"train", "validation", "test", "train_views"}
 
 
 def test_voice_descriptors_ignore_loudness_but_see_the_level(settings):

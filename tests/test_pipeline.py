@@ -27,8 +27,10 @@ pytestmark = pytest.mark.pipeline
 
 VENV_BIN = Path(sys.executable).parent
 DVC = str(VENV_BIN / "dvc")
-N_TRAIN_IMAGES, N_TEST_IMAGES = 40, 20          # fakes.write_mnist defaults
-N_TRAIN_AUDIO, N_TEST_AUDIO = 10 * 2 * 2, 10 * 2 * 5  # 10 digits x 2 speakers x indices 5-6 / 0-4
+# fakes.write_mnist writes 40 train and 20 test images; the last 10 train ones are validation.
+N_TRAIN_IMAGES, N_VALIDATION_IMAGES, N_TEST_IMAGES = 30, 10, 20
+# 10 digits x 2 speakers x recording indices 6 / 5 / 0-4 (train / validation / test)
+N_TRAIN_AUDIO, N_VALIDATION_AUDIO, N_TEST_AUDIO = 10 * 2 * 1, 10 * 2 * 1, 10 * 2 * 5
 # metrics/generalisation.json, once scripts/loso.py has written it, is a committed input of the
 # plot stage (the report shows it): copied when it exists, like the code.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
@@ -38,7 +40,8 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dv
 TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
                  "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "umap_neighbors": 5, "silhouette_sample": 100,
                  "samples_per_concept": 2, "cross_modal_examples": 2,
-                 "count": 2, "count_range": [2, 3], "within_neighbors": 5}  # the tiny FSDD has 2 speakers
+                 "count": 2, "count_range": [2, 3], "within_neighbors": 5,  # the tiny FSDD has 2 speakers
+                 "validation_images": N_VALIDATION_IMAGES, "validation_recordings": [5, 5]}
 TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
 
 
@@ -158,6 +161,7 @@ def test_codes(pipeline):
         rows = {name: codes[name].shape for name in codes.files}
     assert rows["image_train"] == (N_TRAIN_IMAGES, 4) and rows["image_test"] == (N_TEST_IMAGES, 4)
     assert rows["audio_train"] == (N_TRAIN_AUDIO, 4) and rows["audio_test"] == (N_TEST_AUDIO, 4)
+    assert rows["image_validation"] == (N_VALIDATION_IMAGES, 4) and rows["audio_validation"] == (N_VALIDATION_AUDIO, 4)
 
 
 def test_episodes_pair_same_digit_within_split(pipeline):
@@ -167,7 +171,8 @@ def test_episodes_pair_same_digit_within_split(pipeline):
     recordings = pd.read_csv(preprocessed / "audio_metadata.csv")
     with np.load(preprocessed / "episodes.npz", allow_pickle=False) as stored:
         streams = {name: stored[name] for name in stored.files}
-    sizes = {"train": (N_TRAIN_IMAGES, N_TRAIN_AUDIO), "test": (N_TEST_IMAGES, N_TEST_AUDIO)}
+    sizes = {"train": (N_TRAIN_IMAGES, N_TRAIN_AUDIO), "validation": (N_VALIDATION_IMAGES, N_VALIDATION_AUDIO),
+             "test": (N_TEST_IMAGES, N_TEST_AUDIO)}
     for split, (n_images, n_recordings) in sizes.items():
         image_part = images[images["split"] == split].sort_values("index")
         audio_part = recordings[recordings["split"] == split].sort_values("index")
@@ -178,7 +183,8 @@ def test_episodes_pair_same_digit_within_split(pipeline):
         np.testing.assert_array_equal(image_part["digit"].to_numpy()[image_index],
                                       audio_part["digit"].to_numpy()[audio_index])  # noise 0
     assert (recordings.loc[recordings["split"] == "test", "recording_index"] < 5).all()
-    assert (recordings.loc[recordings["split"] == "train", "recording_index"] >= 5).all()
+    assert (recordings.loc[recordings["split"] == "validation", "recording_index"] == 5).all()
+    assert (recordings.loc[recordings["split"] == "train", "recording_index"] >= 6).all()
 
 
 def test_models_and_training_logs(pipeline):
@@ -476,6 +482,64 @@ def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
         result = _run([sys.executable, f"stages/{stage}.py"], copy, dict(env, PYTHONPATH="src"))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _hashes(copy, decisions) == before
+
+
+def _arrays(path: Path, keys) -> dict:
+    with np.load(path, allow_pickle=False) as stored:
+        return {key: stored[key].copy() for key in stored.files if any(key.startswith(prefix) for prefix in keys)}
+
+
+def test_nothing_is_fitted_on_the_test_split(pipeline, tmp_path):
+    """Test samples replaced (noise) and reordered: every fitted model, train and validation code,
+    clustering, table, temperature and validation score is unchanged. Only test outputs move."""
+    project, env, _ = pipeline
+    fitted = ["models/image_autoencoder/model.keras", "models/audio_autoencoder/model.keras", "models/brain/*.keras",
+              "models/*/training/plots/metrics/**/*.tsv", "data/clusters/learner.npz", "data/clusters/learner.json",
+              "data/clusters/cluster_models.npz", "data/clusters/k_selection.csv", "metrics/tables/cooccurrence.csv",
+              "metrics/tables/one_to_one.csv", "metrics/tables/one_to_many.csv", "metrics/tables/concepts.csv"]
+    before = _hashes(project, fitted)
+    assert len(before) >= 12, before
+    split_keys = ("image_train", "image_validation", "audio_train", "audio_validation")
+    codes_before = _arrays(project / "data/encodings/codes.npz", split_keys)
+    assignments_before = _arrays(project / "data/clusters/assignments.npz", split_keys)
+    validation_metrics = {name: json.loads((project / f"metrics/{name}.json").read_text()) for name in ("relate",
+                                                                                                       "convergence")}
+    copy = tmp_path / "other-test-split"
+    shutil.copytree(project, copy, symlinks=True)
+    rng = np.random.default_rng(7)
+    for name in ("images.npz", "spectrograms.npz", "audio_features.npz"):
+        path = copy / "data/preprocessed" / name
+        arrays = _arrays(path, ("",))
+        test = arrays["test"][rng.permutation(len(arrays["test"]))]
+        test[: len(test) // 2] = rng.uniform(test.min(), test.max(), size=test[: len(test) // 2].shape)
+        arrays["test"] = test.astype(arrays["test"].dtype)
+        path.unlink()  # DVC may have linked it to the cache: never write through the link
+        np.savez(path, **arrays)
+    for table_path in (copy / "data/preprocessed/image_metadata.csv", copy / "data/preprocessed/audio_metadata.csv"):
+        table = pd.read_csv(table_path)
+        test_rows = table["split"] == "test"
+        table.loc[test_rows, "digit"] = rng.permutation(table.loc[test_rows, "digit"].to_numpy())
+        table_path.unlink()
+        table.to_csv(table_path, index=False)
+    for command in (["stages/train_autoencoder.py", "--modality", "image"], ["stages/train_autoencoder.py",
+                    "--modality", "audio"], ["stages/encode.py"], ["stages/cluster.py"], ["stages/relate.py"],
+                    ["stages/convergence.py"]):
+        result = _run([sys.executable, *command], copy, dict(env, PYTHONPATH="src"))
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _hashes(copy, fitted) == before
+    for name, arrays in (("data/encodings/codes.npz", codes_before), ("data/clusters/assignments.npz",
+                                                                       assignments_before)):
+        after = _arrays(copy / name, split_keys)
+        assert set(after) == set(arrays)
+        for key in arrays:
+            np.testing.assert_array_equal(after[key], arrays[key], err_msg=f"{name}: {key}")
+    for name, metrics in validation_metrics.items():
+        after = json.loads((copy / f"metrics/{name}.json").read_text())
+        chosen_on_validation = [key for key in metrics if key.startswith(("validation_", "calibration_"))]
+        assert chosen_on_validation, metrics
+        assert {key: after[key] for key in chosen_on_validation} == {key: metrics[key] for key in chosen_on_validation}
+    assert json.loads((copy / "metrics/cluster.json").read_text())["image"]["validation_acc"] == json.loads(
+        (project / "metrics/cluster.json").read_text())["image"]["validation_acc"]
 
 
 def test_cepstral_features_with_views_retrain_only_the_audio_branch(pipeline):

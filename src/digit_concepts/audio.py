@@ -225,11 +225,11 @@ def augmented_views(powers: list[np.ndarray], settings: AudioSettings, views_per
     return np.stack([np.stack(per_view) for per_view in zip(*per_recording)])
 
 
-def standardise_features(train: np.ndarray, test: np.ndarray, views: np.ndarray) -> dict[str, np.ndarray]:
-    """Each element standardised with the train split's statistics."""
-    mean, deviation = train.mean(axis=0), train.std(axis=0) + 1e-6
-    return {"train": ((train - mean) / deviation).astype(np.float32), "test": ((test - mean) / deviation).astype(np.float32),
-            "train_views": ((views - mean) / deviation).astype(np.float32)}
+def standardise_features(splits: dict[str, np.ndarray], views: np.ndarray) -> dict[str, np.ndarray]:
+    """Every split (and the train views), each element standardised with the train split's statistics."""
+    mean, deviation = splits["train"].mean(axis=0), splits["train"].std(axis=0) + 1e-6
+    return {name: ((values - mean) / deviation).astype(np.float32)
+            for name, values in {**splits, "train_views": views}.items()}
 
 
 def write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:
@@ -271,6 +271,26 @@ def test_split_mask(table, split: str, test_speakers: list[str]) -> np.ndarray:
         raise ValueError(f"split.audio: {split} leaves {'no train' if mask.all() else 'no test'} recordings "
                          f"among the {len(mask)} found (official: recording index 0-4 is test)")
     return mask
+
+
+def split_of_recordings(table, split: str, test_speakers: list[str],
+                        validation_indices: list[int]) -> np.ndarray:
+    """'train', 'validation' or 'test' for each recording.
+
+    Test as ``test_split_mask`` says; validation is carved from what is left: the recordings whose
+    index lies in ``validation_indices`` (first, last), so every choice can be made without the
+    test split. With speakers held out, validation comes from the remaining speakers only.
+    """
+    first, last = validation_indices
+    is_test = test_split_mask(table, split, test_speakers)
+    indices = table["recording_index"].to_numpy()
+    is_validation = ~is_test & (indices >= first) & (indices <= last)
+    if not is_validation.any():
+        raise ValueError(f"split.validation_recordings: no recording outside the test split has an index in "
+                         f"{first}..{last}; choose indices the train recordings have")
+    if (is_test | is_validation).all():
+        raise ValueError(f"split.validation_recordings: {first}..{last} leaves no train recordings")
+    return np.where(is_test, "test", np.where(is_validation, "validation", "train"))
 
 
 def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> tuple[list[np.ndarray], np.ndarray]:

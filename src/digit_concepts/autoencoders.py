@@ -71,14 +71,15 @@ LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
 OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
 
 
-def train(modality: str, train_samples: np.ndarray, test_samples: np.ndarray, config: dict,
+def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict,
           seed: int, model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
           sounds: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-    """Train one sense's autoencoder (test split as validation), log with dvclive, save .keras.
+    """Train one sense's autoencoder, log with dvclive (validation loss: the validation split,
+    never the test split), save .keras.
 
     ``train_views`` (views, n, ...): augmented renderings of the train samples, each trained to
     reconstruct its clean sample, so the codes learn to ignore what the views vary. ``sounds``
-    (train, test log-mels), when the inputs are not log-mels: after the autoencoder, a second
+    (train, validation log-mels), when the inputs are not log-mels: after the autoencoder, a second
     decoder learns to turn its frozen codes into log-mels, so sounds can still be generated; it
     is frozen-code on purpose, as letting it train the encoder would put the voice back into
     the codes. Either way the saved model's ``decoder`` makes what generation plays or shows.
@@ -96,26 +97,27 @@ def train(modality: str, train_samples: np.ndarray, test_samples: np.ndarray, co
         targets = np.concatenate([train_samples] * (len(train_views) + 1))
     with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         history = autoencoder.fit(
-            inputs, targets, validation_data=(test_samples, test_samples),
+            inputs, targets, validation_data=(validation_samples, validation_samples),
             epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True, verbose=2,
             callbacks=[DVCLiveCallback(live=live)])
     final = {name: float(values[-1]) for name, values in history.history.items()}
     if sounds is not None:
-        autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, test_samples, sounds, config)
+        autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
+                                                        config)
         final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
     save_model(autoencoder, model_path)
     return final
 
 
-def _add_sound_decoder(keras, autoencoder, train_samples, test_samples, sounds, config):
+def _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds, config):
     """Train a log-mel decoder on the frozen encoder's codes; return a model holding both decoders."""
     encoder = autoencoder.get_layer("encoder")
     train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
-    test_codes = encoder.predict(test_samples, batch_size=1024, verbose=0)
+    validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
     decoder = _dense_decoder(keras, config["latent_dim"], config["hidden_units"], sounds[0].shape[1:], "linear")
     decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mean_squared_error")
     print("log-mel decoder on the frozen codes:", flush=True)
-    history = decoder.fit(train_codes, sounds[0], validation_data=(test_codes, sounds[1]), epochs=config["epochs"],
+    history = decoder.fit(train_codes, sounds[0], validation_data=(validation_codes, sounds[1]), epochs=config["epochs"],
                           batch_size=config["batch_size"], shuffle=True, verbose=2)
     inputs = keras.Input(shape=train_samples.shape[1:], name="sample")
     code = encoder(inputs)

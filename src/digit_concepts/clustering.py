@@ -54,25 +54,6 @@ class Clustering:
         # k-means is the equal-variance limit of a Gaussian mixture: use that mixture's posteriors.
         return self._log_posteriors_from(self._squared_distances(features))
 
-    def held_out_log_posteriors(self, features: np.ndarray) -> np.ndarray:
-        """Log posteriors of the samples the clusters were fitted on, each as if it were new.
-
-        A fitted sample sits closer to its own centre than a new one would, so its posterior is
-        overconfident; with ~9 recordings per audio cluster this matters. For centres, each
-        sample's own (nearest) centre is recomputed without it (leave-one-out). A mixture is returned
-        as is: the bias is small for the large clusters a mixture is used for.
-        """
-        if self.mixture is not None:
-            return self.log_posteriors(features)
-        squared = self._squared_distances(features)
-        own = squared.argmin(axis=1)
-        sizes = np.bincount(own, minlength=len(self.centres)).astype(np.float64)
-        others = sizes[own] - 1.0
-        without_sample = (sizes[own, None] * self.centres[own] - features) / np.maximum(others, 1.0)[:, None]
-        rows = np.arange(len(features))
-        squared[rows, own] = np.where(others > 0, ((features - without_sample) ** 2).sum(axis=1), np.inf)
-        return self._log_posteriors_from(squared)
-
     def _squared_distances(self, features: np.ndarray) -> np.ndarray:
         return ((features[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
 
@@ -227,7 +208,6 @@ class SenseClusters:
     """Everything the cluster stage keeps for one sense (or the joint space)."""
 
     train_posteriors: np.ndarray
-    train_held_out_log_posteriors: np.ndarray  # see Clustering.held_out_log_posteriors
     test_log_posteriors: np.ndarray
     test_features: np.ndarray  # the clustered space, for silhouette
     trials: list[tuple[int, float]]
@@ -266,7 +246,7 @@ def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict,
     if by_vote:
         print(f"  {len(test_codes)} test codes placed by their {transform_neighbours} nearest train codes: "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-    return SenseClusters(train_posteriors, clustering.held_out_log_posteriors(reduction.train), test_log_posteriors,
+    return SenseClusters(train_posteriors, test_log_posteriors,
                          test_features, trials, model)
 
 

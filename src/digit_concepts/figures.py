@@ -124,7 +124,7 @@ def training_curves(losses: dict[str, dict[str, pd.DataFrame]]):
         for split, table in splits.items():
             if not {"step", "loss"} <= set(table.columns):
                 raise ValueError(f"{sense} {split} loss log: need columns step and loss, got {list(table.columns)}")
-            axis.plot(table["step"], table["loss"], marker=".", label="test (eval)" if split == "eval" else split)
+            axis.plot(table["step"], table["loss"], marker=".", label="validation (eval)" if split == "eval" else split)
         axis.set(title=f"{sense} autoencoder", xlabel="epoch", ylabel="loss", yscale="log")
         axis.legend()
     figure.tight_layout()

@@ -62,6 +62,13 @@ def integer_list(minimum_length: int = 1) -> Callable:
     return check
 
 
+def index_range(value) -> str | None:
+    if (not isinstance(value, list) or len(value) != 2 or not all(_is_int(item) and item >= 0 for item in value)
+            or value[0] > value[1]):
+        return "[first, last]: two recording indices, 0 <= first <= last"
+    return None
+
+
 def boolean(value) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
@@ -114,6 +121,8 @@ SCHEMA: dict[str, Callable] = {
     "audio.silence_floor_db": number(1.0, 200.0),
     "split.audio": choice(*AUDIO_SPLITS),
     "split.test_speakers": speaker_list,
+    "split.validation_images": integer(1),
+    "split.validation_recordings": index_range,
     "pairs.noise": number(0.0, 1.0),
     **_autoencoder_schema("image_ae"),
     **_autoencoder_schema("audio_ae"),

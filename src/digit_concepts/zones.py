@@ -123,12 +123,12 @@ def partner_agreement(image_log_posteriors: np.ndarray, audio_log_posteriors: np
 
 def calibrate(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray,
               image_given_audio: np.ndarray) -> tuple[float, float, float]:
-    """Temperatures of both senses that make each best predict its partner on the train episodes.
+    """Temperatures of both senses that make each best predict its partner over episodes.
 
     A sense that is overconfident (posteriors near 1 even on its mistakes) would win every
     disagreement in the fusion; the temperatures that maximise ``partner_agreement`` make the
-    posteriors honest without labels. Pass held-out train posteriors, or the fit looks better
-    than it is. Returns (image temperature, audio temperature, agreement reached).
+    posteriors honest without labels. Pass posteriors of samples no fit has seen (validation),
+    or the fit looks better than it is. Returns (image temperature, audio temperature, agreement reached).
     """
     from scipy.optimize import minimize
 
@@ -149,44 +149,46 @@ class FusedDecision:
 
     concepts: np.ndarray
     uncalibrated_concepts: np.ndarray
+    validation_concepts: np.ndarray  # the same decision on the validation episodes (where choices are scored)
     image_weight: np.ndarray
     audio_weight: np.ndarray
     image_temperature: float
     audio_temperature: float
-    train_agreement: float  # mean log P(both senses name the same concept) reached on train episodes
+    validation_agreement: float  # mean log P(both senses name the same concept) reached on validation episodes
 
 
 def fused_decision(image_log_posteriors: dict, audio_log_posteriors: dict, image_given_audio: np.ndarray) -> FusedDecision:
-    """Calibrate both senses on the train episodes, then fuse them on the test episodes.
+    """Calibrate both senses on the validation episodes, then fuse them on the test episodes.
 
     ``*_log_posteriors[split]`` are per episode: image concept posteriors and audio cluster
-    posteriors (train ones held out, so the fit is not flattered). Audio evidence reaches image
-    concepts through P(image | audio). No labels enter.
+    posteriors. Validation samples were placed as test ones are (held out from every fit), so the
+    temperatures are not flattered by samples the clusters were fitted on. Audio evidence reaches
+    image concepts through P(image | audio). No labels enter.
     """
     image_temperature, audio_temperature, agreement = calibrate(
-        image_log_posteriors["train"], audio_log_posteriors["train"], image_given_audio)
+        image_log_posteriors["validation"], audio_log_posteriors["validation"], image_given_audio)
 
-    def fused_at(image_t: float, audio_t: float):
-        return fuse(temper(image_log_posteriors["test"], image_t),
-                    temper(audio_log_posteriors["test"], audio_t) @ image_given_audio.T)
+    def fused_at(split: str, image_t: float, audio_t: float):
+        return fuse(temper(image_log_posteriors[split], image_t),
+                    temper(audio_log_posteriors[split], audio_t) @ image_given_audio.T)
 
-    concepts, image_weight, audio_weight = fused_at(image_temperature, audio_temperature)
-    uncalibrated, _, _ = fused_at(1.0, 1.0)
-    return FusedDecision(concepts, uncalibrated, image_weight, audio_weight, image_temperature, audio_temperature,
-                         agreement)
+    concepts, image_weight, audio_weight = fused_at("test", image_temperature, audio_temperature)
+    uncalibrated, _, _ = fused_at("test", 1.0, 1.0)
+    validation_concepts, _, _ = fused_at("validation", image_temperature, audio_temperature)
+    return FusedDecision(concepts, uncalibrated, validation_concepts, image_weight, audio_weight, image_temperature,
+                         audio_temperature, agreement)
 
 
 def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, streams: dict) -> tuple[dict, dict]:
-    """Per split, each episode's image concept and audio cluster log posteriors (train ones held out).
+    """Per split (validation, test), each episode's image concept and audio cluster log posteriors.
 
     Image posteriors come from each concept's Gaussian in the code space: a UMAP mixture is
     ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
     """
     sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
     image, audio = {}, {}
-    for split in ("train", "test"):
+    for split in ("validation", "test"):
         image[split] = gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
                                                gaussians["image_covariances"], sizes)[streams[f"{split}_image_index"]]
-    audio["train"] = assignments["audio_train_held_out_log_posteriors"][streams["train_audio_index"]]
-    audio["test"] = assignments["audio_test_log_posteriors"][streams["test_audio_index"]]
+        audio[split] = assignments[f"audio_{split}_log_posteriors"][streams[f"{split}_audio_index"]]
     return image, audio
