@@ -7,7 +7,7 @@ is chosen by how well they fit the audio clusters over the train episodes (label
 import numpy as np
 import pandas as pd
 
-from digit_concepts import clustering, paths, relations, scoring, storage, voices
+from digit_concepts import clustering, paths, relations, scoring, storage, transfer, voices
 from digit_concepts.params import check_cluster_sizes, load, train_sample_counts
 
 
@@ -41,6 +41,20 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int,
                   acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
     return scores, [], alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,
                                      result.test_voices)
+
+
+def transfer_scores(image_model: clustering.SenseModel, outputs: dict) -> dict:
+    """Validation and test digits drawn differently (affine, thicker, thinner), named by the learner
+    as clean ones are: accuracy with each concept meaning the digit it means for the clean split."""
+    views = storage.read_npz(paths.TRANSFER_ENCODINGS)
+    scores = {}
+    for split, prefix in (("test", "image_"), ("validation", "validation_image_")):
+        digits = scoring.load_digits("image", split)
+        for view in transfer.TRANSFER_VIEW_NAMES:
+            _, log_posteriors = image_model.place(views[f"{split}_{view}"])
+            scores[f"{prefix}{view}_acc"] = scoring.accuracy_under_mapping_of(
+                outputs[f"image_{split}"], digits, log_posteriors.argmax(axis=1), digits)
+    return scores
 
 
 def main() -> None:
@@ -85,6 +99,8 @@ def main() -> None:
                                                 result.test_features, sample, seed, result.train_assignments,
                                                 scoring.load_digits(sense, "train"))
         metrics[sense]["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
+        if sense == "image":
+            transfer_metrics = transfer_scores(result.model, outputs)
         if sense == "image":  # audio's 300 clusters are scored named through images (relate)
             metrics[sense]["validation_acc"] = scoring.hungarian_accuracy(outputs[f"{sense}_validation"],
                                                                           scoring.load_digits(sense, "validation"))
@@ -117,6 +133,7 @@ def main() -> None:
     storage.write_npz(paths.CLUSTER_MODELS, **models)
     storage.write_csv(paths.CLUSTER_CHOICE, pd.DataFrame(trials, columns=["space", "k", "score"]))
     storage.write_json(paths.CLUSTER_METRICS, metrics)
+    storage.write_json(paths.TRANSFER_METRICS, transfer_metrics)
     for space, scores in metrics.items():
         print(f"{space}: " + ", ".join(f"{name} {value:.3f}" for name, value in scores.items()))
 

@@ -1,6 +1,6 @@
 """Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
-from digit_concepts import autoencoders, paths, storage
+from digit_concepts import autoencoders, paths, storage, transfer
 from digit_concepts.params import load
 
 SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}  # what each autoencoder reads
@@ -23,7 +23,12 @@ def main() -> None:
             # Test errors keep their old names (comparable across commits); validation ones are prefixed.
             metrics[modality].update(errors if split == "test" else {f"validation_{name}": value
                                                                      for name, value in errors.items()})
+        if modality == "image":  # the same digits drawn differently: do the concepts still hold?
+            transfer_codes = {f"{split}_{view}": encoder.predict(drawn, batch_size=1024, verbose=0)
+                              for split in ("validation", "test")
+                              for view, drawn in transfer.transfer_views(samples[split], params["seed"]).items()}
     storage.write_npz(paths.ENCODINGS, **codes)
+    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
     print(metrics)
 

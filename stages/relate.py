@@ -4,6 +4,7 @@ import pandas as pd
 
 from digit_concepts import brain, paths, relations, scoring, storage
 from digit_concepts.params import load
+from digit_concepts.standardisation import Standardiser
 
 
 def main() -> None:
@@ -26,11 +27,18 @@ def main() -> None:
         "agreement_image_to_audio": relations.agreement(test_image, test_audio, forward),
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
     }
+    audio_standardiser = Standardiser.fit(codes["audio_train"])
+    neighbours = params["relate"]["batch_neighbours"]
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
-        audio_named = relations.name_through(assignments[f"audio_{split}"], backward.T)
-        image_named = relations.name_through(assignments[f"image_{split}"], forward)
+        audio_evidence = relations.evidence_through(assignments[f"audio_{split}_log_posteriors"], backward.T)
+        audio_features = audio_standardiser.apply(codes[f"audio_{split}"])
+        audio_digits = scoring.load_digits("audio", split)
+        # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
         metrics[f"{prefix}audio_acc_through_images"] = scoring.hungarian_accuracy(
-            audio_named, scoring.load_digits("audio", split))
+            relations.name_with_batch_neighbours(audio_evidence, audio_features, neighbours), audio_digits)
+        metrics[f"{prefix}audio_acc_through_images_each_alone"] = scoring.hungarian_accuracy(
+            relations.name_with_batch_neighbours(audio_evidence, audio_features, 0), audio_digits)
+        image_named = relations.name_through(assignments[f"image_{split}"], forward)
         metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(
             image_named, scoring.load_digits("image", split))
 

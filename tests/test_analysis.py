@@ -210,3 +210,39 @@ def test_cooccurrence_k_selection_uses_the_partner_score():
     assert fitted.centres.shape[0] == 3
     with pytest.raises(ValueError, match="image only"):
         clustering.discover(train, "kmeans", 2, "cooccurrence", [2, 3], 100, seed=0)
+
+
+def test_batch_neighbours_let_a_new_voice_borrow_evidence_from_recordings_it_sounds_like():
+    # Two digits, each a tight group of 6 recordings far from the other; one recording per group
+    # carries misleading evidence of its own, which its 5 neighbours outvote.
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0.0, 0.1, (6, 2)), rng.normal(5.0, 0.1, (6, 2))])
+    evidence = np.log(np.tile([[0.8, 0.2]], (12, 1)))
+    evidence[6:] = np.log([0.2, 0.8])
+    evidence[0], evidence[6] = np.log([0.1, 0.9]), np.log([0.9, 0.1])
+    alone = relations.name_with_batch_neighbours(evidence, features, 0)
+    assert alone[0] == 1 and alone[6] == 0  # each alone, the two are wrong
+    together = relations.name_with_batch_neighbours(evidence, features, 5)
+    np.testing.assert_array_equal(together, [0] * 6 + [1] * 6)
+    # More neighbours than the batch holds: the whole batch, no error.
+    assert relations.name_with_batch_neighbours(evidence[:3], features[:3], 50).shape == (3,)
+    with pytest.raises(ValueError, match="neighbours must be >= 0"):
+        relations.name_with_batch_neighbours(evidence, features, -1)
+    with pytest.raises(ValueError, match="one feature row per sample"):
+        relations.name_with_batch_neighbours(evidence, features[:5], 2)
+
+
+def test_evidence_through_carries_posteriors_to_the_other_sense():
+    log_posteriors = np.log([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]] + np.finfo(float).tiny)
+    conditional = np.array([[1.0, 0.0], [0.0, 1.0], [0.25, 0.75]])  # P(image | audio cluster)
+    np.testing.assert_allclose(np.exp(relations.evidence_through(log_posteriors, conditional)),
+                               [[0.5, 0.5], [0.25, 0.75]], atol=1e-12)
+
+
+def test_transformed_digits_are_named_as_the_clean_ones_are():
+    clean_clusters, digits = np.array([2, 2, 0, 0, 1, 1]), np.array([7, 7, 3, 3, 5, 5])
+    # The transformed samples land in clusters 2, 0, 0, 0, 1, 2: named 7, 3, 3, 3, 5, 7.
+    accuracy = scoring.accuracy_under_mapping_of(clean_clusters, digits, np.array([2, 0, 0, 0, 1, 2]), digits)
+    assert accuracy == pytest.approx(4 / 6)
+    # A cluster the clean samples never used names nothing.
+    assert scoring.accuracy_under_mapping_of(clean_clusters, digits, np.array([9] * 6), digits) == 0.0

@@ -53,8 +53,12 @@ def _conv_halves(keras, input_shape, hidden_units, latent_dim, output_activation
 
 
 def build_autoencoder(keras, input_shape: tuple[int, int], config: dict, output_activation: str,
-                      decoder_name: str = "decoder"):
-    """Encoder and decoder as named sub-models, so both can be pulled out of the saved file."""
+                      decoder_name: str = "decoder", partner_dim: int = 0):
+    """Encoder and decoder as named sub-models, so both can be pulled out of the saved file.
+
+    ``partner_dim`` > 0: a second output, a linear ``partner`` head on the code that predicts
+    what the other sense shows in the same episodes (see ``partner_targets``).
+    """
     halves = _conv_halves if config["architecture"] == "conv" else _dense_halves
     encoder, decoder = halves(keras, input_shape, config["hidden_units"], config["latent_dim"], output_activation,
                               decoder_name)
@@ -63,8 +67,29 @@ def build_autoencoder(keras, input_shape: tuple[int, int], config: dict, output_
     if config["noise_stddev"] > 0:
         # Denoising: codes must survive corrupted input, which favours shape over detail.
         x = keras.layers.GaussianNoise(config["noise_stddev"])(x)
-    autoencoder = keras.Model(inputs, decoder(encoder(x)), name="autoencoder")
-    return autoencoder
+    code = encoder(x)
+    if partner_dim:
+        partner = keras.layers.Dense(partner_dim, name="partner")(code)
+        return keras.Model(inputs, {"reconstruction": decoder(code), "partner": partner}, name="autoencoder")
+    return keras.Model(inputs, decoder(code), name="autoencoder")
+
+
+def partner_targets(partner_codes: np.ndarray, episode_partner_index: np.ndarray, episode_own_index: np.ndarray,
+                    n_own: int) -> np.ndarray:
+    """For each sample of one sense, the mean code of the other sense's samples it was shown with.
+
+    The other sense as teacher, without labels: a recording heard with ~20 images of its digit
+    gets their mean image code, which says which digit the images show and little of how each
+    was drawn. Predicting it from the audio code pulls recordings of one digit together,
+    whoever speaks. ``partner_codes`` should be standardised; a sample never shown gets zeros.
+    """
+    episode_own_index = np.asarray(episode_own_index)
+    if len(episode_own_index) != len(episode_partner_index):
+        raise ValueError(f"episodes: {len(episode_own_index)} own samples but {len(episode_partner_index)} partners")
+    sums = np.zeros((n_own, partner_codes.shape[1]))
+    np.add.at(sums, episode_own_index, partner_codes[np.asarray(episode_partner_index)])
+    counts = np.bincount(episode_own_index, minlength=n_own)[:, None]
+    return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
 LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
@@ -73,7 +98,8 @@ OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
 
 def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict,
           seed: int, model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
-          sounds: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+          sounds: tuple[np.ndarray, np.ndarray] | None = None,
+          teachers: tuple[np.ndarray, np.ndarray] | None = None, augment=None) -> dict:
     """Train one sense's autoencoder, log with dvclive (validation loss: the validation split,
     never the test split), save .keras.
 
@@ -83,23 +109,39 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     decoder learns to turn its frozen codes into log-mels, so sounds can still be generated; it
     is frozen-code on purpose, as letting it train the encoder would put the voice back into
     the codes. Either way the saved model's ``decoder`` makes what generation plays or shows.
+    ``teachers`` (train, validation ``partner_targets``) with ``teacher_weight`` > 0 in ``config``:
+    the codes must also predict them (mean squared error, that weight beside the reconstruction).
+    ``augment(samples, rng)``: a fresh random rendering of every train sample each epoch, each
+    trained to reconstruct its clean sample (``transfer.augmented_images`` for images).
     """
     keras = keras_with_seed(seed)
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
+    weight = config.get("teacher_weight", 0.0) if teachers is not None else 0.0
     autoencoder = build_autoencoder(keras, train_samples.shape[1:], config, OUTPUT_ACTIVATIONS[modality],
-                                    decoder_name="feature_decoder" if sounds is not None else "decoder")
-    autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=LOSSES[modality])
-    inputs, targets = train_samples, train_samples
-    if train_views is not None and len(train_views):
-        inputs = np.concatenate([train_samples, *train_views])
-        targets = np.concatenate([train_samples] * (len(train_views) + 1))
+                                    decoder_name="feature_decoder" if sounds is not None else "decoder",
+                                    partner_dim=teachers[0].shape[1] if weight > 0 else 0)
+    views = len(train_views) if train_views is not None else 0
+    inputs = np.concatenate([train_samples, *train_views]) if views else train_samples
+    targets = np.concatenate([train_samples] * (views + 1))
+    validation_targets = validation_samples
+    if weight > 0:
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
+                            loss={"reconstruction": LOSSES[modality], "partner": "mean_squared_error"},
+                            loss_weights={"reconstruction": 1.0, "partner": weight})
+        targets = {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))}
+        validation_targets = {"reconstruction": validation_samples, "partner": teachers[1]}
+    else:
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=LOSSES[modality])
+    fit_data = {"x": inputs, "y": targets, "batch_size": config["batch_size"], "shuffle": True}
+    if augment is not None:
+        fit_data = {"x": _fresh_views_every_epoch(keras, inputs, targets, augment, config["batch_size"],
+                                                  np.random.default_rng([seed, 4]))}
     with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         history = autoencoder.fit(
-            inputs, targets, validation_data=(validation_samples, validation_samples),
-            epochs=config["epochs"], batch_size=config["batch_size"], shuffle=True, verbose=2,
-            callbacks=[DVCLiveCallback(live=live)])
+            **fit_data, validation_data=(validation_samples, validation_targets),
+            epochs=config["epochs"], verbose=2, callbacks=[DVCLiveCallback(live=live)])
     final = {name: float(values[-1]) for name, values in history.history.items()}
     if sounds is not None:
         autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
@@ -107,6 +149,29 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
         final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
     save_model(autoencoder, model_path)
     return final
+
+
+def _fresh_views_every_epoch(keras, samples: np.ndarray, targets: np.ndarray, augment, batch_size: int,
+                             rng: np.random.Generator):
+    """Batches of (augmented sample, clean target), re-rendered and reshuffled after every epoch
+    from one seeded generator, so a run is repeatable and no two epochs see the same views."""
+
+    class FreshViews(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.on_epoch_end()
+
+        def __len__(self):
+            return -(-len(samples) // batch_size)
+
+        def __getitem__(self, index):
+            rows = self.order[index * batch_size:(index + 1) * batch_size]
+            return self.views[rows], targets[rows]
+
+        def on_epoch_end(self):
+            self.views, self.order = augment(samples, rng), rng.permutation(len(samples))
+
+    return FreshViews()
 
 
 def _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds, config):

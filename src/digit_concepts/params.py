@@ -62,6 +62,15 @@ def integer_list(minimum_length: int = 1) -> Callable:
     return check
 
 
+def number_pair(minimum: float, maximum: float) -> Callable:
+    def check(value) -> str | None:
+        if (not isinstance(value, list) or len(value) != 2 or not all(_is_number(item) for item in value)
+                or not minimum <= value[0] <= value[1] <= maximum):
+            return f"[lowest, highest]: two numbers with {minimum} <= lowest <= highest <= {maximum}"
+        return None
+    return check
+
+
 def index_range(value) -> str | None:
     if (not isinstance(value, list) or len(value) != 2 or not all(_is_int(item) and item >= 0 for item in value)
             or value[0] > value[1]):
@@ -126,6 +135,13 @@ SCHEMA: dict[str, Callable] = {
     "pairs.noise": number(0.0, 1.0),
     **_autoencoder_schema("image_ae"),
     **_autoencoder_schema("audio_ae"),
+    "audio_ae.teacher_weight": number(0.0, 100.0),
+    "image_ae.augmentation.affine_probability": number(0.0, 1.0),
+    "image_ae.augmentation.thicken_probability": number(0.0, 1.0),
+    "image_ae.augmentation.thin_probability": number(0.0, 1.0),
+    "image_ae.augmentation.max_rotation_degrees": number(0.0, 180.0),
+    "image_ae.augmentation.scale_range": number_pair(0.1, 10.0),
+    "image_ae.augmentation.max_shift_pixels": number(0.0, 14.0),
     "audio_ae.augmentation.views": integer(0, 32),
     "audio_ae.augmentation.warp": number(0.0, 1.0),
     "audio_ae.augmentation.crop": number(0.0, 0.4),
@@ -145,6 +161,7 @@ SCHEMA: dict[str, Callable] = {
     "cluster.gmm_reg_covar": number(0.0, 1.0, strict_minimum=True),
     "cluster.kmeans_restarts": integer(1, 100),
     "cluster.umap_transform_neighbors": integer(1, 500),
+    "relate.batch_neighbours": integer(0, 1000),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),
@@ -191,6 +208,10 @@ def validate(tree: dict) -> dict:
         low_high = flat.get(key)
         if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
             problems.append(f"{key}: got {low_high!r}, must be [low, high] with low < high")
+    strokes = [flat.get(f"image_ae.augmentation.{kind}_probability") for kind in ("thicken", "thin")]
+    if all(_is_number(share) for share in strokes) and sum(strokes) > 1.0:
+        problems.append(f"image_ae.augmentation.thin_probability: thicken_probability + thin_probability is "
+                        f"{sum(strokes)}, must be at most 1 (an image gets one stroke change at most)")
     for prefix in ("cluster.audio", "cluster.joint", "cluster.audio_reference"):
         if flat.get(f"{prefix}.k_selection") == "cooccurrence":
             problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "

@@ -34,6 +34,8 @@ def training_log_dir(modality: str) -> Path:
 
 
 ENCODINGS = Path("data/encodings/codes.npz")
+# Image codes of validation and test digits drawn differently (transfer.TRANSFER_VIEW_NAMES).
+TRANSFER_ENCODINGS = Path("data/encodings/transfer_codes.npz")
 CLUSTERS_DIR = Path("data/clusters")
 CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
 CLUSTER_MODELS = CLUSTERS_DIR / "cluster_models.npz"
@@ -64,6 +66,7 @@ GENERATED = CONVERGENCE_DIR / "generated.npz"
 METRICS_DIR = Path("metrics")
 RECONSTRUCTION_METRICS = METRICS_DIR / "reconstruction.json"
 CLUSTER_METRICS = METRICS_DIR / "cluster.json"
+TRANSFER_METRICS = METRICS_DIR / "transfer.json"  # image concepts of digits drawn differently
 RELATE_METRICS = METRICS_DIR / "relate.json"
 CONVERGENCE_METRICS = METRICS_DIR / "convergence.json"
 

@@ -47,6 +47,20 @@ def hungarian_accuracy(assignments: np.ndarray, digits: np.ndarray) -> float:
     return float(table[rows, columns].sum() / len(digits))
 
 
+def accuracy_under_mapping_of(reference_assignments: np.ndarray, reference_digits: np.ndarray,
+                              assignments: np.ndarray, digits: np.ndarray) -> float:
+    """Accuracy of ``assignments`` with each cluster named as the reference (clean) samples name it
+    (their Hungarian matching): transformed digits are named as the learner names clean ones, not
+    given a matching of their own."""
+    table = contingency(reference_assignments, reference_digits)
+    rows, columns = linear_sum_assignment(-table)
+    digit_of_cluster = dict(zip(rows.tolist(), columns.tolist()))
+    named = np.array([digit_of_cluster.get(int(cluster), -1) for cluster in np.asarray(assignments)])
+    if named.shape != np.shape(digits) or named.size == 0:
+        raise ValueError(f"need equally long, non-empty assignments and digits, got {named.shape} and {np.shape(digits)}")
+    return float(np.mean(named == np.asarray(digits)))
+
+
 def purity(assignments: np.ndarray, digits: np.ndarray, train_assignments: np.ndarray | None = None,
            train_digits: np.ndarray | None = None) -> float:
     """Many-to-one accuracy, fair to over-clustering: each cluster is named by its majority digit.

@@ -1,0 +1,190 @@
+"""Digits drawn differently: seeded affine transforms and thicker or thinner strokes (numpy/scipy).
+
+Two uses. ``transfer_views`` renders a batch the three ways the image concepts are checked
+against (do the concepts still hold when the same digits are tilted, scaled, shifted, or written
+with another pen?). ``augmented_images`` draws such renderings at random while the image
+autoencoder trains, so that its codes learn to ignore what the renderings vary.
+
+Images are (n, height, width) arrays in [0, 1], ink bright on a dark background (MNIST).
+"""
+
+import numpy as np
+from scipy import ndimage
+
+DEFAULT_AUGMENTATION = {
+    "affine_probability": 0.5,     # share of images given a random affine transform
+    "thicken_probability": 0.25,   # share given thicker strokes (grey dilation 3x3)
+    "thin_probability": 0.25,      # share given thinner strokes (grey erosion 2x2); never with thicken
+    "max_rotation_degrees": 20.0,
+    "scale_range": (0.85, 1.15),
+    "max_shift_pixels": 2.0,
+}
+
+
+def _checked_images(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must be a (n, height, width) array, got shape {images.shape}")
+    if not np.issubdtype(images.dtype, np.number):
+        raise ValueError(f"images must be numeric, got dtype {images.dtype}")
+    return images
+
+
+def _checked_ranges(max_rotation_degrees: float, scale_range, max_shift_pixels: float) -> tuple[float, float]:
+    if not np.isfinite(max_rotation_degrees) or max_rotation_degrees < 0:
+        raise ValueError(f"max_rotation_degrees must be finite and >= 0, got {max_rotation_degrees}")
+    if not np.isfinite(max_shift_pixels) or max_shift_pixels < 0:
+        raise ValueError(f"max_shift_pixels must be finite and >= 0, got {max_shift_pixels}")
+    if len(scale_range) != 2:
+        raise ValueError(f"scale_range must be (lowest, highest), got {scale_range!r}")
+    lowest, highest = float(scale_range[0]), float(scale_range[1])
+    if not (np.isfinite(lowest) and np.isfinite(highest)) or lowest <= 0 or highest < lowest:
+        raise ValueError(f"scale_range must satisfy 0 < lowest <= highest, got {scale_range!r}")
+    return lowest, highest
+
+
+def affine_matrix_and_offset(rotation_degrees: float, scale: float, shift_pixels: tuple[float, float],
+                             shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The (matrix, offset) that ``scipy.ndimage.affine_transform`` needs to rotate an image by
+    ``rotation_degrees`` (counter-clockwise as displayed), scale it by ``scale`` about its centre,
+    then shift it by ``shift_pixels`` (rows down, columns right).
+
+    affine_transform maps each output pixel back to where it is read in the input, so the
+    forward transform ``output = scale * rotation @ (input - centre) + centre + shift`` is inverted.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    angle = np.deg2rad(rotation_degrees)
+    cosine, sine = np.cos(angle), np.sin(angle)
+    # On (row, column) coordinates with rows pointing down, this turns the image counter-clockwise.
+    rotation = np.array([[cosine, -sine], [sine, cosine]])
+    centre = (np.asarray(shape, dtype=np.float64) - 1.0) / 2.0
+    matrix = rotation.T / scale  # inverse of scale * rotation (a rotation's inverse is its transpose)
+    offset = centre - matrix @ (centre + np.asarray(shift_pixels, dtype=np.float64))
+    return matrix, offset
+
+
+def affine_transformed(images: np.ndarray, rng: np.random.Generator, max_rotation_degrees: float = 20.0,
+                       scale_range: tuple[float, float] = (0.85, 1.15), max_shift_pixels: float = 2.0) -> np.ndarray:
+    """Each image through its own random affine transform about its centre: rotation uniform in
+    +-max_rotation_degrees, scale uniform in scale_range, shift uniform in +-max_shift_pixels per
+    axis. Bilinear, zero outside the image; float32 in [0, 1], same shape."""
+    images = _checked_images(images)
+    lowest, highest = _checked_ranges(max_rotation_degrees, scale_range, max_shift_pixels)
+    count = len(images)
+    # Drawn in one go, in a fixed order, so a seed gives the same transforms whatever else happens.
+    rotations = rng.uniform(-max_rotation_degrees, max_rotation_degrees, count)
+    scales = rng.uniform(lowest, highest, count)
+    shifts = rng.uniform(-max_shift_pixels, max_shift_pixels, (count, 2))
+    return affine_transformed_with(images, rotations, scales, shifts)
+
+
+def affine_transformed_with(images: np.ndarray, rotations_degrees, scales, shifts_pixels) -> np.ndarray:
+    """Image i rotated by rotations_degrees[i] (counter-clockwise as displayed), scaled by scales[i]
+    about its centre, then shifted by shifts_pixels[i] = (rows down, columns right); see
+    ``affine_matrix_and_offset``. The same as ``scipy.ndimage.affine_transform`` (order 1, zero
+    outside) image by image, but in one ``map_coordinates`` call over the batch, as the per-call
+    overhead dominates on 28x28 images. Float32 in [0, 1], same shape."""
+    images = _checked_images(images)
+    count, height, width = images.shape
+    rotations = np.asarray(rotations_degrees, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    shifts = np.asarray(shifts_pixels, dtype=np.float64)
+    if rotations.shape != (count,) or scales.shape != (count,) or shifts.shape != (count, 2):
+        raise ValueError(f"need one rotation, scale and (row, column) shift per image for {count} images, got "
+                         f"shapes {rotations.shape}, {scales.shape} and {shifts.shape}")
+    if not (np.isfinite(rotations).all() and np.isfinite(scales).all() and np.isfinite(shifts).all()):
+        raise ValueError("rotations, scales and shifts must be finite")
+    if np.any(scales <= 0):
+        raise ValueError(f"scales must be > 0, got minimum {scales.min()}")
+    if count == 0:
+        return np.zeros(images.shape, dtype=np.float32)
+    rows, columns = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64),
+                                indexing="ij")
+    output_points = np.stack([rows.ravel(), columns.ravel()])  # (2, pixels)
+    # affine_matrix_and_offset for every image at once (same formulas, batched).
+    angles = np.deg2rad(rotations)
+    cosines, sines = np.cos(angles), np.sin(angles)
+    matrices = np.stack([np.stack([cosines, sines], axis=1), np.stack([-sines, cosines], axis=1)], axis=1)
+    matrices /= scales[:, None, None]
+    centre = (np.array([height, width], dtype=np.float64) - 1.0) / 2.0
+    offsets = centre - np.einsum("nij,nj->ni", matrices, centre + shifts)
+    source = np.einsum("nij,jp->nip", matrices, output_points) + offsets[:, :, None]  # (count, 2, pixels)
+    # The batch coordinate is a whole number, so linear interpolation along it reads exactly one
+    # image: no mixing across the batch.
+    batch = np.broadcast_to(np.arange(count, dtype=np.float64)[:, None], (count, height * width))
+    coordinates = np.stack([batch, source[:, 0], source[:, 1]])
+    values = ndimage.map_coordinates(images.astype(np.float64), coordinates, order=1, mode="constant", cval=0.0)
+    return np.clip(values.reshape(images.shape), 0.0, 1.0).astype(np.float32)
+
+
+def thickened(images: np.ndarray) -> np.ndarray:
+    """Thicker strokes: grey dilation over 3x3 pixels of each image (never across images)."""
+    images = _checked_images(images)
+    return np.clip(ndimage.grey_dilation(images, size=(1, 3, 3)), 0.0, 1.0).astype(np.float32)
+
+
+def thinned(images: np.ndarray) -> np.ndarray:
+    """Thinner strokes: grey erosion over 2x2 pixels of each image (never across images)."""
+    images = _checked_images(images)
+    return np.clip(ndimage.grey_erosion(images, size=(1, 2, 2)), 0.0, 1.0).astype(np.float32)
+
+
+TRANSFER_VIEW_NAMES = ("affine", "thick", "thin")
+
+
+def transfer_views(images: np.ndarray, seed: int, max_rotation_degrees: float = 20.0,
+                   scale_range: tuple[float, float] = (0.85, 1.15),
+                   max_shift_pixels: float = 2.0) -> dict[str, np.ndarray]:
+    """The three renderings the concepts are checked against, keyed by TRANSFER_VIEW_NAMES:
+    'affine' (one seeded random transform per image), 'thick' and 'thin'."""
+    rng = np.random.default_rng(seed)
+    return {"affine": affine_transformed(images, rng, max_rotation_degrees, scale_range, max_shift_pixels),
+            "thick": thickened(images), "thin": thinned(images)}
+
+
+def _checked_augmentation(config: dict) -> dict:
+    unknown = set(config) - set(DEFAULT_AUGMENTATION)
+    if unknown:
+        raise ValueError(f"augmentation: unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_AUGMENTATION)}")
+    settings = {**DEFAULT_AUGMENTATION, **config}
+    for key in ("affine_probability", "thicken_probability", "thin_probability"):
+        if not 0.0 <= settings[key] <= 1.0:
+            raise ValueError(f"augmentation: {key} must be in [0, 1], got {settings[key]}")
+    if settings["thicken_probability"] + settings["thin_probability"] > 1.0:
+        raise ValueError("augmentation: thicken_probability + thin_probability must be <= 1 (an image gets at "
+                         f"most one stroke change), got {settings['thicken_probability']} + "
+                         f"{settings['thin_probability']}")
+    _checked_ranges(settings["max_rotation_degrees"], settings["scale_range"], settings["max_shift_pixels"])
+    return settings
+
+
+def augmented_images(images: np.ndarray, rng: np.random.Generator, config: dict | None = None) -> np.ndarray:
+    """A random rendering of each image, for training: with ``affine_probability`` a random affine
+    transform (config's ranges); then, independently, thicker strokes with ``thicken_probability``
+    or else thinner ones with ``thin_probability``. The rest stay as they are, so the clean digits
+    are still learnt. ``config`` keys: DEFAULT_AUGMENTATION's (missing ones take its values).
+    Float32 in [0, 1], same shape; the same rng state gives the same images."""
+    images = _checked_images(images)
+    settings = _checked_augmentation(config or {})
+    count = len(images)
+    # All random numbers first, in a fixed order: the result depends only on the rng state.
+    transform_chosen = rng.random(count) < settings["affine_probability"]
+    stroke_draw = rng.random(count)
+    lowest, highest = _checked_ranges(settings["max_rotation_degrees"], settings["scale_range"],
+                                      settings["max_shift_pixels"])
+    rotations = rng.uniform(-settings["max_rotation_degrees"], settings["max_rotation_degrees"], count)
+    scales = rng.uniform(lowest, highest, count)
+    shifts = rng.uniform(-settings["max_shift_pixels"], settings["max_shift_pixels"], (count, 2))
+
+    augmented = np.clip(images, 0.0, 1.0).astype(np.float32)
+    if transform_chosen.any():
+        augmented[transform_chosen] = affine_transformed_with(augmented[transform_chosen], rotations[transform_chosen],
+                                                              scales[transform_chosen], shifts[transform_chosen])
+    thicken = stroke_draw < settings["thicken_probability"]
+    thin = ~thicken & (stroke_draw < settings["thicken_probability"] + settings["thin_probability"])
+    if thicken.any():
+        augmented[thicken] = thickened(augmented[thicken])
+    if thin.any():
+        augmented[thin] = thinned(augmented[thin])
+    return augmented
