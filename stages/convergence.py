@@ -6,6 +6,7 @@ import pandas as pd
 from digit_concepts import (autoencoders, brain, evaluation_classifiers, generation, paths, relations,
                             scoring, storage, zones)
 from digit_concepts.params import load
+from digit_concepts.standardisation import Standardiser
 
 SENSES = ("image", "audio")
 
@@ -31,11 +32,14 @@ def main() -> None:
           flush=True)
 
     rng = np.random.default_rng(seed)
+    standardiser = Standardiser.fit(codes["audio_train"])  # where recordings are near each other
     decoders = {sense: autoencoders.load_halves(paths.autoencoder_model(sense), seed)[1] for sense in SENSES}
     brain_maps = {direction: brain.load_map(paths.brain_model(direction), seed) for direction in brain.DIRECTIONS}
     imagined = generation.imagine(decoders, brain_maps, gaussians, relations.audio_given_image(counts).argmax(axis=1),
                                   {sense: codes[f"{sense}_test"] for sense in SENSES},
-                                  settings["samples_per_concept"], settings["generation_temperature"], rng)
+                                  settings["samples_per_concept"], settings["generation_temperature"], rng,
+                                  params["adaptation"]["batch_neighbours"],
+                                  {split: standardiser.apply(codes[f"audio_{split}"]) for split in ("train", "test")})
 
     samples = {"image": storage.read_npz(paths.IMAGES), "audio": storage.read_npz(paths.SPECTROGRAMS)}
     digits = {sense: {split: scoring.load_digits(sense, split) for split in ("train", "test")} for sense in SENSES}

@@ -75,7 +75,10 @@ def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list
     if settings.features == "log_mel":
         return {**log_mels, "train_views": audio.normalise(views, settings)}
     features = audio.features_of(powers, settings)
-    return audio.standardise_features({split: features[split_of == split] for split in SPLITS}, views)
+    # The train statistics are kept too (mean, deviation): the tool standardises new recordings with them.
+    statistics = audio.feature_statistics(features[split_of == "train"])
+    return {**audio.standardise_features({split: features[split_of == split] for split in SPLITS}, views),
+            **{f"statistics_{name}": values for name, values in statistics.items()}}
 
 
 def main() -> None:
@@ -94,7 +97,11 @@ def main() -> None:
 
     storage.write_npz(paths.IMAGES, **image_arrays)
     storage.write_npz(paths.SPECTROGRAMS, **audio_arrays)
+    statistics = {name.removeprefix("statistics_"): features.pop(name) for name in list(features)
+                  if name.startswith("statistics_")}
     storage.write_npz(paths.AUDIO_FEATURES, **features)
+    if statistics:
+        storage.write_npz(paths.AUDIO_FEATURE_STATISTICS, **statistics)
     storage.write_npz(paths.VOICE_DESCRIPTORS, **voice_descriptors)
     storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())
     storage.write_csv(paths.IMAGE_METADATA, image_table)

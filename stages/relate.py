@@ -28,16 +28,16 @@ def main() -> None:
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
     }
     audio_standardiser = Standardiser.fit(codes["audio_train"])
-    neighbours = params["relate"]["batch_neighbours"]
+    neighbours = params["adaptation"]["batch_neighbours"]
+    train_features = audio_standardiser.apply(codes["audio_train"])
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
         audio_evidence = relations.evidence_through(assignments[f"audio_{split}_log_posteriors"], backward.T)
         audio_features = audio_standardiser.apply(codes[f"audio_{split}"])
         audio_digits = scoring.load_digits("audio", split)
         # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
-        metrics[f"{prefix}audio_acc_through_images"] = scoring.hungarian_accuracy(
-            relations.name_with_batch_neighbours(audio_evidence, audio_features, neighbours), audio_digits)
-        metrics[f"{prefix}audio_acc_through_images_each_alone"] = scoring.hungarian_accuracy(
-            relations.name_with_batch_neighbours(audio_evidence, audio_features, 0), audio_digits)
+        for suffix, count in (("", neighbours), ("_each_alone", 0)):
+            named = relations.name_with_batch_neighbours(audio_evidence, audio_features, count, train_features)
+            metrics[f"{prefix}audio_acc_through_images{suffix}"] = scoring.hungarian_accuracy(named, audio_digits)
         image_named = relations.name_through(assignments[f"image_{split}"], forward)
         metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(
             image_named, scoring.load_digits("image", split))

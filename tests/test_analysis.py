@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digit_concepts import clustering, generation, relations, scoring, zones
+from digit_concepts import adaptation, clustering, generation, relations, scoring, zones
 
 
 class TestHungarianAccuracy:
@@ -213,23 +213,38 @@ def test_cooccurrence_k_selection_uses_the_partner_score():
 
 
 def test_batch_neighbours_let_a_new_voice_borrow_evidence_from_recordings_it_sounds_like():
-    # Two digits, each a tight group of 6 recordings far from the other; one recording per group
-    # carries misleading evidence of its own, which its 5 neighbours outvote.
+    # A new voice: two digits, each a tight group of 6 recordings, all far from the train recordings.
+    # One recording per group carries misleading evidence of its own, which its neighbours outvote.
     rng = np.random.default_rng(0)
     features = np.concatenate([rng.normal(0.0, 0.1, (6, 2)), rng.normal(5.0, 0.1, (6, 2))])
+    far_train = np.array([[50.0, 50.0], [-50.0, 50.0]])
     evidence = np.log(np.tile([[0.8, 0.2]], (12, 1)))
     evidence[6:] = np.log([0.2, 0.8])
     evidence[0], evidence[6] = np.log([0.1, 0.9]), np.log([0.9, 0.1])
-    alone = relations.name_with_batch_neighbours(evidence, features, 0)
+    alone = relations.name_with_batch_neighbours(evidence, features, 0, far_train)
     assert alone[0] == 1 and alone[6] == 0  # each alone, the two are wrong
-    together = relations.name_with_batch_neighbours(evidence, features, 5)
+    together = relations.name_with_batch_neighbours(evidence, features, 5, far_train)
     np.testing.assert_array_equal(together, [0] * 6 + [1] * 6)
+    # A voice heard in training: a train recording right beside each one, so nothing is borrowed.
+    near_train = features + 1e-3
+    np.testing.assert_array_equal(relations.name_with_batch_neighbours(evidence, features, 5, near_train), alone)
     # More neighbours than the batch holds: the whole batch, no error.
-    assert relations.name_with_batch_neighbours(evidence[:3], features[:3], 50).shape == (3,)
-    with pytest.raises(ValueError, match="neighbours must be >= 0"):
-        relations.name_with_batch_neighbours(evidence, features, -1)
+    assert relations.name_with_batch_neighbours(evidence[:3], features[:3], 50, far_train).shape == (3,)
+    with pytest.raises(ValueError, match="batch_neighbours must be >= 0"):
+        relations.name_with_batch_neighbours(evidence, features, -1, far_train)
     with pytest.raises(ValueError, match="one feature row per sample"):
-        relations.name_with_batch_neighbours(evidence, features[:5], 2)
+        relations.name_with_batch_neighbours(evidence, features[:5], 2, far_train)
+
+
+def test_neighbourhoods_put_each_sample_first_and_weigh_only_members_nearer_than_train():
+    features = np.array([[0.0], [1.0], [3.0]])
+    indices, weights = adaptation.batch_neighbourhoods(features, 2, np.array([[-0.5], [2.5]]))
+    np.testing.assert_array_equal(indices[:, 0], [0, 1, 2])
+    # Samples 0 and 2 are 0.5 from a train sample, nearer than any fellow: they borrow nothing.
+    # Sample 1 is 1.5 from train, 1.0 from sample 0 (borrowed) and 2.0 from sample 2 (not).
+    np.testing.assert_array_equal(weights, [[1, 0, 0], [1, 1, 0], [1, 0, 0]])
+    duplicates = np.zeros((3, 2))
+    assert (adaptation.batch_neighbourhoods(duplicates, 2, np.ones((1, 2)))[0][:, 0] == [0, 1, 2]).all()
 
 
 def test_evidence_through_carries_posteriors_to_the_other_sense():
@@ -246,3 +261,15 @@ def test_transformed_digits_are_named_as_the_clean_ones_are():
     assert accuracy == pytest.approx(4 / 6)
     # A cluster the clean samples never used names nothing.
     assert scoring.accuracy_under_mapping_of(clean_clusters, digits, np.array([9] * 6), digits) == 0.0
+
+
+def test_batch_neighbour_means_average_each_row_with_the_members_it_may_borrow_from():
+    features = np.array([[0.0], [0.1], [5.0], [5.1]])
+    far_train = np.array([[100.0]])
+    values = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]], dtype=np.float32)
+    np.testing.assert_allclose(generation.batch_neighbour_means(values, features, 1, far_train),
+                               [[2.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.0, 3.0]])
+    assert generation.batch_neighbour_means(values, features, 0, far_train) is values
+    np.testing.assert_allclose(generation.batch_neighbour_means(values, features, 3, features), values)  # all heard
+    with pytest.raises(ValueError, match="one feature row per value"):
+        generation.batch_neighbour_means(values, features[:2], 1, far_train)

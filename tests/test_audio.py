@@ -15,9 +15,10 @@ from fakes import SAMPLE_RATE, tone
 
 @pytest.fixture(scope="module")
 def settings() -> audio.AudioSettings:
-    """The committed audio params, with few Griffin-Lim iterations to stay fast."""
+    """The committed audio params, reading log-mels, with few Griffin-Lim iterations to stay fast
+    (the ``cepstral`` fixture reads cepstra)."""
     committed = YAML(typ="safe", pure=True).load(REPO / "params.yaml")["audio"]
-    return audio.AudioSettings(**{**committed, "griffin_lim_iterations": 2})
+    return audio.AudioSettings(**{**committed, "griffin_lim_iterations": 2, "features": "log_mel"})
 
 
 def _write(path: Path, signal: np.ndarray, rate: int = SAMPLE_RATE) -> Path:

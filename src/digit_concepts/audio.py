@@ -225,11 +225,20 @@ def augmented_views(powers: list[np.ndarray], settings: AudioSettings, views_per
     return np.stack([np.stack(per_view) for per_view in zip(*per_recording)])
 
 
+def feature_statistics(train: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-element mean and deviation of the train features: saved, so that new recordings (the
+    tool's) are standardised exactly as the pipeline's were."""
+    return {"mean": train.mean(axis=0).astype(np.float32), "deviation": (train.std(axis=0) + 1e-6).astype(np.float32)}
+
+
+def standardised(features: np.ndarray, statistics: dict[str, np.ndarray]) -> np.ndarray:
+    return ((features - statistics["mean"]) / statistics["deviation"]).astype(np.float32)
+
+
 def standardise_features(splits: dict[str, np.ndarray], views: np.ndarray) -> dict[str, np.ndarray]:
     """Every split (and the train views), each element standardised with the train split's statistics."""
-    mean, deviation = splits["train"].mean(axis=0), splits["train"].std(axis=0) + 1e-6
-    return {name: ((values - mean) / deviation).astype(np.float32)
-            for name, values in {**splits, "train_views": views}.items()}
+    statistics = feature_statistics(splits["train"])
+    return {name: standardised(values, statistics) for name, values in {**splits, "train_views": views}.items()}
 
 
 def write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:

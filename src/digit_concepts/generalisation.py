@@ -14,6 +14,8 @@ MEASURES = (
     ("fused_acc", "metrics/convergence.json", ("fused_acc",)),
     ("coherence_image_to_audio", "metrics/convergence.json", ("coherence_image_to_audio",)),
     ("coherence_audio_to_image", "metrics/convergence.json", ("coherence_audio_to_image",)),
+    # the same recordings each named alone, without their batch neighbours (relate.batch_neighbours)
+    ("audio_acc_through_images_each_alone", "metrics/relate.json", ("audio_acc_through_images_each_alone",)),
 )
 
 

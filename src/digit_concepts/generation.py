@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .adaptation import batch_neighbourhoods
+
 
 def sample_concepts(means: np.ndarray, covariances: np.ndarray, concepts: np.ndarray, per_concept: int,
                     temperature: float, rng: np.random.Generator) -> np.ndarray:
@@ -25,19 +27,43 @@ def decode(decoder, codes: np.ndarray) -> np.ndarray:
     return decoded.reshape(codes.shape[:-1] + decoded.shape[1:])
 
 
-def translate(brain_map, decoder, source_codes: np.ndarray) -> np.ndarray:
-    """Cross-modal generation: source codes -> brain module -> target codes -> target decoder."""
-    return decode(decoder, brain_map.predict(source_codes, batch_size=1024, verbose=0))
+def batch_neighbour_means(values: np.ndarray, batch_features: np.ndarray, neighbours: int,
+                          train_features: np.ndarray) -> np.ndarray:
+    """Each row averaged with the rows of the batch members it may borrow from
+    (``adaptation.batch_neighbourhoods``); 0 neighbours: unchanged."""
+    values = np.asarray(values)
+    if len(values) != len(batch_features):
+        raise ValueError(f"need one feature row per value, got {len(batch_features)} rows for {len(values)}")
+    if neighbours == 0:
+        return values
+    indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
+    return ((values[indices] * weights[:, :, None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)).astype(values.dtype)
+
+
+def translate(brain_map, decoder, source_codes: np.ndarray, batch_features: np.ndarray | None = None,
+              neighbours: int = 0, train_features: np.ndarray | None = None) -> np.ndarray:
+    """Cross-modal generation: source codes -> brain module -> target codes -> target decoder.
+
+    With ``neighbours``, each translated code is first averaged with those of the batch members it
+    may borrow from (``adaptation``): a new voice's recording is imagined from what it and the
+    recordings it sounds like say together."""
+    translated = brain_map.predict(source_codes, batch_size=1024, verbose=0)
+    if neighbours:
+        translated = batch_neighbour_means(translated, batch_features, neighbours, train_features)
+    return decode(decoder, translated)
 
 
 
 def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters: np.ndarray, test_codes: dict,
-            per_concept: int, temperature: float, rng: np.random.Generator) -> dict:
+            per_concept: int, temperature: float, rng: np.random.Generator,
+            batch_neighbours: int = 0, recording_features: dict[str, np.ndarray] | None = None) -> dict:
     """Everything the learner imagines: new samples of every image concept (images) and of its
     best audio partner (log-mels), and each test sample carried into the other sense.
 
     ``decoders`` and ``test_codes`` are keyed by sense, ``brain_maps`` by direction
-    (``image_to_audio``, ``audio_to_image``).
+    (``image_to_audio``, ``audio_to_image``). Test recordings are translated with up to
+    ``batch_neighbours`` fellow test recordings (``recording_features`` of the test and train
+    recordings, keyed by split, say who is near whom).
     """
     image_concepts = np.arange(gaussians["image_means"].shape[0])
     return {
@@ -46,5 +72,7 @@ def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters:
         "concept_spectrograms": decode(decoders["audio"], sample_concepts(
             gaussians["audio_means"], gaussians["audio_covariances"], partner_clusters, per_concept, temperature, rng)),
         "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"], test_codes["image"]),
-        "audio_to_image": translate(brain_maps["audio_to_image"], decoders["image"], test_codes["audio"]),
+        "audio_to_image": translate(brain_maps["audio_to_image"], decoders["image"], test_codes["audio"],
+                                    (recording_features or {}).get("test"), batch_neighbours,
+                                    (recording_features or {}).get("train")),
     }

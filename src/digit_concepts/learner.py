@@ -114,10 +114,12 @@ class Learner:
     def audio_inputs(self, signals: list[np.ndarray]) -> np.ndarray:
         """What the audio autoencoder reads, made as ``preprocess`` makes it for FSDD recordings."""
         settings = self.audio_settings
-        if settings.features != "log_mel":
-            raise MissingLearner(f"this learner's audio autoencoder reads {settings.features!r} features, whose "
-                                 f"standardisation the pipeline does not save yet; the tool supports log_mel")
         powers = [audio.trimmed_power(signal, settings) for signal in signals]
+        if settings.features != "log_mel":
+            statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
+            if not statistics_file.is_file():
+                raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
+            return audio.standardised(audio.features_of(powers, settings), storage.read_npz(statistics_file))
         decibels, _ = audio.spectrograms(powers, settings)
         if settings.per_recording_normalisation:
             decibels, _ = audio.remove_loudness(decibels)

@@ -161,7 +161,7 @@ SCHEMA: dict[str, Callable] = {
     "cluster.gmm_reg_covar": number(0.0, 1.0, strict_minimum=True),
     "cluster.kmeans_restarts": integer(1, 100),
     "cluster.umap_transform_neighbors": integer(1, 500),
-    "relate.batch_neighbours": integer(0, 1000),
+    "adaptation.batch_neighbours": integer(0, 1000),
     "relate.min_share": number(0.0, 1.0),
     "relate.brain.hidden_units": integer_list(1),
     "relate.brain.epochs": integer(1),

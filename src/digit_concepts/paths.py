@@ -11,6 +11,8 @@ PREPROCESSED_DIR = Path("data/preprocessed")
 IMAGES = PREPROCESSED_DIR / "images.npz"
 SPECTROGRAMS = PREPROCESSED_DIR / "spectrograms.npz"
 AUDIO_FEATURES = PREPROCESSED_DIR / "audio_features.npz"  # the audio autoencoder's inputs
+# Train mean and deviation of those inputs when they are not log-mels (the tool standardises with them).
+AUDIO_FEATURE_STATISTICS = PREPROCESSED_DIR / "audio_feature_statistics.npz"
 AUDIO_SETTINGS = PREPROCESSED_DIR / "audio_settings.json"
 VOICE_DESCRIPTORS = PREPROCESSED_DIR / "voice_descriptors.npz"  # who speaks: only for voice-aware clustering
 EPISODES = PREPROCESSED_DIR / "episodes.npz"

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from .adaptation import batch_neighbourhoods
+
 
 def cooccurrence(image_concepts: np.ndarray, audio_concepts: np.ndarray, n_image: int, n_audio: int) -> np.ndarray:
     """Counts of (image concept, audio concept) over episodes: each episode strengthens one link."""
@@ -72,27 +74,16 @@ def evidence_through(log_posteriors: np.ndarray, conditional: np.ndarray) -> np.
     return np.log(np.maximum(evidence, np.finfo(np.float64).tiny))
 
 
-def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndarray, neighbours: int) -> np.ndarray:
-    """Name each sample of a batch by its own evidence (log) summed with that of its ``neighbours``
-    nearest batch members (Euclidean, in ``batch_features``); 0 neighbours: its own evidence only.
-
-    Test-time adaptation without labels: a new voice's recordings of one digit lie close to each
-    other even where they lie far from every voice heard in training, so each recording borrows
-    the evidence of those it sounds like. Only the batch is used, never the other splits.
-    """
+def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndarray, neighbours: int,
+                               train_features: np.ndarray) -> np.ndarray:
+    """Name each sample of a batch by its own evidence (log) summed with that of the nearest batch
+    members it may borrow from (``adaptation.batch_neighbourhoods``: at most ``neighbours``, each
+    closer to it than its nearest train sample); 0 neighbours: its own evidence only."""
     log_evidence = np.asarray(log_evidence, dtype=np.float64)
-    batch_features = np.asarray(batch_features, dtype=np.float64)
     if len(log_evidence) != len(batch_features):
         raise ValueError(f"need one feature row per sample, got {len(batch_features)} rows for {len(log_evidence)}")
-    if neighbours < 0:
-        raise ValueError(f"neighbours must be >= 0, got {neighbours}")
-    count = min(neighbours + 1, len(batch_features))
-    if count <= 1:
-        return log_evidence.argmax(axis=1)
-    from sklearn.neighbors import KDTree
-
-    _, indices = KDTree(batch_features).query(batch_features, k=count)  # each sample finds itself first
-    return log_evidence[indices].sum(axis=1).argmax(axis=1)
+    indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
+    return (log_evidence[indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
 
 
 def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:
