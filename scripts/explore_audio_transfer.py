@@ -1,0 +1,284 @@
+"""Exploration (not a stage): which label-free audio model's digit concepts transfer to an unheard speaker?
+
+Leave-one-speaker-out on FSDD. The teacher is label-free: each train recording's partner images (episodes,
+built with digit labels as the pipeline builds them) carry image concepts (clusters of image codes); their
+histogram is a soft target for an auxiliary head on the audio code. Digit labels otherwise only score.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official]
+
+Results: .tmp/audio_transfer_results.md (table) and .tmp/audio_transfer_results.jsonl (one line per fold).
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+os.chdir(REPO)
+
+from digit_concepts import audio, episodes, paths  # noqa: E402
+from digit_concepts.params import load  # noqa: E402
+
+TMP = REPO / ".tmp"
+CACHE = TMP / "audio_transfer_cache.npz"
+RESULTS_MD = TMP / "audio_transfer_results.md"
+RESULTS_JSONL = TMP / "audio_transfer_results.jsonl"
+SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+SEED = 42
+VIEWS = 3
+
+# name: input features, head weight, augmentation views, extra input noise, epochs, speaker-centred inputs, arch
+VARIANTS = {
+    "lm": dict(features="lm", w=0.0),
+    "cep": dict(features="cep", w=0.0),
+    "lm_w0.1": dict(features="lm", w=0.1),
+    "lm_w1": dict(features="lm", w=1.0),
+    "cep_w0.1": dict(features="cep", w=0.1),
+    "cep_w1": dict(features="cep", w=1.0),
+    "cep_w3": dict(features="cep", w=3.0),
+    "lm_w1_aug": dict(features="lm", w=1.0, views=VIEWS, epochs=20),
+    "cep_w1_aug": dict(features="cep", w=1.0, views=VIEWS, epochs=20),
+    "cep_aug": dict(features="cep", w=0.0, views=VIEWS, epochs=20),
+    "cep_w1_n0.6": dict(features="cep", w=1.0, noise=0.6),
+    "lm_w1_spk": dict(features="lm", w=1.0, speaker_centred=True),
+    "cep_w1_spk": dict(features="cep", w=1.0, speaker_centred=True),
+    "lm_spk": dict(features="lm", w=0.0, speaker_centred=True),
+    "cep_w1_conv": dict(features="cep", w=1.0, arch="conv1d"),
+    "lm_w1_conv": dict(features="lm", w=1.0, arch="conv1d"),
+    "cep_w1_aug_spk": dict(features="cep", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
+    "lm_w1_aug_spk": dict(features="lm", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
+}
+DEFAULTS = dict(w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense")
+
+
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, flush=True)
+
+
+def build_cache() -> dict:
+    """Every recording's log-mel (peak-relative dB, pipeline steps) and cepstral features, plus VIEWS views."""
+    if CACHE.exists():
+        return dict(np.load(CACHE))
+    params = load()
+    settings = audio.AudioSettings(**params["audio"])
+    table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
+    start = time.time()
+    powers, _ = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
+    decibels, _ = audio.spectrograms(powers, settings)
+    decibels, _ = audio.remove_loudness(decibels)
+    cepstral = dataclasses.replace(settings, features="cepstral")
+    cep = audio.features_of(powers, cepstral)
+    log(f"read {len(powers)} recordings in {time.time() - start:.0f}s")
+    rng = np.random.default_rng([SEED, 1])
+    lm_views = audio.augmented_views(powers, settings, VIEWS, 0.15, 0.08, 0.2, rng)
+    cep_views = audio.augmented_views(powers, cepstral, VIEWS, 0.15, 0.08, 0.2, rng)
+    log(f"views in {time.time() - start:.0f}s")
+    cache = dict(lm=decibels.astype(np.float32), cep=cep.astype(np.float32), lm_views=lm_views.astype(np.float32),
+                 cep_views=cep_views.astype(np.float32), digit=table["digit"].to_numpy(),
+                 speaker=table["speaker"].to_numpy().astype(str), index=table["recording_index"].to_numpy())
+    TMP.mkdir(exist_ok=True)
+    np.savez(CACHE, **cache)
+    return cache
+
+
+def image_teacher():
+    import pandas as pd
+
+    meta = pd.read_csv(paths.IMAGE_METADATA)
+    digits = meta.loc[meta["split"] == "train", "digit"].to_numpy()
+    concepts = np.load("data/clusters/assignments.npz")["image_train"]
+    return digits, concepts
+
+
+def hungarian(assignments, digits) -> float:
+    from scipy.optimize import linear_sum_assignment
+
+    table = np.zeros((assignments.max() + 1, 10))
+    np.add.at(table, (assignments, digits), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return float(table[rows, cols].sum() / len(digits))
+
+
+def centre_by_speaker(values, speakers, scale=False):
+    out = values.copy()
+    for s in np.unique(speakers):
+        m = speakers == s
+        out[m] = values[m] - values[m].mean(axis=0)
+        if scale:
+            out[m] /= values[m].std(axis=0) + 1e-6
+    return out
+
+
+def through_images(train_codes, test_codes, cooc_audio, cooc_concepts, n_concepts, test_digits):
+    """Pipeline's audio path: standardise, PCA 32, k-means 300, clusters named by co-occurring image concept."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    mean, std = train_codes.mean(0), train_codes.std(0) + 1e-6
+    a, b = (train_codes - mean) / std, (test_codes - mean) / std
+    pca = PCA(min(32, a.shape[1]), random_state=SEED).fit(a)
+    a, b = pca.transform(a), pca.transform(b)
+    km = KMeans(300, n_init=4, random_state=SEED).fit(a)
+    labels = km.labels_
+    centres = np.stack([a[labels == c].mean(0) for c in range(300)])
+    cooc = np.zeros((300, n_concepts))
+    np.add.at(cooc, (labels[cooc_audio], cooc_concepts), 1)
+    names = cooc.argmax(1)
+    nearest = ((b[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+    return hungarian(names[nearest], test_digits)
+
+
+def build_model(keras, shape, n_concepts, cfg):
+    layers = keras.layers
+    inputs = keras.Input(shape=shape)
+    x = layers.GaussianNoise(cfg["noise"])(inputs) if cfg["noise"] > 0 else inputs
+    enc_in = keras.Input(shape=shape)
+    if cfg["arch"] == "conv1d":
+        h = layers.Permute((2, 1))(enc_in)  # frames x rows
+        h = layers.Conv1D(64, 5, padding="same", activation="relu")(h)
+        h = layers.Conv1D(64, 5, strides=2, padding="same", activation="relu")(h)
+        h = layers.Flatten()(h)
+        h = layers.Dense(256, activation="relu")(h)
+    else:
+        h = layers.Flatten()(enc_in)
+        h = layers.Dense(512, activation="relu")(h)
+        h = layers.Dense(256, activation="relu")(h)
+    code = layers.Dense(32, name="code")(h)
+    encoder = keras.Model(enc_in, code)
+    code_in = keras.Input(shape=(32,))
+    y = layers.Dense(256, activation="relu")(code_in)
+    y = layers.Dense(512, activation="relu")(y)
+    y = layers.Dense(int(np.prod(shape)))(y)
+    decoder = keras.Model(code_in, layers.Reshape(shape)(y))
+    head = keras.Model(code_in, layers.Dense(n_concepts, activation="softmax")(code_in))
+    c = encoder(x)
+    model = keras.Model(inputs, {"recon": decoder(c), "head": head(c)})
+    return model, encoder, head
+
+
+def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts):
+    import tensorflow as tf
+
+    from digit_concepts.runtime import keras_with_seed
+
+    keras = keras_with_seed(SEED)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    start = time.time()
+    feats, views = cache[cfg["features"]].astype(np.float32), cache[cfg["features"] + "_views"][: cfg["views"]]
+    speakers, digits = cache["speaker"], cache["digit"]
+    if cfg["speaker_centred"]:  # transductive: each speaker's (incl. the held-out one's) own mean input removed
+        feats = centre_by_speaker(feats, speakers)
+        if len(views):
+            views = np.stack([centre_by_speaker(v, speakers) for v in views])
+    if cfg["features"] == "lm" and not cfg["speaker_centred"]:
+        m, s = feats[train].mean(), feats[train].std()
+    else:
+        m, s = feats[train].mean(0), feats[train].std(0) + 1e-6
+    X = ((feats - m) / s).astype(np.float32)
+    V = ((views - m) / s).astype(np.float32) if len(views) else views
+    # Episodes: every train image paired with a train recording of its digit (labels build episodes only).
+    rng = np.random.default_rng(SEED)
+    image_index, audio_index, _ = episodes.episode_stream(image_digits, digits[train], 0.0, rng)
+    partner_concepts = image_concepts[image_index]
+    hist = np.zeros((train.sum(), n_concepts))
+    np.add.at(hist, (audio_index, partner_concepts), 1)
+    teacher = (hist / hist.sum(1, keepdims=True)).astype(np.float32)
+
+    model, encoder, head = build_model(keras, X.shape[1:], n_concepts, cfg)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss={"recon": "mean_squared_error", "head": "categorical_crossentropy"},
+                  loss_weights={"recon": 1.0, "head": cfg["w"]})
+    Xtr = X[train]
+    inputs, recon, soft = Xtr, Xtr, teacher
+    if len(V):
+        inputs = np.concatenate([Xtr, *V[:, train]])
+        recon = np.concatenate([Xtr] * (len(V) + 1))
+        soft = np.concatenate([teacher] * (len(V) + 1))
+    model.fit(inputs, {"recon": recon, "head": soft}, epochs=cfg["epochs"], batch_size=cfg["batch"], shuffle=True,
+              verbose=0)
+    train_seconds = time.time() - start
+    codes = encoder.predict(X, batch_size=1024, verbose=0)
+    result = {"train_s": train_seconds}
+    test_digits = digits[test]
+    # Test-time adaptation on codes: each speaker's codes centred on its own mean (held-out speaker: its own).
+    centred = centre_by_speaker(codes, speakers)
+    # official split: test recordings of a speaker centred together with... their own (transductive) mean
+    if not (test & train).any() and len(np.unique(speakers[test])) > 1:
+        centred = codes.copy()
+        for sp in np.unique(speakers):
+            for part in (train, test):
+                mask = part & (speakers == sp)
+                centred[mask] = codes[mask] - codes[mask].mean(0)
+    for tag, c in (("", codes), ("_ctr", centred)):
+        result["ti" + tag] = through_images(c[train], c[test], audio_index, partner_concepts, n_concepts, test_digits)
+        if cfg["w"] > 0:
+            shift = codes[train].mean(0) if tag else 0.0
+            probs = head.predict(c[test] + shift, batch_size=1024, verbose=0)
+            result["head" + tag] = hungarian(probs.argmax(1), test_digits)
+    result["fold_s"] = time.time() - start
+    return result
+
+
+def write_table():
+    rows = [json.loads(line) for line in RESULTS_JSONL.read_text().splitlines() if line.strip()]
+    grouped = {}
+    for r in rows:
+        grouped.setdefault((r["split"], r["variant"]), {})[r["fold"]] = r
+    lines = ["# Audio transfer exploration (scripts/explore_audio_transfer.py)", "",
+             "ti = audio through images (k-means 300 on PCA-32 codes, clusters named by co-occurring image concept); "
+             "_ctr = codes centred per speaker (test speaker on its own unlabelled mean) before clustering / head; "
+             "head = argmax of the teacher head. Seed 42, one thread.", "",
+             "| split | variant | metric | " + " | ".join(SPEAKERS) + " | mean | min | s/fold (train) |",
+             "|---|---|---|" + "---|" * (len(SPEAKERS) + 3)]
+    for (split, variant), folds in grouped.items():
+        metrics = [k for k in next(iter(folds.values())) if k.startswith(("ti", "head"))]
+        for metric in metrics:
+            values = [folds[s][metric] if s in folds else None for s in (SPEAKERS if split == "loso" else ["official"])]
+            got = [v for v in values if v is not None]
+            cells = " | ".join("" if v is None else f"{v:.3f}" for v in values)
+            if split != "loso":
+                cells += " |" * (len(SPEAKERS) - 1)
+            secs = np.mean([f["train_s"] for f in folds.values()])
+            lines.append(f"| {split} | {variant} | {metric} | {cells} | {np.mean(got):.3f} | {np.min(got):.3f} | "
+                         f"{secs:.0f} ({len(got)} folds) |")
+    RESULTS_MD.write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variants", default="lm,cep,cep_w1,lm_w1")
+    parser.add_argument("--split", default="loso", choices=["loso", "official"])
+    parser.add_argument("--speakers", default=",".join(SPEAKERS))
+    args = parser.parse_args()
+    cache = build_cache()
+    image_digits, image_concepts = image_teacher()
+    n_concepts = int(image_concepts.max()) + 1
+    folds = args.speakers.split(",") if args.split == "loso" else ["official"]
+    for name in args.variants.split(","):
+        cfg = {**DEFAULTS, **VARIANTS[name]}
+        for fold in folds:
+            test = cache["speaker"] == fold if fold != "official" else cache["index"] < 5
+            result = run_fold(cache, cfg, ~test, test, image_digits, image_concepts, n_concepts)
+            record = {"split": args.split, "variant": name, "fold": fold, **result, "cfg": cfg}
+            with RESULTS_JSONL.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            write_table()
+            log(name, fold, {k: round(v, 3) for k, v in result.items()})
+
+
+if __name__ == "__main__":
+    main()
