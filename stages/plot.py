@@ -21,7 +21,8 @@ SENSES = ("image", "audio")
 KIND = {"image": "image", "audio": "spectrogram"}
 SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}
 METRICS = {"reconstruction": paths.RECONSTRUCTION_METRICS, "cluster": paths.CLUSTER_METRICS,
-           "relate": paths.RELATE_METRICS, "convergence": paths.CONVERGENCE_METRICS}
+           "relate": paths.RELATE_METRICS, "convergence": paths.CONVERGENCE_METRICS,
+           "transfer": paths.TRANSFER_METRICS}
 
 
 def inside(folder: Path, target: Path) -> Path:
@@ -72,7 +73,7 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
         clock(f"t-SNE map of {sense} codes ({what})")
         yield (f"latent_{sense}", f"t-SNE of {sense} latent codes ({what})",
                figures.latent_scatter(embedding, clusters, digits, f"{sense} latent space, t-SNE of {what}"))
-    # Audio alone, voice-aware: the same recordings once each voice's mean is taken out.
+    # Audio alone: the same recordings, each voice found centred (none found: the codes as they are).
     voice_count = int(assignments["audio_voice_train"].max()) + 1
     centred = dict(zip(("audio_train", "audio_test"), voices.centred_codes(
         codes["audio_train"], codes["audio_test"], assignments["audio_voice_train"], assignments["audio_voice_test"],
@@ -80,11 +81,11 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
     alone = {f"audio_{split}": assignments[f"audio_alone_{split}"] for split in ("train", "test")}
     centred_codes, concepts, digits, what = latent_points({**codes, **centred}, {**assignments, **alone}, seed)["audio"]
     embedding = figures.embed_2d(centred_codes, seed)
-    clock(f"t-SNE map of audio codes centred per voice ({what})")
-    yield ("latent_audio_alone", f"t-SNE of audio codes with each of the {voice_count} voices found centred, "
-                                 f"coloured by the audio-alone concepts (k=10) and by digit ({what})",
-           figures.latent_scatter(embedding, concepts, digits,
-                                  f"audio alone: codes centred per voice ({voice_count} voices), t-SNE of {what}"))
+    clock(f"t-SNE map of audio codes for audio alone ({what})")
+    codes_shown = f"codes centred per voice ({voice_count} voices)" if voice_count > 1 else "codes"
+    yield ("latent_audio_alone", f"t-SNE of audio {codes_shown}, coloured by the audio-alone concepts (k=10) and "
+                                 f"by digit ({what})",
+           figures.latent_scatter(embedding, concepts, digits, f"audio alone: {codes_shown}, t-SNE of {what}"))
 
 
 def relation_figures(params: dict):
@@ -168,7 +169,10 @@ HEADLINE = (  # (metrics file, key, label, what it means)
      "matched to one digit only to score)."),
     ("relate", "audio_acc_through_images", "recordings named through images",
      "Test recordings whose audio cluster's best image partner, learnt only from which concepts occur together, "
-     "is their digit."),
+     "is their digit (each borrowing evidence from fellow test recordings nearer than any train one)."),
+    ("transfer", "image_affine_acc", "digits tilted, scaled, shifted",
+     "Test images under a random rotation (up to 20 degrees), scale (0.85-1.15) and shift (2 px), named as the "
+     "clean ones are."),
     ("convergence", "fused_acc", "both senses together",
      "Test episodes (an image and a recording of one digit) for which the two senses, each weighted by its "
      "confidence, name the right concept."),

@@ -107,6 +107,8 @@ def write_fake_project(root: Path) -> None:
         storage.write_json(target, {"image": {"acc": 0.9, "n_clusters": 10}, "agreement": 0.75})
     storage.write_json(paths.CONVERGENCE_METRICS, {"image": {"acc": 0.9, "n_clusters": 10}, "agreement": 0.75,
                                                    "fused_acc": 0.987, "coherence_image_to_audio": 0.91})
+    storage.write_json(paths.TRANSFER_METRICS, {"image_affine_acc": 0.94, "image_thick_acc": 0.96,
+                                                "image_thin_acc": 0.95})
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +316,7 @@ def test_full_metric_tables_and_figures_come_after_the_readable_sections(plotted
 
 def test_stage_prints_progress_of_its_slow_steps(plotted):
     printed = (plotted / "stage_output.txt").read_text()
-    for step in ("t-SNE map of image codes", "t-SNE map of audio codes (", "t-SNE map of audio codes centred",
+    for step in ("t-SNE map of image codes", "t-SNE map of audio codes (", "t-SNE map of audio codes for audio alone",
                  "Griffin-Lim: 4 sounds imagined", "Griffin-Lim: 4 test recordings", "Griffin-Lim: 6 sounds of each",
                  "report written"):
         assert re.search(rf"^plot: {re.escape(step)}.* \(\d+\.\d s\)$", printed, flags=re.M), step

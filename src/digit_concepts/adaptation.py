@@ -2,7 +2,7 @@
 
 A voice never heard in training puts its recordings far from every train recording, but its
 recordings of one digit still lie close to each other. So each recording of a batch (the test
-split, or the files given to the tool together) may borrow from its nearest fellow batch members:
+split; the tool does not adapt yet) may borrow from its nearest fellow batch members:
 its evidence about the concept is summed with theirs (``relations.name_with_batch_neighbours``),
 and what it imagines is the mean of their translations (``generation.translate``).
 

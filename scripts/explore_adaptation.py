@@ -1,0 +1,81 @@
+"""Exploration (not a stage): how many batch neighbours test-time adaptation should borrow from,
+chosen without the test speaker.
+
+Inside each leave-one-speaker-out fold, every remaining speaker in turn is held out of a
+4-speaker train set as validation. A linear probe (logistic regression on PCA-64 of the
+cepstral features) trained on teacher-like targets (digits with 3% flipped at random: the image
+teacher is ~97% right) gives each validation recording its evidence; the recordings are then
+named with up to k batch neighbours nearer than their nearest train recording
+(``adaptation.batch_neighbourhoods``, as the pipeline does). Prints the mean validation
+accuracy per k for each fold, and the k it would choose. Also prints, for the default k, the
+fold's own test speaker and the official split (scored only, never used to choose).
+
+    .venv/bin/python scripts/explore_adaptation.py
+
+Needs the feature cache of scripts/explore_audio_transfer.py (built on first use).
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from digit_concepts.adaptation import batch_neighbourhoods  # noqa: E402
+
+CANDIDATES = (0, 5, 10, 20, 40)
+DEFAULT = 20
+
+
+def explore_audio_transfer():
+    spec = importlib.util.spec_from_file_location("explore_audio_transfer", REPO / "scripts/explore_audio_transfer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def accuracies(features, targets, digits, train, test) -> list[float]:
+    """Accuracy of the test recordings named with 0, 5, ... batch neighbours (CANDIDATES)."""
+    mean, deviation = features[train].mean(axis=0), features[train].std(axis=0) + 1e-6
+    pca = PCA(64, random_state=0).fit((features[train] - mean) / deviation)
+    train_points, test_points = (pca.transform((features[rows] - mean) / deviation) for rows in (train, test))
+    probe = LogisticRegression(C=0.1, max_iter=2000).fit(train_points, targets[train])
+    log_evidence = np.log(probe.predict_proba(test_points) + 1e-9)
+    scores = []
+    for neighbours in CANDIDATES:
+        indices, weights = batch_neighbourhoods(test_points, neighbours, train_points)
+        named = (log_evidence[indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
+        scores.append(float(np.mean(named == digits[test])))
+    return scores
+
+
+def main() -> None:
+    cache = explore_audio_transfer().build_cache()
+    features, digits, speakers = cache["cep"].reshape(len(cache["cep"]), -1), cache["digit"], cache["speaker"]
+    rng = np.random.default_rng(0)
+    targets = digits.copy()
+    flipped = rng.random(len(digits)) < 0.03
+    targets[flipped] = rng.integers(0, 10, flipped.sum())
+    print("| fold's test speaker | " + " | ".join(f"k = {k}" for k in CANDIDATES) + " | chosen | test speaker at k = "
+          f"{DEFAULT} (k = 0) |")
+    for held_out in np.unique(speakers):
+        inner = [accuracies(features, targets, digits, (speakers != held_out) & (speakers != validation),
+                            speakers == validation)
+                 for validation in np.unique(speakers) if validation != held_out]
+        mean = np.mean(inner, axis=0)
+        test = accuracies(features, targets, digits, speakers != held_out, speakers == held_out)
+        print(f"| {held_out} | " + " | ".join(f"{value:.3f}" for value in mean)
+              + f" | {CANDIDATES[int(mean.argmax())]} | {test[CANDIDATES.index(DEFAULT)]:.3f} ({test[0]:.3f}) |",
+              flush=True)
+    official = accuracies(features, targets, digits, cache["index"] >= 10, cache["index"] < 5)
+    print("official split (train 10-49, test 0-4): " + ", ".join(f"k={k}: {value:.3f}"
+                                                                  for k, value in zip(CANDIDATES, official)))
+
+
+if __name__ == "__main__":
+    main()
