@@ -83,6 +83,8 @@ def main() -> None:
                                           settings["umap_transform_neighbors"])
         learner.update(result.model.arrays(sense))
         learner[f"{sense}_train_sizes"] = np.bincount(result.train_assignments, minlength=result.train_posteriors.shape[1])
+        if sense == "audio":  # test-time adaptation compares new recordings with the train ones (adaptation.py)
+            learner["audio_train_features"] = result.model.standardiser.apply(codes["audio_train"])
         learner_settings[sense] = {"reduction": config["reduction"], "algorithm": config["algorithm"],
                                    "n_clusters": int(result.train_posteriors.shape[1])}
         # Validation codes take the test path: convergence calibrates on them, choices are scored on them.

@@ -258,6 +258,31 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
             assert entry["concept"] == merged[entry["cluster"]]
 
 
+def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_split(pipeline, tmp_path):
+    """recognise --adapt N on the test recordings gives the names relate's test-time adaptation gives."""
+    from digit_concepts import relations
+    from digit_concepts.standardisation import Standardiser
+
+    project, env, _ = pipeline
+    _, recordings = _test_files(project, tmp_path / "files")
+    neighbours = 3
+    result = _tool(["recognise", "--json", "--adapt", neighbours, "--model", project, *recordings], tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = [json.loads(line)["concept"] for line in result.stdout.splitlines()]
+    with np.load(project / "data" / "clusters" / "assignments.npz", allow_pickle=False) as assignments:
+        log_posteriors = assignments["audio_test_log_posteriors"]
+    with np.load(project / "data" / "encodings" / "codes.npz", allow_pickle=False) as codes:
+        train, test = codes["audio_train"], codes["audio_test"]
+    counts = pd.read_csv(project / "metrics" / "tables" / "cooccurrence.csv").drop(columns="image_concept").to_numpy()
+    standardiser = Standardiser.fit(train)
+    expected = relations.name_with_batch_neighbours(
+        relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T), standardiser.apply(test),
+        neighbours, standardiser.apply(train))
+    assert found == expected.tolist()
+    refused = _tool(["recognise", "--adapt", "-1", "--model", project, *recordings[:1]], tmp_path, env)
+    assert refused.returncode == 2 and "must be a whole number >= 0" in refused.stderr
+
+
 def test_tool_takes_every_kind_of_file(pipeline, tmp_path):
     from user_samples import good_files
 

@@ -2,7 +2,8 @@
 
 A voice never heard in training puts its recordings far from every train recording, but its
 recordings of one digit still lie close to each other. So each recording of a batch (the test
-split; the tool does not adapt yet) may borrow from its nearest fellow batch members:
+split, or the recordings given to ``digit-concepts recognise --adapt N`` together) may borrow from
+its nearest fellow batch members:
 its evidence about the concept is summed with theirs (``relations.name_with_batch_neighbours``),
 and what it imagines is the mean of their translations (``generation.translate``).
 

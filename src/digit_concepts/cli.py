@@ -77,7 +77,7 @@ def recognise(arguments) -> int:
     samples, failures = read_files(arguments.files, learner.audio_settings.sample_rate)
     results = [None] * len(samples)
     for sense, (where, codes) in perceive(learner, samples).items():
-        for position, recognition in zip(where, learner.recognise(sense, codes)):
+        for position, recognition in zip(where, learner.recognise(sense, codes, arguments.adapt)):
             results[position] = recognition
     for (path, _, _), recognition in zip(samples, results):
         if arguments.json:
@@ -133,6 +133,12 @@ def concepts(arguments) -> int:
     return OK
 
 
+def non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", type=Path, default=None, metavar="DIR",
@@ -144,6 +150,10 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("files", nargs="+", type=Path, metavar="FILE",
                          help="audio (WAV, FLAC, OGG; any rate, any channels) or image (PNG, JPEG; any size)")
     command.add_argument("--json", action="store_true", help="one JSON object per file")
+    command.add_argument("--adapt", type=non_negative, default=0, metavar="N",
+                         help="recordings given together are one batch of new voices: each may borrow evidence from "
+                              "up to N fellow recordings nearer to it than any train recording (the pipeline's "
+                              "adaptation.batch_neighbours, 20); default 0: each file alone")
     command.set_defaults(run=recognise)
     command = commands.add_parser("imagine", parents=[common],
                                   help="imagine the other sense: an image for a recording, a sound for an image")

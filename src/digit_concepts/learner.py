@@ -77,7 +77,7 @@ class Learner:
                 f"no trained learner in {self.root.resolve()}: missing {', '.join(map(str, missing))}. "
                 f"Train it with `dvc repro {stage}` in the repository (or fetch it with `dvc pull {stage}` "
                 f"if a DVC remote holds it), or point --model at a folder that has it")
-        arrays = storage.read_npz(self.root / paths.LEARNER_ARRAYS)
+        self.arrays = arrays = storage.read_npz(self.root / paths.LEARNER_ARRAYS)
         settings = storage.read_json(self.root / paths.LEARNER_SETTINGS)
         self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
                        for sense in ("image", "audio")}
@@ -142,17 +142,33 @@ class Learner:
             log_posteriors = self.models["audio"].log_posteriors(codes)
         return zones.temper(log_posteriors, self.temperatures[sense])
 
-    def recognise(self, sense: str, codes: np.ndarray) -> list[Recognition]:
+    def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int) -> np.ndarray:
+        """Audio concepts of recordings given together, as the pipeline names its test split:
+        each borrows evidence from up to ``batch_neighbours`` fellow recordings nearer to it than
+        its nearest train recording (``adaptation.py``)."""
+        evidence = relations.evidence_through(self.models["audio"].log_posteriors(codes),
+                                              relations.image_given_audio(self.counts).T)
+        features = self.models["audio"].standardiser.apply(codes)
+        named = relations.name_with_batch_neighbours(evidence, features, batch_neighbours,
+                                                     self.arrays["audio_train_features"])
+        # An audio concept is named after its image partner (relations.merge_by_partner).
+        return named
+
+    def recognise(self, sense: str, codes: np.ndarray, batch_neighbours: int = 0) -> list[Recognition]:
+        """What the learner makes of each code; recordings given together adapt to their voice
+        when ``batch_neighbours`` > 0 (the concept may then differ from the cluster's own)."""
         clusters = self.clusters(sense, codes)
         posteriors = self.calibrated_posteriors(sense, codes)
+        adapted = (self.adapted_audio_concepts(codes, batch_neighbours) if sense == "audio" and batch_neighbours
+                   else None)
         results = []
-        for cluster, posterior in zip(clusters, posteriors):
+        for index, (cluster, posterior) in enumerate(zip(clusters, posteriors)):
             if sense == "image":
                 concept = int(cluster)
                 confidence = float(posterior[concept])
                 shares = relations.audio_given_image(self.merged_counts)[concept]
             else:
-                concept = int(self.audio_concept_of_cluster[cluster])
+                concept = int(self.audio_concept_of_cluster[cluster] if adapted is None else adapted[index])
                 confidence = float(posterior[self.audio_concept_of_cluster == concept].sum())
                 shares = relations.image_given_audio(self.merged_counts)[:, concept]
             partner = int(shares.argmax())
