@@ -273,3 +273,10 @@ def test_batch_neighbour_means_average_each_row_with_the_members_it_may_borrow_f
     np.testing.assert_allclose(generation.batch_neighbour_means(values, features, 3, features), values)  # all heard
     with pytest.raises(ValueError, match="one feature row per value"):
         generation.batch_neighbour_means(values, features[:2], 1, far_train)
+
+
+def test_one_overconfident_neighbour_cannot_veto_what_the_others_agree_on():
+    features = np.arange(6, dtype=float)[:, None] * 0.01
+    evidence = np.log(np.array([[0.6, 0.4]] + [[0.9, 0.1]] * 4 + [[1e-300, 1.0]]))
+    named = relations.name_with_batch_neighbours(evidence, features, 5, np.array([[100.0]]))
+    assert named[0] == 0  # summed as logs, the last neighbour's 1e-300 would have named it 1

@@ -76,14 +76,19 @@ def evidence_through(log_posteriors: np.ndarray, conditional: np.ndarray) -> np.
 
 def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndarray, neighbours: int,
                                train_features: np.ndarray) -> np.ndarray:
-    """Name each sample of a batch by its own evidence (log) summed with that of the nearest batch
+    """Name each sample of a batch by its own evidence summed with that of the nearest batch
     members it may borrow from (``adaptation.batch_neighbourhoods``: at most ``neighbours``, each
-    closer to it than its nearest train sample); 0 neighbours: its own evidence only."""
+    closer to it than its nearest train sample); 0 neighbours: its own evidence only.
+
+    A soft vote: the evidence is summed as probabilities, not as logs. The audio posteriors are
+    far too sure (the calibration softens them by a temperature of ~17), and as logs one
+    neighbour's near-zero evidence would veto a concept all the others agree on.
+    """
     log_evidence = np.asarray(log_evidence, dtype=np.float64)
     if len(log_evidence) != len(batch_features):
         raise ValueError(f"need one feature row per sample, got {len(batch_features)} rows for {len(log_evidence)}")
     indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
-    return (log_evidence[indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
+    return (np.exp(log_evidence)[indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
 
 
 def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:
