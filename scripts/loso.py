@@ -108,7 +108,8 @@ def main() -> int:
     if run(["git", "status", "--porcelain", "--untracked-files=no"]).strip():
         print("error: commit first: queued experiments run the committed code and params", file=sys.stderr)
         return 2
-    command = "python scripts/loso.py" + (f" --speakers {arguments.speakers}" if arguments.speakers != ",".join(SPEAKERS) else "")
+    command = ("python scripts/loso.py" + (f" --speakers {arguments.speakers}" if arguments.speakers != ",".join(SPEAKERS) else "")
+               + (f" --jobs {arguments.jobs}" if arguments.jobs != 1 else ""))
     started = time.monotonic()
     run_id = time.strftime("%Y%m%d%H%M%S")
     names = [fold_name(speaker, run_id) for speaker in speakers]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from digit_concepts import transfer
 from digit_concepts.transfer import (DEFAULT_AUGMENTATION, TRANSFER_VIEW_NAMES, affine_matrix_and_offset,
                                      affine_transformed, affine_transformed_with, augmented_images, thickened,
                                      thinned, transfer_views)
@@ -123,3 +124,14 @@ def test_bad_augmentation_is_refused(config, message):
 def test_per_image_transforms_must_match_the_batch():
     with pytest.raises(ValueError, match="one rotation, scale"):
         affine_transformed_with(strokes(3), [0.0, 1.0], [1.0, 1.0, 1.0], np.zeros((3, 2)))
+
+
+def test_large_batches_are_transformed_in_chunks_with_the_same_pixels():
+    rng = np.random.default_rng(3)
+    images = rng.random((transfer.CHUNK * 2 + 5, 28, 28)).astype(np.float32)
+    rotations, scales = rng.uniform(-20, 20, len(images)), rng.uniform(0.85, 1.15, len(images))
+    shifts = rng.uniform(-2, 2, (len(images), 2))
+    whole = transfer.affine_transformed_with(images, rotations, scales, shifts)
+    one_by_one = np.concatenate([transfer.affine_transformed_with(images[i:i + 1], rotations[i:i + 1], scales[i:i + 1],
+                                                                  shifts[i:i + 1]) for i in (0, transfer.CHUNK, len(images) - 1)])
+    np.testing.assert_array_equal(whole[[0, transfer.CHUNK, len(images) - 1]], one_by_one)
