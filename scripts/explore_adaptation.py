@@ -6,7 +6,9 @@ Inside each leave-one-speaker-out fold, every remaining speaker in turn is held 
 cepstral features) trained on teacher-like targets (digits with 3% flipped at random: the image
 teacher is ~97% right) gives each validation recording its evidence; the recordings are then
 named with up to k batch neighbours nearer than their nearest train recording
-(``adaptation.batch_neighbourhoods``, as the pipeline does). Prints the mean validation
+(``adaptation.batch_neighbourhoods``, as the pipeline does; the evidence is summed as logs here,
+which is safe for the probe's smooth posteriors, while the pipeline sums probabilities: see
+docs/experiments.md). Prints the mean validation
 accuracy per k for each fold, and the k it would choose. Also prints, for the default k, the
 fold's own test speaker and the official split (scored only, never used to choose).
 

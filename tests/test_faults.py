@@ -146,7 +146,7 @@ def test_k_larger_than_the_samples_names_key_and_space(committed_params):
 def test_k_range_and_voice_counts_are_checked(committed_params):
     committed_params["cluster"]["image"]["k_range"] = [6, 50]
     committed_params["cluster"]["joint"]["k"] = 45
-    committed_params["cluster"]["audio_reference"]["voices"]["count_range"] = [2, 9]
+    committed_params["cluster"]["audio_reference"]["voices"].update(count_selection="bic", count_range=[2, 9])
     with pytest.raises(ValueError) as caught:
         params.check_cluster_sizes(committed_params, {"image": 40, "audio": 8, "joint": 40})
     message = str(caught.value)

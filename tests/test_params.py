@@ -133,7 +133,8 @@ def test_cooccurrence_k_selection_is_for_images_only(tmp_path):
 def test_voice_aware_reference_needs_k_fixed(tree):
     with pytest.raises(ValueError, match=r"cluster\.audio_reference\.k_selection: got 'bic', must be fixed while "
                                          r"voices\.count_selection is not none"):
-        params.validate(_set(tree, "cluster.audio_reference.k_selection", "bic"))
+        params.validate(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "bic"),
+                             "cluster.audio_reference.k_selection", "bic"))
     params.validate(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "none"),
                          "cluster.audio_reference.k_selection", "bic"))
 

@@ -749,4 +749,4 @@ def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(p
         ref = next(ref for ref in refs if f"/loso-{speaker}-" in ref)
         params = YAML(typ="safe").load(subprocess.run(["git", "show", f"{ref}:params.yaml"], cwd=copy, env=env,
                                                       capture_output=True, text=True, check=True).stdout)
-        assert params["split"] == {"audio": "leave_speakers_out", "test_speakers": [speaker]}
+        assert params["split"]["audio"] == "leave_speakers_out" and params["split"]["test_speakers"] == [speaker]
