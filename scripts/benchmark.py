@@ -3,7 +3,8 @@
 Runs in a temporary copy of the committed project (clean DVC cache), stage by stage, timing
 each and reading its peak memory (RSS of the stage's process tree); then a no-op `dvc repro`;
 then `dvc exp run -S pairs.noise=0.2` for the noise-robustness row. Writes
-metrics/benchmark.json (numbers) and docs/benchmark.md (the table), and prints the table.
+docs/benchmark.json (numbers) and docs/benchmark.md (the table): a dated record of one
+run, kept beside the docs rather than in metrics/, which holds only what the committed lock produced, and prints the table.
 
     DATA_MIRROR=../shared/datasets python scripts/benchmark.py
 """
@@ -111,7 +112,7 @@ def main() -> None:
     (REPO / "docs" / "benchmark.md").write_text(
         "# Benchmark\n\nProduced by `scripts/benchmark.py` (2 CPU cores, real data, clean cache; "
         f"the noisy run took {noise_seconds:.0f} s).\n\n" + table + "\n")
-    (REPO / "metrics" / "benchmark.json").write_text(json.dumps(
+    (REPO / "docs" / "benchmark.json").write_text(json.dumps(
         {"measures": {label: value for label, _, _, value in rows}, "stages": stages,
          "noise_0.2": noisy}, indent=2) + "\n")
 

@@ -35,8 +35,9 @@ def images(validation_images: int) -> tuple[dict, pd.DataFrame]:
     return arrays, pd.concat(tables, ignore_index=True)
 
 
-def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.DataFrame]:
-    """Log-mels (for sound), the audio autoencoder's inputs, voice descriptors, settings and metadata."""
+def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.AudioSettings, pd.DataFrame]:
+    """Log-mels (for sound), the audio autoencoder's inputs and their train statistics (None for
+    log-mels), voice descriptors, settings and metadata."""
     settings = audio.AudioSettings(**params["audio"])
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     split_of = audio.split_of_recordings(table, params["split"]["audio"], params["split"]["test_speakers"],
@@ -53,7 +54,7 @@ def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.
     train_decibels = decibels[is_train]
     settings = dataclasses.replace(settings, mean=float(train_decibels.mean()), std=float(train_decibels.std()))
     arrays = {split: audio.normalise(decibels[split_of == split], settings) for split in SPLITS}
-    features = autoencoder_inputs(params, settings, powers, split_of, arrays)
+    features, statistics = autoencoder_inputs(params, settings, powers, split_of, arrays)
     parts = []
     for split in SPLITS:
         part = table[split_of == split].reset_index(drop=True)
@@ -61,24 +62,25 @@ def recordings(params: dict) -> tuple[dict, dict, dict, audio.AudioSettings, pd.
         part.insert(0, "split", split)
         parts.append(part)
     voice_descriptors = {split: descriptors[split_of == split] for split in SPLITS}
-    return arrays, features, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
+    return arrays, features, statistics, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
 
 
 def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list, split_of: np.ndarray,
-                       log_mels: dict) -> dict:
-    """What the audio autoencoder reads: features of every split, and augmented train views."""
+                       log_mels: dict) -> tuple[dict, dict | None]:
+    """What the audio autoencoder reads (features of every split, and augmented train views), and
+    the train statistics that standardised them (None for log-mels: audio_settings.json has theirs)."""
     augmentation = params["audio_ae"]["augmentation"]
     train_powers = [power for power, split in zip(powers, split_of) if split == "train"]
     rng = np.random.default_rng([params["seed"], 1])  # a stream of its own: episodes stay as they were
     views = audio.augmented_views(train_powers, settings, augmentation["views"], augmentation["warp"],
                                   augmentation["crop"], augmentation["bend"], rng)
     if settings.features == "log_mel":
-        return {**log_mels, "train_views": audio.normalise(views, settings)}
+        return {**log_mels, "train_views": audio.normalise(views, settings)}, None
     features = audio.features_of(powers, settings)
-    # The train statistics are kept too (mean, deviation): the tool standardises new recordings with them.
+    # Kept (the tool standardises new recordings with them), and applied to every split and view.
     statistics = audio.feature_statistics(features[split_of == "train"])
-    return {**audio.standardise_features({split: features[split_of == split] for split in SPLITS}, views),
-            **{f"statistics_{name}": values for name, values in statistics.items()}}
+    standardised = {split: audio.standardised(features[split_of == split], statistics) for split in SPLITS}
+    return {**standardised, "train_views": audio.standardised(views, statistics)}, statistics
 
 
 def main() -> None:
@@ -86,7 +88,7 @@ def main() -> None:
     # data/raw must be the download that DATA_MIRROR / DATA_CHECKSUMS name now (DVC cannot see them).
     data.check_recorded_checksums(paths.RAW_CHECKSUMS)
     image_arrays, image_table = images(params["split"]["validation_images"])
-    audio_arrays, features, voice_descriptors, settings, audio_table = recordings(params)
+    audio_arrays, features, statistics, voice_descriptors, settings, audio_table = recordings(params)
     rng = np.random.default_rng(params["seed"])
     streams = {}
     for split in SPLITS:
@@ -97,10 +99,8 @@ def main() -> None:
 
     storage.write_npz(paths.IMAGES, **image_arrays)
     storage.write_npz(paths.SPECTROGRAMS, **audio_arrays)
-    statistics = {name.removeprefix("statistics_"): features.pop(name) for name in list(features)
-                  if name.startswith("statistics_")}
     storage.write_npz(paths.AUDIO_FEATURES, **features)
-    if statistics:
+    if statistics is not None:
         storage.write_npz(paths.AUDIO_FEATURE_STATISTICS, **statistics)
     storage.write_npz(paths.VOICE_DESCRIPTORS, **voice_descriptors)
     storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())

@@ -46,3 +46,14 @@ def batch_neighbourhoods(batch_features: np.ndarray, neighbours: int,
     weights = (distances < nearest_train).astype(np.float64)
     weights[:, 0] = 1.0
     return indices, weights
+
+
+def pooled(values: np.ndarray, batch_features: np.ndarray, neighbours: int,
+           train_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``values`` summed with the rows of the batch members it may borrow from
+    (``batch_neighbourhoods``), and how many rows went into each sum (itself included)."""
+    values = np.asarray(values)
+    if len(values) != len(batch_features):
+        raise ValueError(f"need one feature row per sample, got {len(batch_features)} rows for {len(values)}")
+    indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
+    return (values[indices] * weights[:, :, None]).sum(axis=1), weights.sum(axis=1, keepdims=True)

@@ -235,12 +235,6 @@ def standardised(features: np.ndarray, statistics: dict[str, np.ndarray]) -> np.
     return ((features - statistics["mean"]) / statistics["deviation"]).astype(np.float32)
 
 
-def standardise_features(splits: dict[str, np.ndarray], views: np.ndarray) -> dict[str, np.ndarray]:
-    """Every split (and the train views), each element standardised with the train split's statistics."""
-    statistics = feature_statistics(splits["train"])
-    return {name: standardised(values, statistics) for name, values in {**splits, "train_views": views}.items()}
-
-
 def write_wav(path: Path, signal: np.ndarray, sample_rate: int) -> None:
     soundfile.write(path, signal, sample_rate, subtype="PCM_16")
 

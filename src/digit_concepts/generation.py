@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .adaptation import batch_neighbourhoods
+from .adaptation import pooled
 
 
 def sample_concepts(means: np.ndarray, covariances: np.ndarray, concepts: np.ndarray, per_concept: int,
@@ -36,8 +36,8 @@ def batch_neighbour_means(values: np.ndarray, batch_features: np.ndarray, neighb
         raise ValueError(f"need one feature row per value, got {len(batch_features)} rows for {len(values)}")
     if neighbours == 0:
         return values
-    indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
-    return ((values[indices] * weights[:, :, None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)).astype(values.dtype)
+    sums, counts = pooled(values, batch_features, neighbours, train_features)
+    return (sums / counts).astype(values.dtype)
 
 
 def translate(brain_map, decoder, source_codes: np.ndarray, batch_features: np.ndarray | None = None,

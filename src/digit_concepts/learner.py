@@ -148,11 +148,9 @@ class Learner:
         its nearest train recording (``adaptation.py``)."""
         evidence = relations.evidence_through(self.models["audio"].log_posteriors(codes),
                                               relations.image_given_audio(self.counts).T)
-        features = self.models["audio"].standardiser.apply(codes)
-        named = relations.name_with_batch_neighbours(evidence, features, batch_neighbours,
-                                                     self.arrays["audio_train_features"])
         # An audio concept is named after its image partner (relations.merge_by_partner).
-        return named
+        return relations.name_with_batch_neighbours(evidence, self.models["audio"].standardiser.apply(codes),
+                                                    batch_neighbours, self.arrays["audio_train_features"])
 
     def recognise(self, sense: str, codes: np.ndarray, batch_neighbours: int = 0) -> list[Recognition]:
         """What the learner makes of each code; recordings given together adapt to their voice

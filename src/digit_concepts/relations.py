@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from .adaptation import batch_neighbourhoods
+from .adaptation import pooled
 
 
 def cooccurrence(image_concepts: np.ndarray, audio_concepts: np.ndarray, n_image: int, n_audio: int) -> np.ndarray:
@@ -84,11 +84,8 @@ def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndar
     far too sure (the calibration softens them by a temperature of ~17), and as logs one
     neighbour's near-zero evidence would veto a concept all the others agree on.
     """
-    log_evidence = np.asarray(log_evidence, dtype=np.float64)
-    if len(log_evidence) != len(batch_features):
-        raise ValueError(f"need one feature row per sample, got {len(batch_features)} rows for {len(log_evidence)}")
-    indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
-    return (np.exp(log_evidence)[indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
+    evidence, _ = pooled(np.exp(np.asarray(log_evidence, dtype=np.float64)), batch_features, neighbours, train_features)
+    return evidence.argmax(axis=1)
 
 
 def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:
