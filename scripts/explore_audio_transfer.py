@@ -60,8 +60,30 @@ VARIANTS = {
     "lm_w1_conv": dict(features="lm", w=1.0, arch="conv1d"),
     "cep_w1_aug_spk": dict(features="cep", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
     "lm_w1_aug_spk": dict(features="lm", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
+    # Teacher forms, all with the pipeline's recipe (cepstral, 3 views, 20 epochs): regression to the
+    # partners' mean standardised image code (the pipeline's partner head until session 6), and
+    # histograms of the partners' image prototypes (k-means of the image codes, label-free, so the
+    # audio branch needs no image concepts from the cluster stage).
+    "cep_w1_aug_reg": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg"),
+    "cep_w1_aug_p10": dict(features="cep", w=1.0, views=VIEWS, epochs=20, protos=10),
+    "cep_w1_aug_p30": dict(features="cep", w=1.0, views=VIEWS, epochs=20, protos=30),
+    "cep_w1_aug_p100": dict(features="cep", w=1.0, views=VIEWS, epochs=20, protos=100),
+    "cep_w3_aug_p30": dict(features="cep", w=3.0, views=VIEWS, epochs=20, protos=30),
+    "cep_w3_aug_reg": dict(features="cep", w=3.0, views=VIEWS, epochs=20, teacher="reg"),
+    "cep_w1_aug_reg_conv": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d"),
+    "cep_w1_aug_reg_n0.6": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", noise=0.6),
+    "cep_w1_aug_reg_e40": dict(features="cep", w=1.0, views=VIEWS, epochs=40, teacher="reg"),
+    "cep_w1_aug_reg_conv_n0.6": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
+                                     noise=0.6),
+    "cep_w1_aug_reg_conv3": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d_3"),
+    "cep_w1_aug_reg_conv_k9": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
+                                   kernel=9),
+    "cep_w1_aug_reg_conv_f128": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
+                                     filters=128),
+    "lm_w1_aug_reg": dict(features="lm", w=1.0, views=VIEWS, epochs=20, teacher="reg"),
 }
-DEFAULTS = dict(w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense")
+DEFAULTS = dict(w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense", teacher="hist",
+                protos=0, kernel=5, filters=64)
 
 
 def log(*args):
@@ -100,7 +122,8 @@ def image_teacher():
     meta = pd.read_csv(paths.IMAGE_METADATA)
     digits = meta.loc[meta["split"] == "train", "digit"].to_numpy()
     concepts = np.load("data/clusters/assignments.npz")["image_train"]
-    return digits, concepts
+    codes = np.load(paths.ENCODINGS)["image_train"]
+    return digits, concepts, (codes - codes.mean(0)) / (codes.std(0) + 1e-6)
 
 
 def hungarian(assignments, digits) -> float:
@@ -141,15 +164,18 @@ def through_images(train_codes, test_codes, cooc_audio, cooc_concepts, n_concept
     return hungarian(names[nearest], test_digits)
 
 
-def build_model(keras, shape, n_concepts, cfg):
+def build_model(keras, shape, n_concepts, cfg, regression_dim=0):
     layers = keras.layers
     inputs = keras.Input(shape=shape)
     x = layers.GaussianNoise(cfg["noise"])(inputs) if cfg["noise"] > 0 else inputs
     enc_in = keras.Input(shape=shape)
-    if cfg["arch"] == "conv1d":
+    if cfg["arch"].startswith("conv1d"):
         h = layers.Permute((2, 1))(enc_in)  # frames x rows
-        h = layers.Conv1D(64, 5, padding="same", activation="relu")(h)
-        h = layers.Conv1D(64, 5, strides=2, padding="same", activation="relu")(h)
+        filters, kernel = cfg["filters"], cfg["kernel"]
+        h = layers.Conv1D(filters, kernel, padding="same", activation="relu")(h)
+        h = layers.Conv1D(filters, kernel, strides=2, padding="same", activation="relu")(h)
+        if cfg["arch"] == "conv1d_3":
+            h = layers.Conv1D(filters, kernel, strides=2, padding="same", activation="relu")(h)
         h = layers.Flatten()(h)
         h = layers.Dense(256, activation="relu")(h)
     else:
@@ -163,13 +189,14 @@ def build_model(keras, shape, n_concepts, cfg):
     y = layers.Dense(512, activation="relu")(y)
     y = layers.Dense(int(np.prod(shape)))(y)
     decoder = keras.Model(code_in, layers.Reshape(shape)(y))
-    head = keras.Model(code_in, layers.Dense(n_concepts, activation="softmax")(code_in))
+    head = keras.Model(code_in, layers.Dense(regression_dim, name="partner")(code_in) if regression_dim
+                       else layers.Dense(n_concepts, activation="softmax")(code_in))
     c = encoder(x)
     model = keras.Model(inputs, {"recon": decoder(c), "head": head(c)})
     return model, encoder, head
 
 
-def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts):
+def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes):
     import tensorflow as tf
 
     from digit_concepts.runtime import keras_with_seed
@@ -194,13 +221,27 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts):
     rng = np.random.default_rng(SEED)
     image_index, audio_index, _ = episodes.episode_stream(image_digits, digits[train], 0.0, rng)
     partner_concepts = image_concepts[image_index]
-    hist = np.zeros((train.sum(), n_concepts))
-    np.add.at(hist, (audio_index, partner_concepts), 1)
-    teacher = (hist / hist.sum(1, keepdims=True)).astype(np.float32)
+    # What the head learns from: the partners' image concepts, or k-means prototypes of their codes
+    # (protos), or the mean of their codes (teacher reg).
+    partner_units, n_units = partner_concepts, n_concepts
+    if cfg["protos"]:
+        from sklearn.cluster import KMeans
+        prototypes = KMeans(cfg["protos"], n_init=1, random_state=SEED).fit_predict(image_codes)
+        partner_units, n_units = prototypes[image_index], cfg["protos"]
+    if cfg["teacher"] == "reg":
+        sums = np.zeros((train.sum(), image_codes.shape[1]))
+        np.add.at(sums, audio_index, image_codes[image_index])
+        teacher = (sums / np.maximum(np.bincount(audio_index, minlength=train.sum()), 1)[:, None]).astype(np.float32)
+    else:
+        hist = np.zeros((train.sum(), n_units))
+        np.add.at(hist, (audio_index, partner_units), 1)
+        teacher = (hist / hist.sum(1, keepdims=True)).astype(np.float32)
 
-    model, encoder, head = build_model(keras, X.shape[1:], n_concepts, cfg)
+    model, encoder, head = build_model(keras, X.shape[1:], n_units, cfg,
+                                       image_codes.shape[1] if cfg["teacher"] == "reg" else 0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss={"recon": "mean_squared_error", "head": "categorical_crossentropy"},
+                  loss={"recon": "mean_squared_error",
+                        "head": "mean_squared_error" if cfg["teacher"] == "reg" else "categorical_crossentropy"},
                   loss_weights={"recon": 1.0, "head": cfg["w"]})
     Xtr = X[train]
     inputs, recon, soft = Xtr, Xtr, teacher
@@ -225,7 +266,7 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts):
                 centred[mask] = codes[mask] - codes[mask].mean(0)
     for tag, c in (("", codes), ("_ctr", centred)):
         result["ti" + tag] = through_images(c[train], c[test], audio_index, partner_concepts, n_concepts, test_digits)
-        if cfg["w"] > 0:
+        if cfg["w"] > 0 and cfg["teacher"] != "reg" and not cfg["protos"]:
             shift = codes[train].mean(0) if tag else 0.0
             probs = head.predict(c[test] + shift, batch_size=1024, verbose=0)
             result["head" + tag] = hungarian(probs.argmax(1), test_digits)
@@ -247,10 +288,10 @@ def write_table():
     for (split, variant), folds in grouped.items():
         metrics = [k for k in next(iter(folds.values())) if k.startswith(("ti", "head"))]
         for metric in metrics:
-            values = [folds[s][metric] if s in folds else None for s in (SPEAKERS if split == "loso" else ["official"])]
+            values = [folds[s][metric] if s in folds else None for s in (SPEAKERS if split != "official" else ["official"])]
             got = [v for v in values if v is not None]
             cells = " | ".join("" if v is None else f"{v:.3f}" for v in values)
-            if split != "loso":
+            if split == "official":
                 cells += " |" * (len(SPEAKERS) - 1)
             secs = np.mean([f["train_s"] for f in folds.values()])
             lines.append(f"| {split} | {variant} | {metric} | {cells} | {np.mean(got):.3f} | {np.min(got):.3f} | "
@@ -261,18 +302,24 @@ def write_table():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default="lm,cep,cep_w1,lm_w1")
-    parser.add_argument("--split", default="loso", choices=["loso", "official"])
+    # inner: each fold's test speaker stays out and the next speaker (cyclically) is scored, trained on the
+    # other four: choices made this way never see the fold's test speaker.
+    parser.add_argument("--split", default="loso", choices=["loso", "official", "inner"])
     parser.add_argument("--speakers", default=",".join(SPEAKERS))
     args = parser.parse_args()
     cache = build_cache()
-    image_digits, image_concepts = image_teacher()
+    image_digits, image_concepts, image_codes = image_teacher()
     n_concepts = int(image_concepts.max()) + 1
-    folds = args.speakers.split(",") if args.split == "loso" else ["official"]
+    folds = args.speakers.split(",") if args.split != "official" else ["official"]
     for name in args.variants.split(","):
         cfg = {**DEFAULTS, **VARIANTS[name]}
         for fold in folds:
             test = cache["speaker"] == fold if fold != "official" else cache["index"] < 5
-            result = run_fold(cache, cfg, ~test, test, image_digits, image_concepts, n_concepts)
+            train = ~test
+            if args.split == "inner":
+                scored = SPEAKERS[(SPEAKERS.index(fold) + 1) % len(SPEAKERS)]
+                train, test = (cache["speaker"] != fold) & (cache["speaker"] != scored), cache["speaker"] == scored
+            result = run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes)
             record = {"split": args.split, "variant": name, "fold": fold, **result, "cfg": cfg}
             with RESULTS_JSONL.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")

@@ -5,7 +5,7 @@ import pandas as pd
 
 from digit_concepts import (autoencoders, brain, evaluation_classifiers, generation, paths, relations,
                             scoring, storage, zones)
-from digit_concepts.params import load
+from digit_concepts.params import IMAGINATION_ROUTES, load
 from digit_concepts.standardisation import Standardiser
 
 SENSES = ("image", "audio")
@@ -33,18 +33,34 @@ def main() -> None:
 
     rng = np.random.default_rng(seed)
     standardiser = Standardiser.fit(codes["audio_train"])  # where recordings are near each other
+    neighbours = params["adaptation"]["batch_neighbours"]
+    features = {split: standardiser.apply(codes[f"audio_{split}"]) for split in ("train", "validation", "test")}
+    # The image concept each recording is named (as relate names it): what the concept route imagines.
+    named = {split: relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
+                                                             features[split], neighbours, features["train"])
+             for split in ("validation", "test")}
     decoders = {sense: autoencoders.load_halves(paths.autoencoder_model(sense), seed)[1] for sense in SENSES}
     brain_maps = {direction: brain.load_map(paths.brain_model(direction), seed) for direction in brain.DIRECTIONS}
     imagined = generation.imagine(decoders, brain_maps, gaussians, relations.audio_given_image(counts).argmax(axis=1),
-                                  {sense: codes[f"{sense}_test"] for sense in SENSES},
-                                  settings["samples_per_concept"], settings["generation_temperature"], rng,
-                                  params["adaptation"]["batch_neighbours"],
-                                  {split: standardiser.apply(codes[f"audio_{split}"]) for split in ("train", "test")})
+                                  codes["image_test"], settings["samples_per_concept"],
+                                  settings["generation_temperature"], rng)
 
     samples = {"image": storage.read_npz(paths.IMAGES), "audio": storage.read_npz(paths.SPECTROGRAMS)}
-    digits = {sense: {split: scoring.load_digits(sense, split) for split in ("train", "test")} for sense in SENSES}
+    digits = {sense: {split: scoring.load_digits(sense, split) for split in ("train", "validation", "test")}
+              for sense in SENSES}
+    # Images for recordings by both routes, on validation (where the route is chosen) and test; the
+    # route in params is shown and is coherence_audio_to_image.
+    other_images = {}
+    for split, prefix in (("validation", "validation_"), ("test", "")):
+        for route in IMAGINATION_ROUTES:
+            images = generation.images_from_recordings(
+                route, decoders["image"], brain_maps["audio_to_image"], gaussians, codes[f"audio_{split}"],
+                named[split], features[split], features["train"], neighbours, settings["generation_temperature"],
+                np.random.default_rng([seed, 5, IMAGINATION_ROUTES.index(route)]))
+            other_images[f"{prefix}coherence_audio_to_image_{route}"] = (images, digits["audio"][split])
+    imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
     coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
-                                                        settings["evaluation_classifier_epochs"], seed)
+                                                        settings["evaluation_classifier_epochs"], seed, other_images)
     test_digits = scoring.episode_digits("test")
     metrics = {
         "fused_acc": scoring.hungarian_accuracy(decision.concepts, test_digits),

@@ -31,12 +31,12 @@ def main() -> None:
     neighbours = params["adaptation"]["batch_neighbours"]
     train_features = audio_standardiser.apply(codes["audio_train"])
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
-        audio_evidence = relations.evidence_through(assignments[f"audio_{split}_log_posteriors"], backward.T)
         audio_features = audio_standardiser.apply(codes[f"audio_{split}"])
         audio_digits = scoring.load_digits("audio", split)
         # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
         for suffix, count in (("", neighbours), ("_each_alone", 0)):
-            named = relations.name_with_batch_neighbours(audio_evidence, audio_features, count, train_features)
+            named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
+                                                             audio_features, count, train_features)
             metrics[f"{prefix}audio_acc_through_images{suffix}"] = scoring.hungarian_accuracy(named, audio_digits)
         image_named = relations.name_through(assignments[f"image_{split}"], forward)
         metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(

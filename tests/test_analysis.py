@@ -280,3 +280,33 @@ def test_one_overconfident_neighbour_cannot_veto_what_the_others_agree_on():
     evidence = np.log(np.array([[0.6, 0.4]] + [[0.9, 0.1]] * 4 + [[1e-300, 1.0]]))
     named = relations.name_with_batch_neighbours(evidence, features, 5, np.array([[100.0]]))
     assert named[0] == 0  # summed as logs, the last neighbour's 1e-300 would have named it 1
+
+
+def test_recordings_named_through_images_pool_the_carried_evidence():
+    # Two audio clusters, each seen with one image concept; the counts carry them over.
+    counts = np.array([[9.0, 1.0], [1.0, 9.0]])
+    log_posteriors = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    features, far_train = np.array([[0.0], [0.1], [0.2]]), np.array([[100.0]])
+    alone = relations.name_recordings_through_images(log_posteriors, counts, features, 0, far_train)
+    np.testing.assert_array_equal(alone, [0, 1, 0])
+    evidence = relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T)
+    np.testing.assert_array_equal(relations.name_recordings_through_images(log_posteriors, counts, features, 2, far_train),
+                                  relations.name_with_batch_neighbours(evidence, features, 2, far_train))
+
+
+class _Identity:  # a decoder that shows the code itself
+    def predict(self, codes, batch_size=None, verbose=0):
+        return np.asarray(codes)
+
+
+def test_images_imagined_from_concepts_are_draws_from_the_named_concept():
+    means = np.array([[0.0, 0.0], [10.0, 10.0]])
+    covariances = np.stack([np.eye(2)] * 2)
+    concepts = np.array([1, 0, 1])
+    exact = generation.imagine_from_concepts(_Identity(), means, covariances, concepts, 0.0, np.random.default_rng(0))
+    np.testing.assert_allclose(exact, means[concepts])  # temperature 0: the concept's mean
+    varied = generation.imagine_from_concepts(_Identity(), means, covariances, concepts, 0.5, np.random.default_rng(0))
+    assert varied.shape == (3, 2) and not np.allclose(varied, means[concepts])
+    assert (np.linalg.norm(varied - means[concepts], axis=1) < 3.0).all()  # near its own concept, far from the other
+    again = generation.imagine_from_concepts(_Identity(), means, covariances, concepts, 0.5, np.random.default_rng(0))
+    np.testing.assert_array_equal(varied, again)

@@ -54,3 +54,20 @@ def test_fresh_views_every_epoch_are_new_each_epoch_and_repeatable():
     for (views, targets), (views_again, targets_again) in zip(first + second, again_first + again_second):
         np.testing.assert_array_equal(views, views_again)
         np.testing.assert_array_equal(targets, targets_again)
+
+
+def test_frames_architecture_convolves_over_time_and_keeps_a_dense_decoder():
+    keras = runtime.keras_with_seed(0)
+    config = {"architecture": "frames", "hidden_units": [16, 8], "latent_dim": 3, "noise_stddev": 0.0,
+              "frame_filters": [4, 4], "frame_kernel": 3}
+    model = autoencoders.build_autoencoder(keras, (5, 8), config, "linear", partner_dim=2)
+    outputs = model(np.zeros((2, 5, 8), np.float32))
+    assert outputs["reconstruction"].shape == (2, 5, 8) and outputs["partner"].shape == (2, 2)
+    encoder = model.get_layer("encoder")
+    convolutions = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Conv1D)]
+    assert [layer.strides[0] for layer in convolutions] == [1, 2]  # frames halved after the first layer
+    # The same digit said one frame later meets the same filters: the first layer's response shifts with it.
+    sample = np.random.default_rng(0).normal(size=(1, 5, 8)).astype(np.float32)
+    shifted = np.roll(sample, 1, axis=2)
+    first = keras.Model(encoder.input, convolutions[0].output)
+    np.testing.assert_allclose(np.asarray(first(shifted))[0, 2:-1], np.asarray(first(sample))[0, 1:-2], atol=1e-5)

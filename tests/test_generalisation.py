@@ -10,14 +10,17 @@ def fold(through: float, alone: float, fused: float, image_to_audio: float, audi
                                     "audio_acc_through_images_each_alone": through - 0.25},
             "metrics/cluster.json": {"audio_reference": {"acc": alone, "nmi": 0.5}, "image": {"acc": 0.97}},
             "metrics/convergence.json": {"fused_acc": fused, "coherence_image_to_audio": image_to_audio,
-                                         "coherence_audio_to_image": audio_to_image}}
+                                         "coherence_audio_to_image": audio_to_image,
+                                         "coherence_audio_to_image_brain": audio_to_image,
+                                         "coherence_audio_to_image_concept": audio_to_image + 0.1}}
 
 
 def test_fold_measures_reads_every_measure_from_its_file():
     assert generalisation.fold_measures(fold(0.5, 0.4, 0.95, 0.6, 0.7)) == {
         "audio_acc_through_images": 0.5, "audio_reference_acc": 0.4, "fused_acc": 0.95,
         "coherence_image_to_audio": 0.6, "coherence_audio_to_image": 0.7,
-        "audio_acc_through_images_each_alone": 0.25}
+        "audio_acc_through_images_each_alone": 0.25, "coherence_audio_to_image_brain": 0.7,
+        "coherence_audio_to_image_concept": pytest.approx(0.8)}
 
 
 def test_fold_measures_names_what_is_missing():
@@ -44,7 +47,7 @@ def test_summary_is_flat_numeric_with_mean_min_and_every_fold():
     assert summary["loso.coherence_audio_to_image.mean"] == pytest.approx(0.75)
     assert all(isinstance(value, (int, float)) for value in summary.values())
     assert summary["loso.audio_acc_through_images_each_alone.min"] == 0.25
-    assert len(summary) == 1 + 6 * (2 + 2)
+    assert len(summary) == 1 + len(generalisation.MEASURES) * (2 + 2)
     with pytest.raises(ValueError, match="no LOSO folds"):
         generalisation.summarise({})
 

@@ -89,6 +89,9 @@ def test_missing_key(tree, key, rule):
     ("audio.cepstral_fmin", 4000.0, "must be below audio.fmax"),
     ("audio_ae.augmentation.views", -1, "an integer >= 0 and <= 32"),
     ("cluster.audio_reference.k_selection", "cooccurrence", "cooccurrence is for cluster.image only"),
+    ("image_ae.architecture", "frames", "one of dense, conv"),  # convolution over time is for sounds
+    ("audio_ae.frame_filters", [], "a list of at least 1 positive integers"),
+    ("convergence.imagine_images_from", "translation", "one of brain, concept"),
 ])
 def test_bad_values(tree, key, value, rule):
     with pytest.raises(ValueError) as caught:

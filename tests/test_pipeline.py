@@ -340,6 +340,12 @@ def test_tool_imagines_the_other_sense_and_lists_concepts(pipeline, tmp_path):
 
     with Image.open(tmp_path / "out" / "picture.png") as image:
         assert image.size == (28, 28) and image.mode == "L"
+    translated = _tool(["imagine", "--model", project, files["wav_44100"], "--out", tmp_path / "out" / "translated.png",
+                        "--image-from", "brain", "--samples", "2"], tmp_path, env)
+    assert translated.returncode == 0, translated.stderr[-3000:]
+    for number in (1, 2):
+        with Image.open(tmp_path / "out" / f"translated_{number}.png") as image:
+            assert image.size == (28, 28)
     table = _tool(["concepts", "--json", "--model", project], tmp_path, env)
     rows = [json.loads(line) for line in table.stdout.splitlines()]
     assert table.returncode == 0 and {row["sense"] for row in rows} == {"image", "audio"}

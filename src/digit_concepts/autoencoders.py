@@ -26,6 +26,23 @@ def _dense_halves(keras, input_shape, hidden_units, latent_dim, output_activatio
     return encoder, _dense_decoder(keras, latent_dim, hidden_units, input_shape, output_activation, decoder_name)
 
 
+def _frame_halves(keras, input_shape, config, output_activation, decoder_name):
+    """Convolution over time, each frame's features as channels (a time-delay network): a digit
+    said a little earlier or slower still meets the same filters, where a dense layer would need a
+    weight for every frame. Every layer after the first halves the frames; one dense layer of the
+    last ``hidden_units`` width then makes the code. The decoder is the dense one."""
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = keras.layers.Permute((2, 1))(inputs)  # (features, frames) -> (frames, features)
+    for layer, filters in enumerate(config["frame_filters"]):
+        x = keras.layers.Conv1D(filters, config["frame_kernel"], strides=1 if layer == 0 else 2, padding="same",
+                                activation="relu")(x)
+    x = keras.layers.Dense(config["hidden_units"][-1], activation="relu")(keras.layers.Flatten()(x))
+    code = keras.layers.Dense(config["latent_dim"], name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+    return encoder, _dense_decoder(keras, config["latent_dim"], config["hidden_units"], input_shape, output_activation,
+                                   decoder_name)
+
+
 def _conv_halves(keras, input_shape, hidden_units, latent_dim, output_activation, decoder_name):
     # Strided 3x3 convolutions halve each side per layer; the decoder mirrors them.
     height, width = input_shape
@@ -59,9 +76,12 @@ def build_autoencoder(keras, input_shape: tuple[int, int], config: dict, output_
     ``partner_dim`` > 0: a second output, a linear ``partner`` head on the code that predicts
     what the other sense shows in the same episodes (see ``partner_targets``).
     """
-    halves = _conv_halves if config["architecture"] == "conv" else _dense_halves
-    encoder, decoder = halves(keras, input_shape, config["hidden_units"], config["latent_dim"], output_activation,
-                              decoder_name)
+    if config["architecture"] == "frames":
+        encoder, decoder = _frame_halves(keras, input_shape, config, output_activation, decoder_name)
+    else:
+        halves = _conv_halves if config["architecture"] == "conv" else _dense_halves
+        encoder, decoder = halves(keras, input_shape, config["hidden_units"], config["latent_dim"], output_activation,
+                                  decoder_name)
     inputs = keras.Input(shape=input_shape, name="sample")
     x = inputs
     if config["noise_stddev"] > 0:
@@ -112,7 +132,8 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     ``teachers`` (train, validation ``partner_targets``) with ``teacher_weight`` > 0 in ``config``:
     the codes must also predict them (mean squared error, that weight beside the reconstruction).
     ``augment(samples, rng)``: a fresh random rendering of every train sample each epoch, each
-    trained to reconstruct its clean sample (``transfer.augmented_images`` for images).
+    trained to reconstruct its clean sample (``transfer.augmented_images`` for images); then
+    ``decoder_finetune_epochs`` in ``config`` on the clean samples' frozen codes sharpen the decoder.
     """
     keras = keras_with_seed(seed)
     from dvclive import Live
@@ -143,6 +164,10 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
             **fit_data, validation_data=(validation_samples, validation_targets),
             epochs=config["epochs"], verbose=2, callbacks=[DVCLiveCallback(live=live)])
     final = {name: float(values[-1]) for name, values in history.history.items()}
+    if config.get("decoder_finetune_epochs", 0):
+        sharpen_history = _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config,
+                                           LOSSES[modality])
+        final.update({f"sharpened_{name}": float(values[-1]) for name, values in sharpen_history.history.items()})
     if sounds is not None:
         autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
                                                         config)
@@ -172,6 +197,20 @@ def _fresh_views_every_epoch(keras, samples: np.ndarray, targets: np.ndarray, au
             self.views, self.order = augment(samples, rng), rng.permutation(len(samples))
 
     return FreshViews()
+
+
+def _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config, loss):
+    """Fine-tune the decoder on clean samples' codes, the encoder frozen. Trained on renderings,
+    the decoder learnt to draw the average of every way a code was drawn (blurry); a few epochs on
+    clean digits alone make it draw the digit itself, and no code changes."""
+    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
+    validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
+    decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=loss)
+    print("decoder fine-tuned on clean samples, encoder frozen:", flush=True)
+    return decoder.fit(train_codes, train_samples, validation_data=(validation_codes, validation_samples),
+                       epochs=config["decoder_finetune_epochs"], batch_size=config["batch_size"], shuffle=True,
+                       verbose=2)
 
 
 def _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds, config):

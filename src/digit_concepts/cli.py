@@ -107,7 +107,7 @@ def imagine(arguments) -> int:
         return BAD_FILE
     sense, codes = next((sense, codes) for sense, (_, codes) in perceive(learner, samples).items())
     recognition = learner.recognise(sense, codes)[0]
-    imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature)[0]
+    imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
     print(f"{arguments.file}: {describe(recognition)}")
     suffix = ".wav" if sense == "image" else ".png"
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
@@ -162,6 +162,10 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
     command.add_argument("--temperature", type=float, default=0.5,
                          help="spread of the samples after the first, in the partner concept's Gaussian")
+    command.add_argument("--image-from", choices=("concept", "brain"), default="concept",
+                         help="a recording's image: drawn from the image concept it is named (concept, the "
+                              "pipeline's convergence.imagine_images_from) or the brain module's translation of "
+                              "its code (brain)")
     command.set_defaults(run=imagine)
     command = commands.add_parser("concepts", parents=[common], help="the per-concept table (size, partner, zone)")
     command.add_argument("--json", action="store_true", help="one JSON object per concept")

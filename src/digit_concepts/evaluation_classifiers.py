@@ -32,16 +32,19 @@ def classify(model, samples: np.ndarray) -> np.ndarray:
     return model.predict(samples, batch_size=1024, verbose=0).argmax(axis=1)
 
 
-def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, seed: int) -> dict:
+def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, seed: int,
+                     other_images: dict | None = None) -> dict:
     """How often what was imagined from a test sample is classified as that sample's digit, both
     ways, and the classifiers' own accuracy on real test samples (their ceiling).
 
     ``samples[sense][split]`` and ``digits[sense][split]`` are the real data; ``imagined`` holds
     ``image_to_audio`` (log-mels) and ``audio_to_image`` (images), one per test sample.
+    ``other_images``: more images imagined from recordings, each with its sources' digits, keyed by
+    the name of the score to return (``{name: (images, digits)}``).
     """
     classifiers = {sense: train_classifier(samples[sense]["train"], digits[sense]["train"], sense, epochs[sense], seed)
                    for sense in ("image", "audio")}
-    return {
+    scores = {
         "coherence_image_to_audio": coherence(classify(classifiers["audio"], imagined["image_to_audio"]),
                                               digits["image"]["test"]),
         "coherence_audio_to_image": coherence(classify(classifiers["image"], imagined["audio_to_image"]),
@@ -51,3 +54,6 @@ def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, 
         "evaluation_classifier_acc_audio": coherence(classify(classifiers["audio"], samples["audio"]["test"]),
                                                      digits["audio"]["test"]),
     }
+    for name, (images, source_digits) in (other_images or {}).items():
+        scores[name] = coherence(classify(classifiers["image"], images), source_digits)
+    return scores

@@ -16,6 +16,9 @@ MEASURES = (
     ("coherence_audio_to_image", "metrics/convergence.json", ("coherence_audio_to_image",)),
     # the same recordings each named alone, without their batch neighbours (relate.batch_neighbours)
     ("audio_acc_through_images_each_alone", "metrics/relate.json", ("audio_acc_through_images_each_alone",)),
+    # both routes from a recording to an image (convergence.imagine_images_from picks the one above)
+    ("coherence_audio_to_image_brain", "metrics/convergence.json", ("coherence_audio_to_image_brain",)),
+    ("coherence_audio_to_image_concept", "metrics/convergence.json", ("coherence_audio_to_image_concept",)),
 )
 
 

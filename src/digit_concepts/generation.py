@@ -54,16 +54,21 @@ def translate(brain_map, decoder, source_codes: np.ndarray, batch_features: np.n
 
 
 
-def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters: np.ndarray, test_codes: dict,
-            per_concept: int, temperature: float, rng: np.random.Generator,
-            batch_neighbours: int = 0, recording_features: dict[str, np.ndarray] | None = None) -> dict:
-    """Everything the learner imagines: new samples of every image concept (images) and of its
-    best audio partner (log-mels), and each test sample carried into the other sense.
+def imagine_from_concepts(decoder, means: np.ndarray, covariances: np.ndarray, concepts: np.ndarray,
+                          temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """One sample per source, drawn around the Gaussian of the concept the source was named:
+    what the learner understood, shown in the other sense. A new voice's translated code may land
+    between concepts even when its name is right; a draw from the named concept cannot."""
+    return decode(decoder, sample_concepts(means, covariances, np.asarray(concepts), 1, temperature, rng)[:, 0])
 
-    ``decoders`` and ``test_codes`` are keyed by sense, ``brain_maps`` by direction
-    (``image_to_audio``, ``audio_to_image``). Test recordings are translated with up to
-    ``batch_neighbours`` fellow test recordings (``recording_features`` of the test and train
-    recordings, keyed by split, say who is near whom).
+
+def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters: np.ndarray, test_image_codes: np.ndarray,
+            per_concept: int, temperature: float, rng: np.random.Generator) -> dict:
+    """New samples of every image concept (images) and of its best audio partner (log-mels), and
+    a sound for every test image (brain module, audio decoder). Images for recordings:
+    ``images_from_recordings``.
+
+    ``decoders`` are keyed by sense, ``brain_maps`` by direction (``image_to_audio``, ``audio_to_image``).
     """
     image_concepts = np.arange(gaussians["image_means"].shape[0])
     return {
@@ -71,8 +76,21 @@ def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters:
             gaussians["image_means"], gaussians["image_covariances"], image_concepts, per_concept, temperature, rng)),
         "concept_spectrograms": decode(decoders["audio"], sample_concepts(
             gaussians["audio_means"], gaussians["audio_covariances"], partner_clusters, per_concept, temperature, rng)),
-        "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"], test_codes["image"]),
-        "audio_to_image": translate(brain_maps["audio_to_image"], decoders["image"], test_codes["audio"],
-                                    (recording_features or {}).get("test"), batch_neighbours,
-                                    (recording_features or {}).get("train")),
+        "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"],
+                                    test_image_codes),
     }
+
+
+def images_from_recordings(route: str, image_decoder, brain_map, gaussians: dict, codes: np.ndarray,
+                           named_concepts: np.ndarray, batch_features: np.ndarray, train_features: np.ndarray,
+                           batch_neighbours: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """An image for every recording of a batch, by ``route`` (params convergence.imagine_images_from):
+    ``brain``, the brain module's translation of its code pooled with up to ``batch_neighbours``
+    batch members' (``translate``); ``concept``, a draw from the image concept it was named
+    (``named_concepts``; ``imagine_from_concepts``)."""
+    if route == "brain":
+        return translate(brain_map, image_decoder, codes, batch_features, batch_neighbours, train_features)
+    if route == "concept":
+        return imagine_from_concepts(image_decoder, gaussians["image_means"], gaussians["image_covariances"],
+                                     named_concepts, temperature, rng)
+    raise ValueError(f"convergence.imagine_images_from must be brain or concept, got {route!r}")

@@ -146,11 +146,10 @@ class Learner:
         """Audio concepts of recordings given together, as the pipeline names its test split:
         each borrows evidence from up to ``batch_neighbours`` fellow recordings nearer to it than
         its nearest train recording (``adaptation.py``)."""
-        evidence = relations.evidence_through(self.models["audio"].log_posteriors(codes),
-                                              relations.image_given_audio(self.counts).T)
         # An audio concept is named after its image partner (relations.merge_by_partner).
-        return relations.name_with_batch_neighbours(evidence, self.models["audio"].standardiser.apply(codes),
-                                                    batch_neighbours, self.arrays["audio_train_features"])
+        return relations.name_recordings_through_images(self.models["audio"].log_posteriors(codes), self.counts,
+                                                        self.models["audio"].standardiser.apply(codes),
+                                                        batch_neighbours, self.arrays["audio_train_features"])
 
     def recognise(self, sense: str, codes: np.ndarray, batch_neighbours: int = 0) -> list[Recognition]:
         """What the learner makes of each code; recordings given together adapt to their voice
@@ -176,18 +175,27 @@ class Learner:
         return results
 
     # --- imagination ---
-    def imagine(self, sense: str, codes: np.ndarray, samples: int = 1, temperature: float = 0.5) -> np.ndarray:
+    def imagine(self, sense: str, codes: np.ndarray, samples: int = 1, temperature: float = 0.5,
+                image_from: str = "brain") -> np.ndarray:
         """What the other sense imagines for each code: (len(codes), samples, ...) images in [0, 1]
         (from recordings) or normalised log-mels (from images). The first sample is the brain
-        module's translation; the others vary it within the partner's Gaussian in code space."""
+        module's translation, or, for a recording with ``image_from="concept"``, the mean of the
+        image concept it is named (as the pipeline names a test recording alone); the others vary
+        it within that concept's Gaussian in code space."""
+        if image_from not in ("brain", "concept"):
+            raise ValueError(f"image_from must be brain or concept, got {image_from!r}")
         target = OTHER[sense]
-        translated = self.brain(DIRECTIONS[sense]).predict(np.asarray(codes, dtype=np.float32), verbose=0)
-        partners = self.clusters(target, translated)
+        if sense == "audio" and image_from == "concept":
+            partners = self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0)
+            centres = self.gaussians["image_means"][partners].astype(np.float32)
+        else:
+            centres = self.brain(DIRECTIONS[sense]).predict(np.asarray(codes, dtype=np.float32), verbose=0)
+            partners = self.clusters(target, centres)
         covariances = self.gaussians[f"{target}_covariances"]
         rng = np.random.default_rng(self.seed)
         drawn = [sample_concepts(code[None], covariances[[partner]], np.array([0]), samples - 1, temperature, rng)[0]
-                 if samples > 1 else np.zeros((0, code.size), np.float32) for code, partner in zip(translated, partners)]
-        all_codes = np.stack([np.concatenate([code[None], extra]) for code, extra in zip(translated, drawn)])
+                 if samples > 1 else np.zeros((0, code.size), np.float32) for code, partner in zip(centres, partners)]
+        all_codes = np.stack([np.concatenate([code[None], extra]) for code, extra in zip(centres, drawn)])
         _, decoder = self.halves(target)
         flat = decoder.predict(all_codes.reshape(-1, all_codes.shape[-1]).astype(np.float32), batch_size=1024, verbose=0)
         return flat.reshape(all_codes.shape[:2] + flat.shape[1:])

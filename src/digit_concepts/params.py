@@ -13,8 +13,10 @@ CLUSTER_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
 REDUCTIONS = ("none", "pca", "umap")
 K_SELECTIONS = ("fixed", "bic", "silhouette", "cooccurrence")
 ARCHITECTURES = ("dense", "conv")
+AUDIO_ARCHITECTURES = (*ARCHITECTURES, "frames")  # frames: convolution over time, audio only
 AUDIO_SPLITS = ("official", "leave_speakers_out")
 AUDIO_FEATURES = ("log_mel", "cepstral")
+IMAGINATION_ROUTES = ("brain", "concept")  # how a recording becomes an image (generation.images_from_recordings)
 VOICE_COUNT_SELECTIONS = ("none", "fixed", "bic")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 
@@ -135,7 +137,11 @@ SCHEMA: dict[str, Callable] = {
     "pairs.noise": number(0.0, 1.0),
     **_autoencoder_schema("image_ae"),
     **_autoencoder_schema("audio_ae"),
+    "audio_ae.architecture": choice(*AUDIO_ARCHITECTURES),
+    "audio_ae.frame_filters": integer_list(1),
+    "audio_ae.frame_kernel": integer(1, 64),
     "audio_ae.teacher_weight": number(0.0, 100.0),
+    "image_ae.decoder_finetune_epochs": integer(0, 1000),
     "image_ae.augmentation.affine_probability": number(0.0, 1.0),
     "image_ae.augmentation.thicken_probability": number(0.0, 1.0),
     "image_ae.augmentation.thin_probability": number(0.0, 1.0),
@@ -173,6 +179,7 @@ SCHEMA: dict[str, Callable] = {
     "convergence.samples_per_concept": integer(1, 100),
     "convergence.cross_modal_examples": integer(1, 100),
     "convergence.generation_temperature": number(0.0, 10.0),
+    "convergence.imagine_images_from": choice(*IMAGINATION_ROUTES),
     "convergence.evaluation_classifier_epochs.image": integer(1, 1000),
     "convergence.evaluation_classifier_epochs.audio": integer(1, 1000),
 }

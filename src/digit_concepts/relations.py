@@ -88,6 +88,15 @@ def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndar
     return evidence.argmax(axis=1)
 
 
+def name_recordings_through_images(log_posteriors: np.ndarray, counts: np.ndarray, batch_features: np.ndarray,
+                                   neighbours: int, train_features: np.ndarray) -> np.ndarray:
+    """The image concept each recording of a batch is named, from its audio-cluster posteriors
+    carried over by the co-occurrence ``counts`` and pooled with up to ``neighbours`` batch members
+    (``name_with_batch_neighbours``)."""
+    evidence = evidence_through(log_posteriors, image_given_audio(counts).T)
+    return name_with_batch_neighbours(evidence, batch_features, neighbours, train_features)
+
+
 def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:
     frame = pd.DataFrame(counts, columns=[str(audio) for audio in range(counts.shape[1])])
     frame.insert(0, "image_concept", np.arange(counts.shape[0]))

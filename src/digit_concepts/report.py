@@ -248,7 +248,9 @@ def _side(label: str, picture: str | None, sound: str | None, role: str) -> str:
 def examples_section(examples: dict[str, list[Example]]) -> str:
     parts = ["<h2 id=\"cross-modal\">Cross-modal imagination</h2>",
              "<p class=\"note\">Test samples of one sense and what the learner imagines for them in the other, "
-             "through the brain module and the other sense's decoder. Recordings are shown as log-mel spectrograms "
+             "through the other sense's decoder: a sound from the brain module's translation of the image's code, "
+             "an image from the image concept the recording is named or from the brain module's translation "
+             "(<code>convergence.imagine_images_from</code>). Recordings are shown as log-mel spectrograms "
              "(time left to right, low frequencies at the bottom); their players re-synthesise the spectrogram by "
              "Griffin-Lim, so the source recordings sound as robotic as the imagined ones. The true digit is shown "
              "only to judge by eye.</p>"]
