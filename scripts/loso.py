@@ -52,8 +52,17 @@ def experiment_refs(names: list[str]) -> dict[str, str]:
     return {name: ref for ref in refs for name in names if ref.rsplit("/", 1)[-1] == name}
 
 
-def wait_for(names: list[str], started: float) -> dict[str, str]:
-    """Poll the queue until every fold has finished; RuntimeError naming the folds that failed."""
+def start_workers(jobs: int) -> None:
+    # The worker outlives `dvc queue start` and would hold a captured pipe open until every fold
+    # is done, hiding the progress lines: let it write nowhere (`dvc queue logs` has it all).
+    subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for(names: list[str], started: float, jobs: int) -> dict[str, str]:
+    """Poll the queue until every fold has finished; RuntimeError naming the folds that failed.
+    A worker that exits while folds are still queued (seen with 2 workers) is started again."""
+    idle_polls = 0
     while True:
         status = run(["dvc", "queue", "status"], check=False)
         rows = {line.split()[1]: line.split()[-1] for line in status.splitlines()
@@ -67,6 +76,12 @@ def wait_for(names: list[str], started: float) -> dict[str, str]:
               flush=True)
         if len(refs) == len(names):
             return refs
+        states = [state.lower() for state in rows.values()]
+        # Short of workers for two polls running (not just between two folds): start them again.
+        idle_polls = idle_polls + 1 if "queued" in states and states.count("running") < jobs else 0
+        if idle_polls >= 2:
+            start_workers(jobs)
+            idle_polls = 0
         time.sleep(POLL_SECONDS)
 
 
@@ -114,11 +129,8 @@ def main() -> int:
     run_id = time.strftime("%Y%m%d%H%M%S")
     names = [fold_name(speaker, run_id) for speaker in speakers]
     queue_folds(speakers, run_id)
-    # The worker outlives `dvc queue start` and would hold a captured pipe open until every fold
-    # is done, hiding the progress lines below: let it write nowhere (`dvc queue logs` has it all).
-    subprocess.run(["dvc", "queue", "start", "--jobs", str(arguments.jobs)], cwd=REPO, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    refs = wait_for(names, started)
+    start_workers(arguments.jobs)
+    refs = wait_for(names, started, arguments.jobs)
     folds = {speaker: generalisation.fold_measures(fold_metrics(refs[fold_name(speaker, run_id)]))
              for speaker in speakers}
     write_report(command, time.monotonic() - started, folds, arguments.jobs)
