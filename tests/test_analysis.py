@@ -138,6 +138,21 @@ def test_calibration_recovers_how_overconfident_each_sense_is_without_labels():
     assert agreement > zones.partner_agreement(image, audio, np.eye(4), 1.0, 1.0)
 
 
+def test_calibration_finds_the_best_temperatures_anywhere_and_counts_each_episode():
+    # Random, bumpy agreement surface; 30 recordings each in many episodes (tempered once, counted per episode).
+    rng = np.random.default_rng(1)
+    recordings = 20.0 * rng.standard_normal((30, 5))
+    audio = recordings[rng.integers(0, 30, 600)]
+    image = 5.0 * rng.standard_normal((600, 3))
+    image_given_audio = rng.dirichlet(np.ones(3), size=5).T  # [image concept, audio cluster]
+    image_temperature, audio_temperature, agreement = zones.calibrate(image, audio, image_given_audio)
+    assert agreement == pytest.approx(zones.partner_agreement(image, audio, image_given_audio, image_temperature,
+                                                              audio_temperature))
+    everywhere = max(zones.partner_agreement(image, audio, image_given_audio, np.exp(log_image), np.exp(log_audio))
+                     for log_image in np.linspace(-2.0, 5.0, 57) for log_audio in np.linspace(-2.0, 5.0, 57))
+    assert agreement >= everywhere - 1e-6
+
+
 def test_clustering_finds_separated_blobs_and_posteriors_sum_to_one():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [10, 0], [0, 10]])
@@ -310,3 +325,24 @@ def test_images_imagined_from_concepts_are_draws_from_the_named_concept():
     assert (np.linalg.norm(varied - means[concepts], axis=1) < 3.0).all()  # near its own concept, far from the other
     again = generation.imagine_from_concepts(_Identity(), means, covariances, concepts, 0.5, np.random.default_rng(0))
     np.testing.assert_array_equal(varied, again)
+
+
+class _Shift:  # a brain map that moves every code by +1
+    def predict(self, codes, batch_size=None, verbose=0):
+        return np.asarray(codes) + 1.0
+
+
+def test_images_from_recordings_follow_the_route_asked_for():
+    gaussians = {"image_means": np.array([[0.0, 0.0], [10.0, 10.0]]), "image_covariances": np.stack([np.eye(2)] * 2)}
+    codes, named = np.array([[3.0, 3.0], [5.0, 5.0]]), np.array([1, 0])
+    far_train = np.array([[100.0, 100.0]])
+
+    def images(route, neighbours=0):
+        return generation.images_from_recordings(route, _Identity(), _Shift(), gaussians, codes, named, codes, far_train,
+                                                 neighbours, 0.0, np.random.default_rng(0))
+
+    np.testing.assert_allclose(images("brain"), codes + 1.0)  # the translation of each code
+    np.testing.assert_allclose(images("brain", 1), [[5.0, 5.0], [5.0, 5.0]])  # pooled with its batch neighbour
+    np.testing.assert_allclose(images("concept"), gaussians["image_means"][named])  # the named concept
+    with pytest.raises(ValueError, match="imagine_images_from must be brain or concept"):
+        images("dream")
