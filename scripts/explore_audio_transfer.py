@@ -4,7 +4,10 @@ Leave-one-speaker-out on FSDD. The teacher is label-free: each train recording's
 built with digit labels as the pipeline builds them) carry image concepts (clusters of image codes); their
 histogram is a soft target for an auxiliary head on the audio code. Digit labels otherwise only score.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official]
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
+
+--split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
+next speaker (cyclically) is scored, the other four train (docs/experiments.md, session 6 table).
 
 Results: .tmp/audio_transfer_results.md (table) and .tmp/audio_transfer_results.jsonl (one line per fold).
 """
