@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .params import IMAGINATION_ROUTES
+
 OK, BAD_FILE, USAGE, NO_LEARNER = 0, 1, 2, 3
 PROGRAM = "digit-concepts"
 
@@ -162,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
     command.add_argument("--temperature", type=float, default=0.5,
                          help="spread of the samples after the first, in the partner concept's Gaussian")
-    command.add_argument("--image-from", choices=("concept", "brain"), default="concept",
+    command.add_argument("--image-from", choices=IMAGINATION_ROUTES, default="concept",
                          help="a recording's image: drawn from the image concept it is named (concept, the "
                               "pipeline's convergence.imagine_images_from) or the brain module's translation of "
                               "its code (brain)")

@@ -76,8 +76,7 @@ def imagine(decoders: dict, brain_maps: dict, gaussians: dict, partner_clusters:
             gaussians["image_means"], gaussians["image_covariances"], image_concepts, per_concept, temperature, rng)),
         "concept_spectrograms": decode(decoders["audio"], sample_concepts(
             gaussians["audio_means"], gaussians["audio_covariances"], partner_clusters, per_concept, temperature, rng)),
-        "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"],
-                                    test_image_codes),
+        "image_to_audio": translate(brain_maps["image_to_audio"], decoders["audio"], test_image_codes),
     }
 
 

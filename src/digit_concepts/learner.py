@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import audio, clustering, paths, relations, storage, zones
 from .generation import sample_concepts
+from .params import IMAGINATION_ROUTES
 
 DIRECTIONS = {"image": "image_to_audio", "audio": "audio_to_image"}
 OTHER = {"image": "audio", "audio": "image"}
@@ -182,8 +183,8 @@ class Learner:
         module's translation, or, for a recording with ``image_from="concept"``, the mean of the
         image concept it is named (as the pipeline names a test recording alone); the others vary
         it within that concept's Gaussian in code space."""
-        if image_from not in ("brain", "concept"):
-            raise ValueError(f"image_from must be brain or concept, got {image_from!r}")
+        if image_from not in IMAGINATION_ROUTES:
+            raise ValueError(f"image_from must be one of {', '.join(IMAGINATION_ROUTES)}, got {image_from!r}")
         target = OTHER[sense]
         if sense == "audio" and image_from == "concept":
             partners = self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0)
