@@ -7,7 +7,7 @@ Each fold is `dvc exp run --queue -S split.audio=leave_speakers_out -S split.tes
 of the committed params (commit first: queued runs copy what git tracks); the image branch
 comes from the run cache, so a fold retrains only the audio side. When every fold is done it
 writes metrics/generalisation.json (flat: loso.<measure>.mean / .min / .<speaker>) and
-docs/generalisation.md (the command, the wall time, the per-fold table), and prints the table.
+docs/loso.md (the command, the wall time, the per-fold table), and prints the table.
 The folds stay as experiments: `dvc exp show`, `dvc exp apply loso-<speaker>-<run>`.
 """
 
@@ -24,7 +24,7 @@ from digit_concepts.params import SPEAKERS, load
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = Path("metrics/generalisation.json")
-REPORT = Path("docs/generalisation.md")
+REPORT = Path("docs/loso.md")
 POLL_SECONDS = 15
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 
-from digit_concepts import (autoencoders, brain, evaluation_classifiers, generation, paths, relations,
+from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion, generation, paths, relations,
                             scoring, storage, zones)
-from digit_concepts.params import IMAGINATION_ROUTES, load
-from digit_concepts.standardisation import Standardiser
+from digit_concepts.adaptation import recording_features
+from digit_concepts.params import load
 
 SENSES = ("image", "audio")
 
@@ -25,16 +25,15 @@ def main() -> None:
     table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
                                 settings["max_entropy_bits"])
 
-    decision = zones.fused_decision(*zones.episode_log_posteriors(codes, assignments, gaussians, streams),
+    decision = fusion.fused_decision(*fusion.episode_log_posteriors(codes, assignments, gaussians, streams),
                                     relations.image_given_audio(counts))
     print(f"calibration: image temperature {decision.image_temperature:.2f}, audio temperature "
           f"{decision.audio_temperature:.2f} (validation-episode agreement log-likelihood {decision.validation_agreement:.4f})",
           flush=True)
 
     rng = np.random.default_rng(seed)
-    standardiser = Standardiser.fit(codes["audio_train"])  # where recordings are near each other
     neighbours = params["adaptation"]["batch_neighbours"]
-    features = {split: standardiser.apply(codes[f"audio_{split}"]) for split in ("train", "validation", "test")}
+    features = recording_features(codes, ("train", "validation", "test"))  # where recordings are near each other
     # The image concept each recording is named (as relate names it): what the concept route imagines.
     named = {split: relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
                                                              features[split], neighbours, features["train"])
@@ -48,27 +47,19 @@ def main() -> None:
     samples = {"image": storage.read_npz(paths.IMAGES), "audio": storage.read_npz(paths.SPECTROGRAMS)}
     digits = {sense: {split: scoring.load_digits(sense, split) for split in ("train", "validation", "test")}
               for sense in SENSES}
-    # Images for recordings by both routes, on validation (where the route is chosen) and test; the
+    # Images for recordings by every route, on validation (where the route is chosen) and test; the
     # route in params is shown and is coherence_audio_to_image.
-    other_images = {}
-    for split, prefix in (("validation", "validation_"), ("test", "")):
-        for route in IMAGINATION_ROUTES:
-            images = generation.images_from_recordings(
-                route, decoders["image"], brain_maps["audio_to_image"], gaussians, codes[f"audio_{split}"],
-                named[split], features[split], features["train"], neighbours, settings["generation_temperature"],
-                np.random.default_rng([seed, 5, IMAGINATION_ROUTES.index(route)]))
-            other_images[f"{prefix}coherence_audio_to_image_{route}"] = (images, digits["audio"][split])
+    other_images = {f"{prefix}coherence_audio_to_image_{route}": (images, digits["audio"][split])
+                    for split, prefix in (("validation", "validation_"), ("test", ""))
+                    for route, images in generation.images_by_route(
+                        decoders["image"], brain_maps["audio_to_image"], gaussians, codes[f"audio_{split}"],
+                        named[split], features[split], features["train"], neighbours,
+                        settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
     coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
                                                         settings["evaluation_classifier_epochs"], seed, other_images)
-    test_digits = scoring.episode_digits("test")
     metrics = {
-        "fused_acc": scoring.hungarian_accuracy(decision.concepts, test_digits),
-        "fused_acc_uncalibrated": scoring.hungarian_accuracy(decision.uncalibrated_concepts, test_digits),
-        "validation_fused_acc": scoring.hungarian_accuracy(decision.validation_concepts,
-                                                           scoring.episode_digits("validation")),
-        "calibration_temperature_image": decision.image_temperature,
-        "calibration_temperature_audio": decision.audio_temperature,
+        **scoring.fused_scores(decision, scoring.episode_digits("test"), scoring.episode_digits("validation")),
         "coherence_image_to_audio": coherence.pop("coherence_image_to_audio"),
         "coherence_audio_to_image": coherence.pop("coherence_audio_to_image"),
         **zones.zone_counts(table),
@@ -76,20 +67,13 @@ def main() -> None:
         **coherence,
     }
 
-    examples = settings["cross_modal_examples"]
-    image_to_audio, audio_to_image = imagined["image_to_audio"], imagined["audio_to_image"]
-    image_examples = rng.choice(len(image_to_audio), size=min(examples, len(image_to_audio)), replace=False)
-    audio_examples = rng.choice(len(audio_to_image), size=min(examples, len(audio_to_image)), replace=False)
+    generated = generation.report_examples(imagined, samples["image"]["test"], samples["audio"]["test"],
+                                           settings["cross_modal_examples"], rng)
     storage.write_csv(paths.CONCEPT_TABLE, table)
     storage.write_npz(paths.ATTENTION, image_weight=decision.image_weight, audio_weight=decision.audio_weight,
                       fused_concept=decision.concepts, episode_image_index=streams["test_image_index"],
                       episode_audio_index=streams["test_audio_index"])
-    storage.write_npz(paths.GENERATED, concept_images=imagined["concept_images"],
-                      concept_spectrograms=imagined["concept_spectrograms"],
-                      image_to_audio_source_index=image_examples, image_to_audio_sources=samples["image"]["test"][image_examples],
-                      image_to_audio_spectrograms=image_to_audio[image_examples],
-                      audio_to_image_source_index=audio_examples, audio_to_image_sources=samples["audio"]["test"][audio_examples],
-                      audio_to_image_images=audio_to_image[audio_examples])
+    storage.write_npz(paths.GENERATED, **generated)
     storage.write_json(paths.CONVERGENCE_METRICS, metrics)
     print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
 

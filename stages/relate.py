@@ -3,8 +3,8 @@
 import pandas as pd
 
 from digit_concepts import brain, paths, relations, scoring, storage
+from digit_concepts.adaptation import recording_features
 from digit_concepts.params import load
-from digit_concepts.standardisation import Standardiser
 
 
 def main() -> None:
@@ -27,16 +27,14 @@ def main() -> None:
         "agreement_image_to_audio": relations.agreement(test_image, test_audio, forward),
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
     }
-    audio_standardiser = Standardiser.fit(codes["audio_train"])
     neighbours = params["adaptation"]["batch_neighbours"]
-    train_features = audio_standardiser.apply(codes["audio_train"])
+    features = recording_features(codes, ("train", "test", "validation"))
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
-        audio_features = audio_standardiser.apply(codes[f"audio_{split}"])
         audio_digits = scoring.load_digits("audio", split)
         # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
         for suffix, count in (("", neighbours), ("_each_alone", 0)):
             named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
-                                                             audio_features, count, train_features)
+                                                             features[split], count, features["train"])
             metrics[f"{prefix}audio_acc_through_images{suffix}"] = scoring.hungarian_accuracy(named, audio_digits)
         image_named = relations.name_through(assignments[f"image_{split}"], forward)
         metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(

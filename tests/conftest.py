@@ -1,4 +1,5 @@
-"""Shared fixtures: a loopback HTTP server that is always shut down."""
+"""Shared fixtures: a loopback HTTP server that is always shut down, and the tiny pipeline,
+built once per test run and shared by every test that only reads it."""
 
 import contextlib
 import functools
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from fakes import write_checksums, write_mirror
+from tiny_project import DVC, REPO, environment, make_project, run  # noqa: F401 - REPO for the tests
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -41,3 +43,25 @@ def http_root(tmp_path):
     folder.mkdir()
     with serve_directory(folder) as base:
         yield folder, base
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory):
+    """(folder, checksums file) of a tiny fake mirror in the real formats."""
+    root = tmp_path_factory.mktemp("mirror")
+    checksums = write_mirror(root)
+    return root, write_checksums(root.parent / f"{root.name}-checksums.json", checksums)
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, mirror):
+    """Run `dvc repro` (every stage) once per test run, the mirror served over HTTP; yield
+    (project, env, output). Read it only: a test that changes it works on tiny_project.copy_project."""
+    root, checksums = mirror
+    project = make_project(tmp_path_factory.mktemp("pipeline"))
+    with serve_directory(root) as base:
+        env = environment(DATA_MIRROR=base, DATA_CHECKSUMS=str(checksums))
+        result = run([DVC, "repro"], project, env)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
+        yield project, env, output

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digit_concepts import adaptation, clustering, generation, relations, scoring, zones
+from digit_concepts import adaptation, clustering, fusion, generation, relations, scoring, zones
 
 
 class TestHungarianAccuracy:
@@ -110,7 +110,7 @@ def test_entropy_bits():
 def test_fusion_trusts_the_confident_sense():
     image = np.array([[0.5, 0.5], [0.9, 0.1]])
     audio = np.array([[0.05, 0.95], [0.5, 0.5]])
-    fused, image_weight, audio_weight = zones.fuse(image, audio)
+    fused, image_weight, audio_weight = fusion.fuse(image, audio)
     assert fused.tolist() == [1, 0]
     assert audio_weight[0] > image_weight[0] and image_weight[1] > audio_weight[1]
     np.testing.assert_allclose(image_weight + audio_weight, 1.0)
@@ -118,11 +118,11 @@ def test_fusion_trusts_the_confident_sense():
 
 def test_temper_softens_sharpens_and_refuses_a_bad_temperature():
     log_posteriors = np.log(np.array([[0.7, 0.2, 0.1]]))
-    np.testing.assert_allclose(zones.temper(log_posteriors, 1.0), [[0.7, 0.2, 0.1]])
-    np.testing.assert_allclose(zones.temper(log_posteriors, 1e6), [[1 / 3] * 3], atol=1e-5)
-    assert zones.temper(log_posteriors, 0.5)[0, 0] > 0.7
+    np.testing.assert_allclose(fusion.temper(log_posteriors, 1.0), [[0.7, 0.2, 0.1]])
+    np.testing.assert_allclose(fusion.temper(log_posteriors, 1e6), [[1 / 3] * 3], atol=1e-5)
+    assert fusion.temper(log_posteriors, 0.5)[0, 0] > 0.7
     with pytest.raises(ValueError, match="temperature"):
-        zones.temper(log_posteriors, 0.0)
+        fusion.temper(log_posteriors, 0.0)
 
 
 def test_calibration_recovers_how_overconfident_each_sense_is_without_labels():
@@ -133,9 +133,9 @@ def test_calibration_recovers_how_overconfident_each_sense_is_without_labels():
     image_evidence = 3.0 * np.eye(4)[concepts] + rng.standard_normal((4000, 4))
     audio_evidence = 2.0 * np.eye(4)[concepts] + rng.standard_normal((4000, 4))
     image, audio = 10.0 * 3.0 * image_evidence, 10.0 * 2.0 * audio_evidence
-    image_temperature, audio_temperature, agreement = zones.calibrate(image, audio, np.eye(4))
+    image_temperature, audio_temperature, agreement = fusion.calibrate(image, audio, np.eye(4))
     assert image_temperature == pytest.approx(10.0, rel=0.1) and audio_temperature == pytest.approx(10.0, rel=0.1)
-    assert agreement > zones.partner_agreement(image, audio, np.eye(4), 1.0, 1.0)
+    assert agreement > fusion.partner_agreement(image, audio, np.eye(4), 1.0, 1.0)
 
 
 def test_calibration_finds_the_best_temperatures_anywhere_and_counts_each_episode():
@@ -145,10 +145,10 @@ def test_calibration_finds_the_best_temperatures_anywhere_and_counts_each_episod
     audio = recordings[rng.integers(0, 30, 600)]
     image = 5.0 * rng.standard_normal((600, 3))
     image_given_audio = rng.dirichlet(np.ones(3), size=5).T  # [image concept, audio cluster]
-    image_temperature, audio_temperature, agreement = zones.calibrate(image, audio, image_given_audio)
-    assert agreement == pytest.approx(zones.partner_agreement(image, audio, image_given_audio, image_temperature,
+    image_temperature, audio_temperature, agreement = fusion.calibrate(image, audio, image_given_audio)
+    assert agreement == pytest.approx(fusion.partner_agreement(image, audio, image_given_audio, image_temperature,
                                                               audio_temperature))
-    everywhere = max(zones.partner_agreement(image, audio, image_given_audio, np.exp(log_image), np.exp(log_audio))
+    everywhere = max(fusion.partner_agreement(image, audio, image_given_audio, np.exp(log_image), np.exp(log_audio))
                      for log_image in np.linspace(-2.0, 5.0, 57) for log_audio in np.linspace(-2.0, 5.0, 57))
     assert agreement >= everywhere - 1e-6
 
@@ -162,7 +162,7 @@ def test_calibration_is_not_stopped_by_a_plateau_near_temperature_one():
     image = 3.0 * (3.0 * np.eye(4)[concepts] + rng.standard_normal((4000, 4)))
     heard = np.where(rng.random(4000) < 0.3, rng.integers(0, 4, 4000), concepts)
     audio = 50.0 * np.eye(4)[heard] + rng.standard_normal((4000, 4))
-    _, audio_temperature, agreement = zones.calibrate(image, audio, np.eye(4))
+    _, audio_temperature, agreement = fusion.calibrate(image, audio, np.eye(4))
     assert audio_temperature > 5.0 and agreement > -0.82
 
 

@@ -322,6 +322,24 @@ def test_download_from_another_folder_writes_the_project_and_records_the_checksu
     assert json.loads(recorded.read_text()) == json.loads(other_sums.read_text())
 
 
+def test_downloaded_files_are_0644_and_folders_0755_as_a_dvc_checkout_gives(stage_project, tmp_path):
+    """pooch renames its mkstemp file (0600) into place; the published data/raw is shared all the same."""
+    mirror = tmp_path / "mirror"
+    sums = write_checksums(tmp_path / "sums.json", write_mirror(mirror))
+    previous = os.umask(0o022)  # the stage inherits it; DVC's checkout gives 0o666 / 0o777 less the umask
+    try:
+        result = _stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(mirror),
+                        DATA_CHECKSUMS=str(sums))
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    raw = stage_project / "data" / "raw"
+    files = [path for path in raw.rglob("*") if path.is_file()]
+    assert len([path for path in files if path.suffix == ".gz"]) == 4 and len(files) > 4
+    modes = {str(path.relative_to(raw)): oct(path.stat().st_mode & 0o777) for path in [raw, *raw.rglob("*")]}
+    assert modes == {name: "0o755" if (raw / name).is_dir() else "0o644" for name in modes}
+
+
 def test_download_with_nothing_to_fetch_is_one_error_line(stage_project, tmp_path):
     empty = tmp_path / "empty-mirror"
     empty.mkdir()

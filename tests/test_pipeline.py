@@ -19,112 +19,13 @@ import pytest
 import soundfile
 from ruamel.yaml import YAML
 
-from conftest import REPO, serve_directory
 from digit_concepts import params as params_module
-from fakes import write_checksums, write_mirror
+from fakes import write_checksums
+from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
+                          N_VALIDATION_IMAGES, REPO, environment, make_project)
+from tiny_project import run as _run
 
 pytestmark = pytest.mark.pipeline
-
-VENV_BIN = Path(sys.executable).parent
-DVC = str(VENV_BIN / "dvc")
-# fakes.write_mnist writes 40 train and 20 test images; the last 10 train ones are validation.
-N_TRAIN_IMAGES, N_VALIDATION_IMAGES, N_TEST_IMAGES = 30, 10, 20
-# 10 digits x 2 speakers x recording indices 6 / 5 / 0-4 (train / validation / test)
-N_TRAIN_AUDIO, N_VALIDATION_AUDIO, N_TEST_AUDIO = 10 * 2 * 1, 10 * 2 * 1, 10 * 2 * 5
-# metrics/generalisation.json, once scripts/loso.py has written it, is a committed input of the
-# plot stage (the report shows it): copied when it exists, like the code.
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
-                 ".dvcignore", ".gitignore", "metrics/generalisation.json"]
-
-# Generic shrinking, whatever sections later stages add: any key of this name gets this value.
-TINY_ANYWHERE = {"epochs": 1, "hidden_units": [8], "batch_size": 8, "reduced_dim": 2,
-                 "griffin_lim_iterations": 4, "k": 4, "k_range": [2, 4], "umap_neighbors": 5, "silhouette_sample": 100,
-                 "samples_per_concept": 2, "cross_modal_examples": 2,
-                 "count": 2, "count_range": [2, 3], "within_neighbors": 5,  # the tiny FSDD has 2 speakers
-                 "validation_images": N_VALIDATION_IMAGES, "validation_recordings": [5, 5]}
-TINY_AUTOENCODER = {"hidden_units": [16], "latent_dim": 4, "batch_size": 8, "epochs": 1}
-
-
-def _shrink(node):
-    if isinstance(node, dict):
-        for key in node:
-            if key in TINY_ANYWHERE:
-                node[key] = TINY_ANYWHERE[key]
-            else:
-                _shrink(node[key])
-
-
-def write_tiny_params(source: Path, target: Path) -> None:
-    yaml = YAML()  # round trip: keeps comments and layout, writes YAML 1.2 floats
-    tree = yaml.load(source)
-    _shrink(tree)
-    for section in ("image_ae", "audio_ae"):
-        tree[section].update(TINY_AUTOENCODER)
-    tree["pairs"]["noise"] = 0.0
-    with open(target, "w") as stream:
-        yaml.dump(tree, stream)
-    params_module.load(target)  # a bad override fails here, not deep inside dvc
-
-
-def _run(command: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def make_project(root: Path) -> Path:
-    """A copy of this project's pipeline (code, dvc.yaml, tiny params) as a fresh git + DVC repo."""
-    project = root / "project"
-    for name in PROJECT_FILES:
-        source = REPO / name
-        if not source.exists():
-            continue
-        target = project / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, target)
-    write_tiny_params(REPO / "params.yaml", project / "params.yaml")
-    (project / ".dvc" / "config.local").write_text("[core]\n    check_update = false\n    analytics = false\n")
-    env = environment()
-    for command in (["git", "init", "-q"], ["git", "config", "user.email", "tests@example.invalid"],
-                    ["git", "config", "user.name", "tests"], ["git", "config", "commit.gpgsign", "false"]):
-        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
-    if not (project / ".dvc" / "config").exists():
-        subprocess.run([DVC, "init", "-q"], cwd=project, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "add", "-A"], cwd=project, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "commit", "-q", "-m", "pipeline under test"], cwd=project, env=env, check=True,
-                   capture_output=True)
-    return project
-
-
-def environment(**extra: str) -> dict:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DVC_", "DVCLIVE_", "DATA_")) and key != "PYTHONPATH"}
-    env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(VENV_BIN.parent),
-               DVC_NO_ANALYTICS="1", PYTHONHASHSEED="0", DVCLIVE_LOGLEVEL="ERROR",
-               GIT_CONFIG_NOSYSTEM="1", **extra)
-    return env
-
-
-@pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mirror")
-    checksums = write_mirror(root)
-    return root, write_checksums(root.parent / f"{root.name}-checksums.json", checksums)
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, mirror):
-    """Run `dvc repro` (every stage) once; yield (project, env, output)."""
-    root, checksums = mirror
-    project = make_project(tmp_path_factory.mktemp("pipeline"))
-    with serve_directory(root) as base:
-        env = environment(DATA_MIRROR=base, DATA_CHECKSUMS=str(checksums))
-        result = _run([DVC, "repro"], project, env)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
-        yield project, env, output
-
 
 def test_every_stage_ran_and_every_output_exists(pipeline):
     project, _, output = pipeline
@@ -723,7 +624,7 @@ def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipe
 
 def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(pipeline, tmp_path):
     """scripts/loso.py on the tiny data (two speakers): one queued `dvc exp run` per speaker,
-    then metrics/generalisation.json (flat, numeric, per fold) and docs/generalisation.md."""
+    then metrics/generalisation.json (flat, numeric, per fold) and docs/loso.md."""
     project, env, _ = pipeline
     copy = tmp_path / "loso"
     shutil.copytree(project, copy, symlinks=True)
@@ -746,7 +647,7 @@ def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(p
         assert all(0.0 <= value <= 1.0 for value in folds), (measure, folds)
         assert summary[f"loso.{measure}.min"] == min(folds)
         assert summary[f"loso.{measure}.mean"] == pytest.approx(sum(folds) / 2, abs=1e-4)
-    report = (copy / "docs" / "generalisation.md").read_text()
+    report = (copy / "docs" / "loso.md").read_text()
     assert "python scripts/loso.py --speakers george,theo" in report and "| george |" in report
     # Each fold is a real experiment that held its speaker out of training.
     refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], cwd=copy, env=env,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digit_concepts import autoencoders, figures, paths, report, storage
+from digit_concepts import autoencoders, figures, paths, report, report_content, storage
 
 REPO = Path(__file__).resolve().parents[1]
 K_IMAGE, K_AUDIO, SAMPLES_PER_CONCEPT, EXAMPLES = 3, 5, 3, 4
@@ -293,12 +293,11 @@ def test_merged_zones_are_left_out_when_the_table_has_no_merged_concepts():
 def test_generalisation_section_appears_only_when_its_file_exists(plotted, tmp_path, monkeypatch):
     assert 'id="generalisation"' not in (plotted / paths.REPORT_PAGE).read_text()  # no file in the fake project
     monkeypatch.chdir(tmp_path)
-    stage = load_plot_stage()
-    assert stage.read_generalisation() is None
+    assert report_content.read_generalisation() is None
     storage.write_json(paths.GENERALISATION_METRICS, {
         "loso.audio_acc_through_images.mean": 0.91, "loso.audio_acc_through_images.min": 0.82,
         "loso.audio_acc_through_images.jackson": 0.95, "loso.fused_acc.mean": 0.97})
-    text = report.render(report.Page("t", generalisation=stage.read_generalisation()))
+    text = report.render(report.Page("t", generalisation=report_content.read_generalisation()))
     table = section(text, "generalisation")
     assert "<h3>loso</h3>" in table
     assert "<tr><th>metric</th><th>mean</th><th>min</th><th>jackson</th></tr>" in table

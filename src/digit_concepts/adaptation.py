@@ -15,6 +15,8 @@ neighbours. No labels, no voices to find, one number to set: how many neighbours
 
 import numpy as np
 
+from .standardisation import Standardiser
+
 
 def batch_neighbourhoods(batch_features: np.ndarray, neighbours: int,
                          train_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +59,10 @@ def pooled(values: np.ndarray, batch_features: np.ndarray, neighbours: int,
         raise ValueError(f"need one feature row per sample, got {len(batch_features)} rows for {len(values)}")
     indices, weights = batch_neighbourhoods(batch_features, neighbours, train_features)
     return (values[indices] * weights[:, :, None]).sum(axis=1), weights.sum(axis=1, keepdims=True)
+
+
+def recording_features(codes: dict, splits) -> dict[str, np.ndarray]:
+    """The space in which recordings are near each other: each split's audio codes
+    (``codes[f"audio_{split}"]``) standardised with the train recordings' statistics."""
+    standardiser = Standardiser.fit(codes["audio_train"])
+    return {split: standardiser.apply(codes[f"audio_{split}"]) for split in splits}

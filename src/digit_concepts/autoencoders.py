@@ -112,6 +112,18 @@ def partner_targets(partner_codes: np.ndarray, episode_partner_index: np.ndarray
     return (sums / np.maximum(counts, 1)).astype(np.float32)
 
 
+def image_teacher_targets(image_encoder, images: dict, streams: dict, recordings: dict[str, int]) -> tuple:
+    """Each split's recordings' targets from the image sense (``recordings``: split -> how many):
+    the mean image code, standardised with the train images' statistics, of the images each
+    recording was shown with over its split's episodes (``partner_targets``)."""
+    from .standardisation import Standardiser
+
+    codes = {split: image_encoder.predict(images[split], batch_size=1024, verbose=0) for split in recordings}
+    standardiser = Standardiser.fit(codes["train"])
+    return tuple(partner_targets(standardiser.apply(codes[split]), streams[f"{split}_image_index"],
+                                 streams[f"{split}_audio_index"], count) for split, count in recordings.items())
+
+
 LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
 OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
 

@@ -1,7 +1,8 @@
 """The command line: ``digit-concepts recognise | imagine | concepts`` (also ``python -m digit_concepts``).
 
-Exit codes: 0 every file used; 1 some file could not be used (each named on stderr, the others
-still processed); 2 a usage error; 3 no trained learner (the message says what to run).
+Exit codes: 0 every file used; 1 some file could not be used or written (each named on stderr, the
+others still processed); 2 a usage error; 3 no usable trained learner: a piece missing, or one that
+cannot be read (the message names it and says what to run).
 """
 
 import argparse
@@ -96,6 +97,32 @@ def output_paths(out: Path, suffix: str, samples: int) -> list[Path]:
     return [out.with_name(f"{out.stem}_{number}{suffix}") for number in range(1, samples + 1)]
 
 
+def why_unwritable(target: Path, error: OSError) -> str:
+    """The cause of ``error`` in the user's terms (mkdir and rename would say "File exists" or
+    "Not a directory" about a temporary path)."""
+    for folder in reversed(target.parents):  # the root first
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file, not a folder"
+    if target.is_dir():
+        return "a folder of that name is in the way"
+    return error.strerror or str(error)
+
+
+def write_output(target: Path, write) -> bool:
+    """``write(path)`` into a temporary file, renamed onto ``target`` (nothing half-written is
+    left); a target that cannot be written (a file where a folder must be, a folder in its place,
+    no permission, a full disk) is named in one line, not a soundfile or Pillow traceback."""
+    from .storage import atomic_path
+
+    try:
+        with atomic_path(target) as temporary:
+            write(temporary)
+    except OSError as error:
+        complain(f"{target}: cannot write the output file ({why_unwritable(target, error)})")
+        return False
+    return True
+
+
 def imagine(arguments) -> int:
     from .audio import write_wav
     from .user_files import write_image
@@ -111,15 +138,18 @@ def imagine(arguments) -> int:
     recognition = learner.recognise(sense, codes)[0]
     imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
     print(f"{arguments.file}: {describe(recognition)}")
-    suffix = ".wav" if sense == "image" else ".png"
+    suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
-        target.parent.mkdir(parents=True, exist_ok=True)
         if sense == "image":
-            write_wav(target, learner.sound(sample), learner.audio_settings.sample_rate)
+            sound = learner.sound(sample)
+            written = write_output(target, lambda path: write_wav(path, sound, learner.audio_settings.sample_rate))
         else:
-            write_image(target, sample)
-        print(f"imagined {'sound' if sense == 'image' else 'image'}: {target}")
-    return OK
+            written = write_output(target, lambda path: write_image(path, sample))
+        if written:
+            print(f"imagined {'sound' if sense == 'image' else 'image'}: {target}")
+        else:
+            unwritten += 1
+    return BAD_FILE if unwritten else OK
 
 
 def concepts(arguments) -> int:

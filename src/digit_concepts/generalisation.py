@@ -2,7 +2,8 @@
 
 One fold per speaker: the speaker's recordings are the test split and every other speaker
 trains. The folds are real ``dvc exp run`` experiments (``scripts/loso.py``); this module only
-turns their metrics into one flat, numeric summary and a Markdown table.
+turns their metrics into one flat, numeric summary and a Markdown table (which ``scripts/loso.py``
+writes to metrics/generalisation.json and docs/loso.md).
 """
 
 import math
@@ -14,7 +15,7 @@ MEASURES = (
     ("fused_acc", "metrics/convergence.json", ("fused_acc",)),
     ("coherence_image_to_audio", "metrics/convergence.json", ("coherence_image_to_audio",)),
     ("coherence_audio_to_image", "metrics/convergence.json", ("coherence_audio_to_image",)),
-    # the same recordings each named alone, without their batch neighbours (relate.batch_neighbours)
+    # the same recordings each named alone, without their batch neighbours (adaptation.batch_neighbours)
     ("audio_acc_through_images_each_alone", "metrics/relate.json", ("audio_acc_through_images_each_alone",)),
     # both routes from a recording to an image (convergence.imagine_images_from picks the one above)
     ("coherence_audio_to_image_brain", "metrics/convergence.json", ("coherence_audio_to_image_brain",)),

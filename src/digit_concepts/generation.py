@@ -3,6 +3,7 @@
 import numpy as np
 
 from .adaptation import pooled
+from .params import IMAGINATION_ROUTES
 
 
 def sample_concepts(means: np.ndarray, covariances: np.ndarray, concepts: np.ndarray, per_concept: int,
@@ -93,3 +94,28 @@ def images_from_recordings(route: str, image_decoder, brain_map, gaussians: dict
         return imagine_from_concepts(image_decoder, gaussians["image_means"], gaussians["image_covariances"],
                                      named_concepts, temperature, rng)
     raise ValueError(f"convergence.imagine_images_from must be brain or concept, got {route!r}")
+
+
+def images_by_route(image_decoder, brain_map, gaussians: dict, codes: np.ndarray, named_concepts: np.ndarray,
+                    batch_features: np.ndarray, train_features: np.ndarray, batch_neighbours: int, temperature: float,
+                    seed: int) -> dict[str, np.ndarray]:
+    """Images for a batch of recordings by every route of ``params.IMAGINATION_ROUTES``
+    (``images_from_recordings``), each route drawing from a random stream of its own."""
+    return {route: images_from_recordings(route, image_decoder, brain_map, gaussians, codes, named_concepts,
+                                          batch_features, train_features, batch_neighbours, temperature,
+                                          np.random.default_rng([seed, 5, IMAGINATION_ROUTES.index(route)]))
+            for route in IMAGINATION_ROUTES}
+
+
+def report_examples(imagined: dict, test_images: np.ndarray, test_spectrograms: np.ndarray, count: int,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """What the report shows of the imagination: the concepts' samples, and ``count`` random test
+    images and recordings (drawn in that order from ``rng``) beside what was imagined from them."""
+    image_to_audio, audio_to_image = imagined["image_to_audio"], imagined["audio_to_image"]
+    image_examples = rng.choice(len(image_to_audio), size=min(count, len(image_to_audio)), replace=False)
+    audio_examples = rng.choice(len(audio_to_image), size=min(count, len(audio_to_image)), replace=False)
+    return {"concept_images": imagined["concept_images"], "concept_spectrograms": imagined["concept_spectrograms"],
+            "image_to_audio_source_index": image_examples, "image_to_audio_sources": test_images[image_examples],
+            "image_to_audio_spectrograms": image_to_audio[image_examples],
+            "audio_to_image_source_index": audio_examples, "audio_to_image_sources": test_spectrograms[audio_examples],
+            "audio_to_image_images": audio_to_image[audio_examples]}

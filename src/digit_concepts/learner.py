@@ -17,13 +17,15 @@ Confidence is the calibrated posterior the fused decision uses (code-space Gauss
 images, k-means posteriors for recordings, each softened by its label-free temperature).
 """
 
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import audio, clustering, paths, relations, storage, zones
+from . import audio, clustering, fusion, paths, relations, storage
 from .generation import sample_concepts
 from .params import IMAGINATION_ROUTES
 
@@ -36,10 +38,44 @@ REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", 
             paths.CONVERGENCE_METRICS: "convergence", paths.AUDIO_SETTINGS: "preprocess",
             paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
 STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
+# Each file the tool may read (some only for some settings), and the stage that writes it.
+WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess"}
+# What reading a damaged or crafted piece raises: OSError (h5py, I/O), ValueError (np.load of an
+# object array with allow_pickle=False, JSON, CSV, Keras: "File not found" for a truncated .keras,
+# safe mode refusing a Lambda layer, an unknown class), zipfile.BadZipFile (a truncated .npz, a
+# bad CRC), zlib.error and EOFError (a truncated compressed member).
+UNREADABLE = (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError)
+# Keras also wraps any layer of a crafted config it cannot rebuild in a TypeError.
+UNREADABLE_MODEL = (*UNREADABLE, TypeError)
 
 
 class MissingLearner(RuntimeError):
     """The pipeline's outputs are not there; the message says what to run."""
+
+
+class UnreadableLearner(MissingLearner):
+    """A piece of the learner is there but cannot be read (truncated, corrupt or crafted); the
+    message names the file and what to run. A MissingLearner: there is no usable learner either way."""
+
+
+def read_piece(root: Path, relative: Path, reader, errors: tuple[type[BaseException], ...] = UNREADABLE):
+    """``reader(root / relative)``; what a damaged or crafted file raises (``errors``) becomes one
+    UnreadableLearner naming the file. Only the reading is guarded: other errors keep their traceback."""
+    path = Path(root) / relative
+    try:
+        return reader(path)
+    except errors as error:
+        if path.suffix in (".keras", ".npz") and path.is_file() and not zipfile.is_zipfile(path):
+            reason = "not a complete zip archive: truncated or corrupt"  # Keras would say "File not found"
+        else:
+            # One line, at most two sentences (Keras goes on with advice the tool cannot follow).
+            reason = ". ".join(" ".join(f"{type(error).__name__}: {error}".split()).split(". ")[:2]).rstrip(".")
+            reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        stage = WRITTEN_BY[Path(relative)]
+        raise UnreadableLearner(
+            f"{path.resolve()}: cannot read this piece of the trained learner ({reason}). Restore it with "
+            f"`dvc checkout --force {stage}` (or `dvc pull --force {stage}` if a DVC remote holds it), or train "
+            f"it again with `dvc repro {stage}` in the repository, or point --model at a folder that has it") from error
 
 
 @dataclass(frozen=True)
@@ -78,37 +114,42 @@ class Learner:
                 f"no trained learner in {self.root.resolve()}: missing {', '.join(map(str, missing))}. "
                 f"Train it with `dvc repro {stage}` in the repository (or fetch it with `dvc pull {stage}` "
                 f"if a DVC remote holds it), or point --model at a folder that has it")
-        self.arrays = arrays = storage.read_npz(self.root / paths.LEARNER_ARRAYS)
-        settings = storage.read_json(self.root / paths.LEARNER_SETTINGS)
+        self.arrays = arrays = self._read(paths.LEARNER_ARRAYS, storage.read_npz)
+        settings = self._read(paths.LEARNER_SETTINGS, storage.read_json)
         self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
                        for sense in ("image", "audio")}
         self.sizes = {sense: arrays[f"{sense}_train_sizes"] for sense in ("image", "audio")}
-        self.gaussians = storage.read_npz(self.root / paths.CLUSTER_MODELS)
-        self.counts = pd.read_csv(self.root / paths.COOCCURRENCE).drop(columns="image_concept").to_numpy()
+        self.gaussians = self._read(paths.CLUSTER_MODELS, storage.read_npz)
+        self.counts = self._read(paths.COOCCURRENCE, pd.read_csv).drop(columns="image_concept").to_numpy()
         self.audio_concept_of_cluster = relations.merge_by_partner(self.counts)
         merged = np.zeros((self.counts.shape[0], self.counts.shape[0]), dtype=np.float64)
         np.add.at(merged.T, self.audio_concept_of_cluster, self.counts.T)
         self.merged_counts = merged  # image concept x merged audio concept
-        self.table = pd.read_csv(self.root / paths.CONCEPT_TABLE)
-        calibration = storage.read_json(self.root / paths.CONVERGENCE_METRICS)
+        self.table = self._read(paths.CONCEPT_TABLE, pd.read_csv)
+        calibration = self._read(paths.CONVERGENCE_METRICS, storage.read_json)
         self.temperatures = {"image": calibration["calibration_temperature_image"],
                              "audio": calibration["calibration_temperature_audio"]}
-        self.audio_settings = audio.AudioSettings(**storage.read_json(self.root / paths.AUDIO_SETTINGS))
+        self.audio_settings = audio.AudioSettings(**self._read(paths.AUDIO_SETTINGS, storage.read_json))
         self.keras_models = {}
+
+    def _read(self, relative: Path, reader, errors=UNREADABLE):
+        return read_piece(self.root, relative, reader, errors)
 
     # --- models, each loaded once, and only when needed ---
     def halves(self, sense: str):
         if sense not in self.keras_models:
             from .autoencoders import load_halves
 
-            self.keras_models[sense] = load_halves(self.root / paths.autoencoder_model(sense), self.seed)
+            self.keras_models[sense] = self._read(paths.autoencoder_model(sense),
+                                                  lambda path: load_halves(path, self.seed), UNREADABLE_MODEL)
         return self.keras_models[sense]
 
     def brain(self, direction: str):
         if direction not in self.keras_models:
             from .brain import load_map
 
-            self.keras_models[direction] = load_map(self.root / paths.brain_model(direction), self.seed)
+            self.keras_models[direction] = self._read(paths.brain_model(direction),
+                                                      lambda path: load_map(path, self.seed), UNREADABLE_MODEL)
         return self.keras_models[direction]
 
     # --- perception ---
@@ -120,7 +161,8 @@ class Learner:
             statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
             if not statistics_file.is_file():
                 raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
-            return audio.standardised(audio.features_of(powers, settings), storage.read_npz(statistics_file))
+            return audio.standardised(audio.features_of(powers, settings),
+                                      self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
         decibels, _ = audio.spectrograms(powers, settings)
         if settings.per_recording_normalisation:
             decibels, _ = audio.remove_loudness(decibels)
@@ -141,7 +183,7 @@ class Learner:
                                                                 self.gaussians["image_covariances"], self.sizes["image"])
         else:
             log_posteriors = self.models["audio"].log_posteriors(codes)
-        return zones.temper(log_posteriors, self.temperatures[sense])
+        return fusion.temper(log_posteriors, self.temperatures[sense])
 
     def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int) -> np.ndarray:
         """Audio concepts of recordings given together, as the pipeline names its test split:

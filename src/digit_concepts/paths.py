@@ -71,6 +71,9 @@ CLUSTER_METRICS = METRICS_DIR / "cluster.json"
 TRANSFER_METRICS = METRICS_DIR / "transfer.json"  # image concepts of digits drawn differently
 RELATE_METRICS = METRICS_DIR / "relate.json"
 CONVERGENCE_METRICS = METRICS_DIR / "convergence.json"
+# Every metrics file a full dvc repro writes, by name (the report shows them; dvc.yaml lists them).
+METRICS_FILES = {"reconstruction": RECONSTRUCTION_METRICS, "cluster": CLUSTER_METRICS, "relate": RELATE_METRICS,
+                 "convergence": CONVERGENCE_METRICS, "transfer": TRANSFER_METRICS}
 
 PLOTS_DIR = Path("plots")
 SOUNDS_DIR = PLOTS_DIR / "sounds"

@@ -4,7 +4,8 @@ and figure. It opens offline, straight from disk.
 
 The page links files by relative paths (no copies, no data URIs, no scripts, nothing from the
 network), so it stays small and works from any checkout in which the plot stage has run. This
-module only writes text: the plot stage computes the numbers and writes the pictures and sounds.
+module only writes text: ``report_content`` gathers what the page shows, and ``report_figures``
+and ``report_content`` write its pictures and sounds.
 """
 
 import html
@@ -15,6 +16,8 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import numpy as np
+
+from .zones import MergedZones
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; line-height: 1.35; }
@@ -94,20 +97,6 @@ class Example:
     imagined_label: str
     imagined_picture: str | None
     imagined_sound: str | None
-
-
-@dataclass(frozen=True)
-class MergedZones:
-    """Image concepts against merged audio concepts (over-clustered audio merged by best partner)."""
-
-    audio_given_image: np.ndarray  # (image concepts, merged audio concepts)
-    image_given_audio: np.ndarray
-    merged_ids: list[int]  # the merged audio concepts, in column order
-    clusters: list[int]  # audio clusters merged into each
-    zones: list[str]  # per image concept, at the level of merged concepts
-    min_strength: float
-    min_share: float
-    max_entropy_bits: float
 
 
 @dataclass

@@ -110,3 +110,13 @@ def coherence(predicted_digits: np.ndarray, source_digits: np.ndarray) -> float:
     if predicted_digits.shape != source_digits.shape or predicted_digits.size == 0:
         raise ValueError(f"coherence needs equally long, non-empty arrays, got {predicted_digits.shape} and {source_digits.shape}")
     return float(np.mean(predicted_digits == source_digits))
+
+
+def fused_scores(decision, test_digits: np.ndarray, validation_digits: np.ndarray) -> dict:
+    """Accuracy of the fused decision (``fusion.FusedDecision``) on the test and validation
+    episodes, with the calibration temperatures behind it."""
+    return {"fused_acc": hungarian_accuracy(decision.concepts, test_digits),
+            "fused_acc_uncalibrated": hungarian_accuracy(decision.uncalibrated_concepts, test_digits),
+            "validation_fused_acc": hungarian_accuracy(decision.validation_concepts, validation_digits),
+            "calibration_temperature_image": decision.image_temperature,
+            "calibration_temperature_audio": decision.audio_temperature}

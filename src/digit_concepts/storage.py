@@ -88,14 +88,31 @@ def atomic_path(target: Path):
         temporary.unlink(missing_ok=True)
 
 
+def share_tree(folder: Path) -> None:
+    """Every folder in ``folder`` (itself included) and every file to the shared modes (0755 and
+    0644 under umask 022, as a DVC checkout gives), whoever wrote them: pooch, for one, renames its
+    mkstemp file (0600) into place. Links are left alone."""
+    folder_mode, file_mode = _shared_mode(0o777), _shared_mode(0o666)
+    os.chmod(folder, folder_mode)
+    for parent, folders, files in os.walk(folder):  # does not follow links to folders
+        for name in folders:
+            if not os.path.islink(os.path.join(parent, name)):
+                os.chmod(os.path.join(parent, name), folder_mode)
+        for name in files:
+            if not os.path.islink(os.path.join(parent, name)):
+                os.chmod(os.path.join(parent, name), file_mode)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: Path):
-    """Yield an empty temporary folder (in ``scratch_folder``); on success it replaces ``target`` as a whole."""
+    """Yield an empty temporary folder (in ``scratch_folder``); on success it replaces ``target`` as
+    a whole, every folder in it 0755 and every file 0644 (``share_tree``)."""
     target = Path(target)
     temporary = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-{target.name}.", dir=scratch_folder(target)))
     temporary.chmod(_shared_mode(0o777))  # mkdtemp makes it private; outputs are ordinary shared folders
     try:
         yield temporary
+        share_tree(temporary)
         if target.exists():
             shutil.rmtree(target)
         os.replace(temporary, target)

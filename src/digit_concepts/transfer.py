@@ -203,3 +203,12 @@ def augmented_images(images: np.ndarray, rng: np.random.Generator, config: dict 
     if thin.any():
         augmented[thin] = thinned(augmented[thin])
     return augmented
+
+
+def augmentation(config: dict):
+    """``augment(images, rng)`` drawing the renderings ``config`` (params image_ae.augmentation) asks
+    for, or None when it asks for none."""
+    if config["affine_probability"] == 0 and config["thicken_probability"] == 0 and config["thin_probability"] == 0:
+        return None
+    settings = {**config, "scale_range": tuple(config["scale_range"])}
+    return lambda images, rng: augmented_images(images, rng, settings)

@@ -1,13 +1,31 @@
-"""Convergence zones (both senses arrive at one concept) and divergence zones (a concept spreads)."""
+"""Convergence zones (both senses arrive at one concept) and divergence zones (a concept spreads).
+
+Zones are read from the train co-occurrence counts: divergence at the level of audio clusters,
+convergence after over-clustered audio clusters are merged into concepts by their best image
+partner (``relations.merge_by_partner``). ``merged_zones`` is the same reading at the level of
+merged concepts, as the report shows it.
+"""
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_softmax
 
-from .clustering import gaussian_log_posteriors
 from .relations import audio_given_image, image_given_audio
+
+
+@dataclass(frozen=True)
+class MergedZones:
+    """Image concepts against merged audio concepts (over-clustered audio merged by best partner)."""
+
+    audio_given_image: np.ndarray  # (image concepts, merged audio concepts)
+    image_given_audio: np.ndarray
+    merged_ids: list[int]  # the merged audio concepts, in column order
+    clusters: list[int]  # audio clusters merged into each
+    zones: list[str]  # per image concept, at the level of merged concepts
+    min_strength: float
+    min_share: float
+    max_entropy_bits: float
 
 
 def entropy_bits(distributions: np.ndarray) -> np.ndarray:
@@ -50,6 +68,13 @@ def _sense_rows(sense: str, table: np.ndarray, shares: np.ndarray, reverse: np.n
     return rows
 
 
+def merged_counts(counts: np.ndarray, audio_concept_of_cluster: np.ndarray) -> np.ndarray:
+    """Co-occurrence counts with the audio clusters summed into their concepts (columns 0 .. max id)."""
+    merged = np.zeros((counts.shape[0], int(audio_concept_of_cluster.max()) + 1), dtype=counts.dtype)
+    np.add.at(merged.T, audio_concept_of_cluster, counts.T)
+    return merged
+
+
 def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_strength: float, min_share: float,
                   max_entropy_bits: float) -> pd.DataFrame:
     """Per-concept table of both senses: size, best partner, both conditionals, entropy, zone.
@@ -58,9 +83,7 @@ def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_
     clusters); convergence at the level of concepts, after over-clustered audio clusters are
     merged by ``audio_concept_of_cluster`` (identity when audio is not over-clustered).
     """
-    n_concepts = int(audio_concept_of_cluster.max()) + 1
-    merged = np.zeros((counts.shape[0], n_concepts), dtype=counts.dtype)
-    np.add.at(merged.T, audio_concept_of_cluster, counts.T)
+    merged = merged_counts(counts, audio_concept_of_cluster)
     pairs = convergence_pairs(merged, min_strength)
     converging_images = {image for image, _ in pairs}
     converging_clusters = set(np.flatnonzero(np.isin(audio_concept_of_cluster, [audio for _, audio in pairs])).tolist())
@@ -83,133 +106,24 @@ def zone_counts(table: pd.DataFrame) -> dict:
             "n_divergence_zones": int(divergent.sum())}
 
 
-def fuse(image_posteriors: np.ndarray, audio_evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fuse two distributions over image concepts, each weighted by its own confidence.
-
-    Confidence is one minus the normalised entropy; the weights are the learner's attention.
-    Returns (fused concept, image weight, audio weight).
-    """
-    def confidence(distributions):
-        safe = np.clip(distributions, 1e-12, 1.0)
-        entropy = -(distributions * np.log(safe)).sum(axis=1)
-        return 1.0 - entropy / np.log(distributions.shape[1])
-
-    image_confidence, audio_confidence = confidence(image_posteriors), confidence(audio_evidence)
-    total = image_confidence + audio_confidence + 1e-12
-    image_weight, audio_weight = image_confidence / total, audio_confidence / total
-    scores = (image_weight[:, None] * np.log(np.clip(image_posteriors, 1e-12, 1.0))
-              + audio_weight[:, None] * np.log(np.clip(audio_evidence, 1e-12, 1.0)))
-    return scores.argmax(axis=1), image_weight, audio_weight
-
-
-def temper(log_posteriors: np.ndarray, temperature: float) -> np.ndarray:
-    """Posteriors softened (temperature > 1) or sharpened (< 1): softmax(log p / temperature)."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    return np.exp(log_softmax(np.asarray(log_posteriors, dtype=np.float64) / temperature, axis=1))
-
-
-def partner_agreement(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray,
-                      image_given_audio: np.ndarray, image_temperature: float, audio_temperature: float,
-                      image_rows: np.ndarray | None = None, audio_rows: np.ndarray | None = None) -> float:
-    """Mean log-probability that the two senses name the same image concept, episode by episode.
-
-    Each sense's posterior is tempered; the audio one is carried over to image concepts through
-    P(image concept | audio cluster). Needs no labels: only that paired episodes share a digit.
-    ``image_rows`` / ``audio_rows``: each episode's row of the posteriors given (then each sample's
-    posterior is tempered once, however many episodes it is in); default: one row per episode.
-    """
-    image = temper(image_log_posteriors, image_temperature)
-    audio = temper(audio_log_posteriors, audio_temperature) @ image_given_audio.T
-    if image_rows is not None:
-        image = image[image_rows]
-    if audio_rows is not None:
-        audio = audio[audio_rows]
-    return float(np.log((image * audio).sum(axis=1) + 1e-300).mean())
-
-
-CALIBRATION_GRID = np.linspace(-2.0, 5.0, 29)  # log-temperatures tried before refining (zones.calibrate)
-
-
-def calibrate(image_log_posteriors: np.ndarray, audio_log_posteriors: np.ndarray,
-              image_given_audio: np.ndarray) -> tuple[float, float, float]:
-    """Temperatures of both senses that make each best predict its partner over episodes.
-
-    A sense that is overconfident (posteriors near 1 even on its mistakes) would win every
-    disagreement in the fusion; the temperatures that maximise ``partner_agreement`` make the
-    posteriors honest without labels. Pass posteriors of samples no fit has seen (validation),
-    or the fit looks better than it is. Returns (image temperature, audio temperature, agreement reached).
-    """
-    from scipy.optimize import minimize
-
-    # A recording is in ~30 episodes: temper each distinct posterior once (the grid tries hundreds).
-    images, image_rows = np.unique(np.asarray(image_log_posteriors), axis=0, return_inverse=True)
-    recordings, audio_rows = np.unique(np.asarray(audio_log_posteriors), axis=0, return_inverse=True)
-
-    def loss(log_temperatures):
-        image_temperature, audio_temperature = np.exp(np.clip(log_temperatures, -5.0, 5.0))
-        return -partner_agreement(images, recordings, image_given_audio, image_temperature, audio_temperature,
-                                  image_rows.reshape(-1), audio_rows.reshape(-1))
-
-    # Smooth in log-temperature but not always single-peaked: started from (1, 1), Nelder-Mead once
-    # stopped at an audio temperature of 1.3 where 15.6 agreed far better (a new voice's fold; its
-    # fused accuracy fell from 0.98 to 0.80). So a grid over both log-temperatures (e^-2 .. e^5, a
-    # quarter step) finds the best region first, and Nelder-Mead refines from there.
-    grid = CALIBRATION_GRID
-    losses = [[loss(np.array([image, audio])) for audio in grid] for image in grid]
-    best_image, best_audio = np.unravel_index(int(np.argmin(losses)), (len(grid), len(grid)))
-    result = minimize(loss, np.array([grid[best_image], grid[best_audio]]), method="Nelder-Mead",
-                      options={"xatol": 1e-3, "fatol": 1e-7})
-    image_temperature, audio_temperature = np.exp(np.clip(result.x, -5.0, 5.0))
-    return float(image_temperature), float(audio_temperature), float(-result.fun)
-
-
-@dataclass
-class FusedDecision:
-    """The fused concept of each test episode, the attention behind it and its calibration."""
-
-    concepts: np.ndarray
-    uncalibrated_concepts: np.ndarray
-    validation_concepts: np.ndarray  # the same decision on the validation episodes (where choices are scored)
-    image_weight: np.ndarray
-    audio_weight: np.ndarray
-    image_temperature: float
-    audio_temperature: float
-    validation_agreement: float  # mean log P(both senses name the same concept) reached on validation episodes
-
-
-def fused_decision(image_log_posteriors: dict, audio_log_posteriors: dict, image_given_audio: np.ndarray) -> FusedDecision:
-    """Calibrate both senses on the validation episodes, then fuse them on the test episodes.
-
-    ``*_log_posteriors[split]`` are per episode: image concept posteriors and audio cluster
-    posteriors. Validation samples were placed as test ones are (held out from every fit), so the
-    temperatures are not flattered by samples the clusters were fitted on. Audio evidence reaches
-    image concepts through P(image | audio). No labels enter.
-    """
-    image_temperature, audio_temperature, agreement = calibrate(
-        image_log_posteriors["validation"], audio_log_posteriors["validation"], image_given_audio)
-
-    def fused_at(split: str, image_t: float, audio_t: float):
-        return fuse(temper(image_log_posteriors[split], image_t),
-                    temper(audio_log_posteriors[split], audio_t) @ image_given_audio.T)
-
-    concepts, image_weight, audio_weight = fused_at("test", image_temperature, audio_temperature)
-    uncalibrated, _, _ = fused_at("test", 1.0, 1.0)
-    validation_concepts, _, _ = fused_at("validation", image_temperature, audio_temperature)
-    return FusedDecision(concepts, uncalibrated, validation_concepts, image_weight, audio_weight, image_temperature,
-                         audio_temperature, agreement)
-
-
-def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, streams: dict) -> tuple[dict, dict]:
-    """Per split (validation, test), each episode's image concept and audio cluster log posteriors.
-
-    Image posteriors come from each concept's Gaussian in the code space: a UMAP mixture is
-    ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
-    """
-    sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
-    image, audio = {}, {}
-    for split in ("validation", "test"):
-        image[split] = gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
-                                               gaussians["image_covariances"], sizes)[streams[f"{split}_image_index"]]
-        audio[split] = assignments[f"audio_{split}_log_posteriors"][streams[f"{split}_audio_index"]]
-    return image, audio
+def merged_zones(concepts: pd.DataFrame, counts: np.ndarray, min_strength: float, min_share: float,
+                 max_entropy_bits: float) -> MergedZones | None:
+    """Image concepts against the merged audio concepts of the concept table (its
+    ``merged_concept`` column), with the zones read by the same rules at that level; None when
+    the table has no merged concepts. ``counts``: the train co-occurrence counts (image, audio cluster)."""
+    if "merged_concept" not in concepts:
+        return None
+    audio_rows = concepts[concepts["sense"] == "audio"]
+    merged_ids = sorted(set(audio_rows["merged_concept"].astype(int)))
+    position = {merged: column for column, merged in enumerate(merged_ids)}
+    # Clusters missing from the table met no train episode: their columns are zero wherever they go.
+    column_of_cluster = np.zeros(counts.shape[1], dtype=np.int64)
+    for cluster, merged in zip(audio_rows["concept"].astype(int), audio_rows["merged_concept"].astype(int)):
+        column_of_cluster[cluster] = position[merged]
+    table = merged_counts(counts, column_of_cluster).astype(np.float64)
+    rows = concept_table(table, np.arange(len(merged_ids)), min_strength, min_share, max_entropy_bits)
+    image_rows = rows[rows["sense"] == "image"].set_index("concept")
+    zone_of = [image_rows["zone"].get(concept, "none") for concept in range(counts.shape[0])]
+    clusters = [int((audio_rows["merged_concept"] == merged).sum()) for merged in merged_ids]
+    return MergedZones(audio_given_image(table), image_given_audio(table), merged_ids, clusters, zone_of,
+                       min_strength, min_share, max_entropy_bits)

@@ -1,6 +1,14 @@
 """Exploration (not a stage): how many batch neighbours test-time adaptation should borrow from,
 chosen without the test speaker.
 
+Produced: docs/experiments.md, section "Transfer to new voices and new hands (generalisation
+issue)", the table after "How many neighbours, chosen without the test speaker" (columns
+k = 0 / 5 / 10 / 20 / 40 / chosen; the printed column for the fold's own test speaker at k = 20
+was left out of the doc). It chose the default `adaptation.batch_neighbours: 20`. Command, from
+the repository root, with the real recordings in data/raw/fsdd (`dvc repro download`):
+
+    .venv/bin/python experiments/explore_adaptation.py
+
 Inside each leave-one-speaker-out fold, every remaining speaker in turn is held out of a
 4-speaker train set as validation. A linear probe (logistic regression on PCA-64 of the
 cepstral features) trained on teacher-like targets (digits with 3% flipped at random: the image
@@ -12,9 +20,8 @@ docs/experiments.md). Prints the mean validation
 accuracy per k for each fold, and the k it would choose. Also prints, for the default k, the
 fold's own test speaker and the official split (scored only, never used to choose).
 
-    .venv/bin/python scripts/explore_adaptation.py
-
-Needs the feature cache of scripts/explore_audio_transfer.py (built on first use).
+Needs the feature cache of experiments/explore_audio_transfer.py (.tmp/audio_transfer_cache.npz,
+built on first use from data/raw/fsdd).
 """
 
 import importlib.util
@@ -35,7 +42,7 @@ DEFAULT = 20
 
 
 def explore_audio_transfer():
-    spec = importlib.util.spec_from_file_location("explore_audio_transfer", REPO / "scripts/explore_audio_transfer.py")
+    spec = importlib.util.spec_from_file_location("explore_audio_transfer", REPO / "experiments" / "explore_audio_transfer.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -2,14 +2,40 @@
 
 Leave-one-speaker-out on FSDD. The teacher is label-free: each train recording's partner images (episodes,
 built with digit labels as the pipeline builds them) carry image concepts (clusters of image codes); their
-histogram is a soft target for an auxiliary head on the audio code. Digit labels otherwise only score.
+histogram (or, with teacher "reg", the mean of their image codes) is a target for an auxiliary head on the
+audio code. Digit labels otherwise only score.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
+Produced, in docs/experiments.md, section "Transfer to new voices and new hands (generalisation issue)"
+(metric ``ti``, audio through images, each recording alone, unless said):
+
+- the table under "Choices made with a train speaker held out (session 6)" (teacher form, frames
+  encoder; it chose `audio_ae.architecture: frames` and `audio_ae.noise_stddev: 0.6`), rows in order:
+
+      VARIANTS=cep_w1_aug_reg,cep_w1_aug,cep_w1_aug_p10,cep_w1_aug_p30,cep_w3_aug_reg,cep_w1_aug_reg_n0.6
+      VARIANTS=$VARIANTS,cep_w1_aug_reg_e40,cep_w1_aug_reg_conv,cep_w1_aug_reg_conv_n0.6
+      VARIANTS=$VARIANTS,cep_w1_aug_reg_conv_f128,cep_w1_aug_reg_conv_k9,cep_w1_aug_reg_conv3
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner --variants $VARIANTS
+
+- the table under "The image sense as teacher" (the default split, each fold's test speaker scored;
+  it chose `audio.features: cepstral` and `audio_ae.teacher_weight: 1.0` with 3 views and 20 epochs),
+  rows lm, cep, cep_w1, cep_w1_aug, cep_w1_aug again with metric ``ti_ctr`` ("codes centred per
+  true speaker"), and lm_w1_spk (the row "log-mel + teacher, inputs centred per true speaker"; the
+  variant behind that row was not recorded, lm_w1_spk is the one its description fits), and the
+  official-split numbers in the paragraph after it (0.983, log-mel 0.970, ``--split official``):
+
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1,cep_w1_aug,lm_w1_spk
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep_w1_aug --split official
+
+Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
 next speaker (cyclically) is scored, the other four train (docs/experiments.md, session 6 table).
 
-Results: .tmp/audio_transfer_results.md (table) and .tmp/audio_transfer_results.jsonl (one line per fold).
+Needs data/raw/fsdd and the image side of a full `dvc repro` (data/encodings, data/clusters): the
+teacher comes from the pipeline's image codes and concepts, so numbers move with the image
+autoencoder they were taken from. Results: .tmp/audio_transfer_results.md (table) and
+.tmp/audio_transfer_results.jsonl (one line per fold, appended; the table shows each variant's latest
+run of each fold).
 """
 
 import os
@@ -282,7 +308,7 @@ def write_table():
     grouped = {}
     for r in rows:
         grouped.setdefault((r["split"], r["variant"]), {})[r["fold"]] = r
-    lines = ["# Audio transfer exploration (scripts/explore_audio_transfer.py)", "",
+    lines = ["# Audio transfer exploration (experiments/explore_audio_transfer.py)", "",
              "ti = audio through images (k-means 300 on PCA-32 codes, clusters named by co-occurring image concept); "
              "_ctr = codes centred per speaker (test speaker on its own unlabelled mean) before clustering / head; "
              "head = argmax of the teacher head. Seed 42, one thread.", "",

@@ -1,12 +1,21 @@
 """Exploration: do the image concepts hold for digits drawn differently (affine, thick, thin)?
 
+Produced: docs/experiments.md, section "Transfer to new voices and new hands (generalisation
+issue)", the table under "Images drawn differently" (rows: baseline, aug_clean_target,
+conv_aug_clean_target; the train times are this script's one-thread `train_seconds`), and the
+`image_ae.augmentation` row of the "Protocol" section's table. It chose the default
+`image_ae.augmentation` (affine 0.5, thicker 0.25, thinner 0.25). Command, from the repository
+root, after `dvc repro preprocess` on the real data:
+
+    .venv/bin/python experiments/explore_image_transfer.py baseline aug_clean_target conv_aug_clean_target
+
 Protocol: train on the first 50,000 MNIST train images, choose on the last 10,000 (validation);
 MNIST test is never read. Per variant: train the image autoencoder (optionally on fresh random
 renderings every epoch, transfer.augmented_images), encode, cluster the train codes exactly as
 the pipeline does (standardise -> UMAP 10 dims -> GMM k=10, new codes by a 15-neighbour vote),
 then score the validation digits clean and in the three transfer views (Hungarian accuracy).
 
-Usage: python scripts/explore_image_transfer.py VARIANT [VARIANT ...]; results are appended to
+Usage: python experiments/explore_image_transfer.py VARIANT [VARIANT ...]; results are appended to
 .tmp/image_transfer_results.jsonl and the table is rewritten to .tmp/image_transfer_results.md.
 """
 
@@ -92,10 +101,13 @@ def codes_of(encoder, images: np.ndarray) -> np.ndarray:
 
 def run(name: str) -> dict:
     architecture, epochs, augmentation, target = VARIANTS[name]
-    images = np.load(REPO / "data/preprocessed/images.npz")["train"].astype(np.float32)
-    digits = load_digits("image", "train")
-    train, validation = images[:TRAIN_COUNT], images[TRAIN_COUNT:]
-    validation_digits = digits[TRAIN_COUNT:]
+    # preprocess carves validation (the last split.validation_images = 10,000 MNIST train images) out
+    # of train; this script first ran before that split existed and cut the same 50,000 / 10,000.
+    images = np.load(REPO / "data/preprocessed/images.npz")
+    train, validation = images["train"].astype(np.float32), images["validation"].astype(np.float32)
+    if len(train) != TRAIN_COUNT:
+        raise SystemExit(f"expected {TRAIN_COUNT} train images (split.validation_images 10000), got {len(train)}")
+    digits, validation_digits = load_digits("image", "train"), load_digits("image", "validation")
     views = {"clean": validation, **transfer_views(validation, VIEW_SEED)}
     print(f"{name}: training ({architecture['architecture']}, {epochs} epochs, augmentation {augmentation}, "
           f"target {target})", flush=True)

@@ -1,12 +1,18 @@
 """Benchmark: the whole pipeline from scratch on the real data, one table of results.
 
+Produced: docs/benchmark.md (the whole page, "# Benchmark": the measures table and the stage
+table) and docs/benchmark.json, both a record of the learner before the generalisation issue.
+Command, from the repository root (commit first: the copy is made from what git tracks):
+
+    DATA_MIRROR=../shared/datasets .venv/bin/python experiments/benchmark.py
+
 Runs in a temporary copy of the committed project (clean DVC cache), stage by stage, timing
 each and reading its peak memory (RSS of the stage's process tree); then a no-op `dvc repro`;
 then `dvc exp run -S pairs.noise=0.2` for the noise-robustness row. Writes
 docs/benchmark.json (numbers) and docs/benchmark.md (the table): a dated record of one
 run, kept beside the docs rather than in metrics/, which holds only what the committed lock produced, and prints the table.
-
-    DATA_MIRROR=../shared/datasets python scripts/benchmark.py
+A measure the current metrics do not have (the voices' ARI when
+`cluster.audio_reference.voices.count_selection` is none) is shown as "-".
 """
 
 import json
@@ -63,9 +69,12 @@ def copy_project(target: Path) -> None:
         subprocess.run(command, cwd=target, check=True, capture_output=True)
 
 
-def lookup(folder: Path, file: str, keys: tuple) -> float:
+def lookup(folder: Path, file: str, keys: tuple) -> float | None:
+    """The metric at ``keys`` in metrics/``file``; None when this learner does not write it."""
     value = json.loads((folder / "metrics" / file).read_text())
     for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
         value = value[key]
     return float(value)
 
@@ -103,14 +112,15 @@ def main() -> None:
              ("no-op dvc repro (s)", "-", 3, round(noop_seconds, 2)),
              ("peak RSS of the heaviest stage (MB)", "4300 (original design)", 2048, peak)]
     lines = ["| measure | best known | target | reached |", "|---|---|---|---|"]
-    lines += [f"| {label} | {best} | {'-' if target is None else target} | {value:.4g} |" for label, best, target, value in rows]
+    lines += [f"| {label} | {best} | {'-' if target is None else target} | {'-' if value is None else f'{value:.4g}'} |"
+              for label, best, target, value in rows]
     lines += ["", "| stage | wall time (s) | peak RSS (MB) |", "|---|---|---|"]
     lines += [f"| {stage} | {values['seconds']} | {values['peak_rss_mb']} |" for stage, values in stages.items()]
     table = "\n".join(lines)
     print(table)
     (REPO / "docs").mkdir(exist_ok=True)
     (REPO / "docs" / "benchmark.md").write_text(
-        "# Benchmark\n\nProduced by `scripts/benchmark.py` (2 CPU cores, real data, clean cache; "
+        "# Benchmark\n\nProduced by `experiments/benchmark.py` (2 CPU cores, real data, clean cache; "
         f"the noisy run took {noise_seconds:.0f} s).\n\n" + table + "\n")
     (REPO / "docs" / "benchmark.json").write_text(json.dumps(
         {"measures": {label: value for label, _, _, value in rows}, "stages": stages,

@@ -3,10 +3,17 @@
 For every test image: recognise it (image concept i, partner audio concept p), imagine its sound
 (brain module, audio decoder, Griffin-Lim, written as 16-bit 8 kHz WAV as `imagine` writes it),
 then recognise that sound as `recognise` would a user's file; it counts when the sound lands in
-p. The reverse for every FSDD test recording: its imagined image (8-bit PNG) must land in the
-recording's partner image concept. No label is read.
+p. The reverse for every FSDD test recording: its imagined image (8-bit PNG; the brain route,
+`imagine --image-from brain`, since a draw from the named concept would come back by
+construction) must land in the recording's partner image concept. No label is read.
 
-Usage: python scripts/round_trip.py [--model DIR] [--images N]   (N: only the first N test images)
+Produced: docs/cli.md, section "Round trip, label-free", its table of shares (until issue 16
+it was in the README, with columns for earlier learners). Command, from the repository root,
+after a full `dvc repro` (or `dvc pull`) on the real data:
+
+    .venv/bin/python experiments/round_trip.py
+
+Usage: python experiments/round_trip.py [--model DIR] [--images N]   (N: only the first N test images)
 """
 
 import argparse

@@ -1,0 +1,152 @@
+"""Concepts of each sense, of the audio alone and of the joint episodes: what the cluster stage finds.
+
+Audio is clustered first: with ``k_selection: cooccurrence`` the number of image concepts is
+chosen by how well they fit the audio clusters over the train episodes (label-free). Every split
+takes the path a new sample takes (``SenseModel.place``); labels only score the result.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import clustering, relations, scoring, transfer, voices
+from .adaptation import recording_features
+
+SENSES = ("audio", "image")  # audio first: the image concepts are chosen by their fit to it
+
+
+@dataclass
+class Concepts:
+    """Everything the cluster stage writes, as arrays and tables (the stage only writes them)."""
+
+    assignments: dict = field(default_factory=dict)  # per split and sense: concepts and log posteriors
+    audio_alone: dict = field(default_factory=dict)  # the audio-alone reference (scored only)
+    learner: dict = field(default_factory=dict)  # what the tool needs to place a new sample as a test one
+    learner_settings: dict = field(default_factory=dict)
+    gaussians: dict = field(default_factory=dict)  # each concept's Gaussian in code space
+    metrics: dict = field(default_factory=dict)
+    transfer_metrics: dict = field(default_factory=dict)
+    trials: list = field(default_factory=list)  # (space, k, score) of every k tried
+
+    def choice_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.trials, columns=["space", "k", "score"])
+
+
+def audio_alone(codes: dict, config: dict, sample: int, seed: int,
+                fitting: clustering.Fitting, descriptors: dict | None) -> tuple[dict, list, dict]:
+    """Scores, k trials and assignments of the audio codes clustered on their own, at k given:
+    raw codes when ``voices.count_selection`` is none (the voices are then all 0), otherwise
+    voice-aware (``descriptors``: each split's voice descriptors)."""
+    digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
+    voice_config = config["voices"]
+    if voice_config["count_selection"] == "none":
+        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed,
+                                          fitting=fitting)
+        scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
+                                        result.train_assignments, digits["train"])
+        one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
+        return ({**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials,
+                _alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
+    if descriptors is None:
+        raise ValueError("cluster.audio_reference.voices: voice-aware clustering needs the voice descriptors")
+    result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
+                                         descriptors["test"], config, voice_config, sample, seed, fitting)
+    scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
+                                    result.train_assignments, digits["train"])
+    # Speakers score the voices found, as digits score the concepts: neither is seen before this.
+    scores.update(n_clusters=int(config["k"]), voices=result.voice_count,
+                  voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
+                  acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
+    return scores, [], _alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,
+                                      result.test_voices)
+
+
+def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> dict:
+    return {"audio_alone_train": train_concepts, "audio_alone_test": test_concepts,
+            "audio_voice_train": train_voices, "audio_voice_test": test_voices}
+
+
+def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict) -> dict:
+    """Validation and test digits drawn differently (``transfer.TRANSFER_VIEW_NAMES``), named by the
+    learner as clean ones are: accuracy with each concept meaning the digit it means for the clean
+    split (``image_concepts[split]``). ``transfer_codes[f"{split}_{view}"]``: their image codes."""
+    scores = {}
+    for split, prefix in (("test", "image_"), ("validation", "validation_image_")):
+        digits = scoring.load_digits("image", split)
+        for view in transfer.TRANSFER_VIEW_NAMES:
+            _, log_posteriors = image_model.place(transfer_codes[f"{split}_{view}"])
+            scores[f"{prefix}{view}_acc"] = scoring.accuracy_under_mapping_of(
+                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits)
+    return scores
+
+
+def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: dict,
+         voice_descriptors: dict | None = None) -> Concepts:
+    """The cluster stage's work: each sense's concepts (placing validation and test as new
+    samples), the audio-alone reference, the joint episode concepts, their scores and the learner."""
+    sample = settings["silhouette_sample"]
+    fitting = clustering.Fitting.from_params(settings)
+    found = Concepts()
+    outputs = found.assignments
+
+    def partner_score(image_assignments: np.ndarray) -> float:
+        return relations.concept_consistency(image_assignments[streams["train_image_index"]],
+                                             outputs["audio_train"][streams["train_audio_index"]],
+                                             settings["cooccurrence_uncertainty_weight"])
+
+    for sense in SENSES:
+        config = settings[sense]
+        print(f"clustering {sense} codes ({config['algorithm']}, reduction {config['reduction']}, "
+              f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
+        result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
+                                          partner_score if sense == "image" else None, fitting,
+                                          settings["umap_transform_neighbors"])
+        n_clusters = result.train_posteriors.shape[1]
+        found.learner.update(result.model.arrays(sense))
+        found.learner[f"{sense}_train_sizes"] = np.bincount(result.train_assignments, minlength=n_clusters)
+        if sense == "audio":  # test-time adaptation compares new recordings with the train ones (adaptation.py)
+            found.learner["audio_train_features"] = recording_features(codes, ("train",))["train"]
+        found.learner_settings[sense] = {"reduction": config["reduction"], "algorithm": config["algorithm"],
+                                         "n_clusters": int(n_clusters)}
+        # Validation codes take the test path: convergence calibrates on them, choices are scored on them.
+        _, validation_log_posteriors = result.model.place(codes[f"{sense}_validation"])
+        outputs[f"{sense}_train"], outputs[f"{sense}_test"] = result.train_assignments, result.test_assignments
+        outputs[f"{sense}_validation"] = validation_log_posteriors.argmax(axis=1)
+        # Logs, so that convergence can still soften them (calibration).
+        outputs[f"{sense}_validation_log_posteriors"] = validation_log_posteriors.astype(np.float32)
+        outputs[f"{sense}_test_log_posteriors"] = result.test_log_posteriors.astype(np.float32)
+        found.gaussians[f"{sense}_means"], found.gaussians[f"{sense}_covariances"] = clustering.concept_gaussians(
+            codes[f"{sense}_train"], result.train_assignments, n_clusters)
+        scores = scoring.cluster_scores(result.test_assignments, scoring.load_digits(sense, "test"),
+                                        result.test_features, sample, seed, result.train_assignments,
+                                        scoring.load_digits(sense, "train"))
+        scores["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
+        if sense == "image":  # audio's 300 clusters are scored named through images (relate)
+            found.transfer_metrics = transfer_scores(result.model, {split: outputs[f"image_{split}"]
+                                                                    for split in ("test", "validation")}, transfer_codes)
+            scores["validation_acc"] = scoring.hungarian_accuracy(outputs["image_validation"],
+                                                                  scoring.load_digits("image", "validation"))
+        found.metrics[sense] = scores
+        found.trials += [(sense, k, score) for k, score in result.trials]
+
+    reference = settings["audio_reference"]
+    print(f"audio alone ({reference['algorithm']}, reduction {reference['reduction']}, "
+          f"k {reference['k']}; reference, scored only)", flush=True)
+    found.metrics["audio_reference"], reference_trials, found.audio_alone = audio_alone(
+        codes, reference, sample, seed, fitting, voice_descriptors)
+    found.trials += [("audio_reference", k, score) for k, score in reference_trials]
+
+    print("clustering joint episode codes", flush=True)
+    splits = ("train", "test")
+    joint = clustering.paired_codes({split: codes[f"image_{split}"] for split in splits},
+                                    {split: codes[f"audio_{split}"] for split in splits},
+                                    {split: streams[f"{split}_image_index"] for split in splits},
+                                    {split: streams[f"{split}_audio_index"] for split in splits})
+    result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed, fitting=fitting)
+    outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
+    found.metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
+                                                    result.test_features, sample, seed, result.train_assignments,
+                                                    scoring.episode_digits("train"))
+    found.trials += [("joint", k, score) for k, score in result.trials]
+    return found
