@@ -4,10 +4,13 @@ built once per test run and shared by every test that only reads it."""
 import contextlib
 import functools
 import http.server
+import os
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from fakes import write_checksums, write_mirror
 from tiny_project import DVC, REPO, environment, make_project, run  # noqa: F401 - REPO for the tests
@@ -45,23 +48,63 @@ def http_root(tmp_path):
         yield folder, base
 
 
+def _shared_folder(tmp_path_factory, name: str) -> Path:
+    """A folder of this test run that every pytest-xdist worker sees (each has a base of its own)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+
+
 @pytest.fixture(scope="session")
 def mirror(tmp_path_factory):
-    """(folder, checksums file) of a tiny fake mirror in the real formats."""
-    root = tmp_path_factory.mktemp("mirror")
-    checksums = write_mirror(root)
-    return root, write_checksums(root.parent / f"{root.name}-checksums.json", checksums)
+    """(folder, checksums file) of a tiny fake mirror in the real formats, written once per test run."""
+    root = _shared_folder(tmp_path_factory, "mirror")
+    checksums = root.parent / f"{root.name}-checksums.json"
+    with FileLock(f"{root}.lock"):
+        if not checksums.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            write_checksums(checksums, write_mirror(root))
+    return root, checksums
 
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, mirror):
     """Run `dvc repro` (every stage) once per test run, the mirror served over HTTP; yield
-    (project, env, output). Read it only: a test that changes it works on tiny_project.copy_project."""
+    (project, env, output). The first worker to need it builds it, under a file lock; the others
+    wait for it and serve the same mirror themselves. Read it only: a test that changes it, or runs
+    DVC in it (DVC locks the repository), works on ``tiny_project.copy_project``."""
     root, checksums = mirror
-    project = make_project(tmp_path_factory.mktemp("pipeline"))
+    shared = _shared_folder(tmp_path_factory, "tiny-pipeline")
+    record = shared / "dvc-repro-output.txt"
     with serve_directory(root) as base:
         env = environment(DATA_MIRROR=base, DATA_CHECKSUMS=str(checksums))
-        result = run([DVC, "repro"], project, env)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
-        yield project, env, output
+        with FileLock(f"{shared}.lock"):
+            if not record.is_file():
+                shutil.rmtree(shared, ignore_errors=True)
+                project = make_project(shared)
+                result = run([DVC, "repro"], project, env)
+                output = result.stdout + result.stderr
+                assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
+                record.write_text(output)
+        yield shared / "project", env, record.read_text()
+
+
+# The slowest tests first, longest first, so that the two pytest-xdist workers (`-n auto --dist
+# loadgroup` in pytest.ini: tests handed out one at a time, in this order) stay busy to the end.
+# The second and fourth are slow unit tests: the second worker runs them while the first builds
+# the tiny pipeline. Measured with `pytest --durations=20` (docs/testing.md).
+SLOWEST_FIRST = (
+    "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises",
+    "test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",
+    "test_log_mel_features_retrain_only_the_audio_branch",
+    "test_log_mel_shape",
+    "test_forced_repro_gives_the_same_bytes_and_reads_only_declared_deps",
+    "test_nothing_is_fitted_on_the_test_split",
+    "test_permuting_scoring_labels_changes_no_decision",
+    "test_push_pull_and_experiment_shared_between_clones_without_recomputing",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order

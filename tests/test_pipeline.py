@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from digit_concepts import params as params_module
 from fakes import write_checksums
 from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
-                          N_VALIDATION_IMAGES, REPO, environment, make_project)
+                          N_VALIDATION_IMAGES, REPO, copy_project, environment, make_project, run_tool)
 from tiny_project import run as _run
 
 pytestmark = pytest.mark.pipeline
@@ -102,8 +102,9 @@ def test_models_and_training_logs(pipeline):
         assert loss.is_file() and len(loss.read_text().splitlines()) >= 2  # header + 1 epoch
 
 
-def test_second_repro_does_nothing(pipeline):
+def test_second_repro_does_nothing(pipeline, tmp_path):
     project, env, _ = pipeline
+    project = copy_project(project, tmp_path / "again")  # a copy: DVC locks the repository it runs in
     lock = (project / "dvc.lock").read_bytes()
     status = _run([DVC, "status"], project, env)
     assert status.returncode == 0 and "Data and pipelines are up to date" in status.stdout, status.stdout
@@ -115,10 +116,11 @@ def test_second_repro_does_nothing(pipeline):
     assert (project / "dvc.lock").read_bytes() == lock
 
 
-# The learner as a tool (digit-concepts), on the tiny pipeline's outputs. These run before the
-# log-mel test below switches the project's audio features.
+# The learner as a tool (digit-concepts), on the tiny pipeline's outputs: run in this process
+# (cli.main, what the console script calls), so TensorFlow is imported once, not once a call; the
+# first test runs it as `python -m digit_concepts` in a process of its own.
 def _tool(arguments: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "digit_concepts", *map(str, arguments)], cwd, env, timeout=300)
+    return run_tool(arguments, cwd)
 
 
 def _test_files(project: Path, folder: Path) -> tuple[list[Path], list[Path]]:
@@ -142,7 +144,8 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
     """Agreement 1.0: the tool, run on the test files, places each exactly as the pipeline did."""
     project, env, _ = pipeline
     pictures, recordings = _test_files(project, tmp_path / "files")
-    result = _tool(["recognise", "--json", "--model", project, *pictures, *recordings], tmp_path, env)
+    result = _run([sys.executable, "-m", "digit_concepts", "recognise", "--json", "--model", str(project),
+                   *map(str, pictures + recordings)], tmp_path, env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     found = [json.loads(line) for line in result.stdout.splitlines()]
     assert [entry["file"] for entry in found] == [str(path) for path in pictures + recordings]
@@ -254,41 +257,28 @@ def test_tool_imagines_the_other_sense_and_lists_concepts(pipeline, tmp_path):
 
 
 
-def test_forced_repro_leaves_git_status_clean(pipeline):
-    """Same params, same bytes: every output (models included) and so dvc.lock come out identical
-    when every stage is forced to run again, and a reviewer's `git status` stays clean."""
-    project, env, _ = pipeline
-    subprocess.run(["git", "add", "-A"], cwd=project, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "commit", "-q", "-m", "first repro"], cwd=project, env=env, check=True, capture_output=True)
-    models = _hashes(project, ["models/**/*.keras"])
-    assert len(models) == 4, models  # two autoencoders, two brain maps
-    forced = _run([DVC, "repro", "-f"], project, env)
-    assert forced.returncode == 0, (forced.stdout + forced.stderr)[-6000:]
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, env=env, capture_output=True, text=True)
-    assert status.stdout == "", f"dvc repro -f changed tracked files:\n{status.stdout}"
-    assert _hashes(project, ["models/**/*.keras"]) == models
-
-
-# Run as a stage script, logging every file and folder it reads (Python audit events).
+# Installed (as sitecustomize, through PYTHONPATH) in every stage that `dvc repro` starts: logs
+# every file and folder the stage reads (Python audit events), one log per stage command.
 READ_AUDIT = r"""
-import os, runpy, sys
-log = open(os.environ["READS_LOG"], "a")
-WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-def hook(event, args):
-    # A relative name that is not there was opened relative to a folder handle (dir_fd, as
-    # shutil.rmtree does): not a path from the project root, and never a read of data.
-    if isinstance(args[0], (str, bytes, os.PathLike)) and not os.path.isabs(args[0]) and not os.path.exists(args[0]):
-        return
-    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
-        mode, flags = args[1], args[2]
-        writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & WRITING)
-        if not writing:
-            log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-    elif event in ("os.listdir", "os.scandir") and isinstance(args[0], (str, bytes, os.PathLike)):
-        log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-sys.addaudithook(hook)
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+import os, sys
+if os.environ.get("READS_LOG_DIR") and sys.argv and sys.argv[0].startswith("stages/"):
+    _log = open(os.path.join(os.environ["READS_LOG_DIR"], "_".join(sys.argv).replace("/", "_") + ".reads"), "a")
+    _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def _hook(event, args):
+        # A relative name that is not there was opened relative to a folder handle (dir_fd, as
+        # shutil.rmtree does): not a path from the project root, and never a read of data.
+        if isinstance(args[0], (str, bytes, os.PathLike)) and not os.path.isabs(args[0]) and not os.path.exists(args[0]):
+            return
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            mode, flags = args[1], args[2]
+            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITING)
+            if not writing:
+                _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
+        elif event in ("os.listdir", "os.scandir") and isinstance(args[0], (str, bytes, os.PathLike)):
+            _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
+
+    sys.addaudithook(_hook)
 """
 # Project files that are not data: code (checked from the imports), params (the params section),
 # DVC/git bookkeeping (dvclive reads the ignore files to see whether it runs inside a DVC repo).
@@ -300,29 +290,41 @@ def _under(path: str, folders) -> bool:
     return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
 
 
-def test_every_file_a_stage_reads_is_a_dependency(pipeline, tmp_path):
-    """dvc.yaml lists every data file each stage reads: each stage is run again (in a copy) with
-    its reads logged, and each read inside the project must lie in a declared dep (or the stage's
-    own outputs). Code deps are checked from the imports in test_dvc_deps.py."""
+def test_forced_repro_gives_the_same_bytes_and_reads_only_declared_deps(pipeline, tmp_path):
+    """One `dvc repro -f` (every stage again, in a copy), checked two ways:
+    - same params, same bytes: every output (models included) and so dvc.lock come out identical,
+      and a reviewer's `git status` stays clean;
+    - dvc.yaml lists every data file each stage reads: each read inside the project (logged by a
+      Python audit hook) lies in a declared dep or the stage's own outputs. Code deps are checked
+      from the imports in test_dvc_deps.py."""
     import shlex
 
     project, env, _ = pipeline
-    copy = tmp_path / "audited"
-    shutil.copytree(project, copy, symlinks=True)
+    copy = copy_project(project, tmp_path / "forced")
+    subprocess.run(["git", "add", "-A"], cwd=copy, env=env, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-q", "-m", "first repro"], cwd=copy, env=env, check=True, capture_output=True)
+    models = _hashes(copy, ["models/**/*.keras"])
+    assert len(models) == 4, models  # two autoencoders, two brain maps
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "sitecustomize.py").write_text(READ_AUDIT)
+    logs = tmp_path / "reads"
+    logs.mkdir()
+    forced = _run([DVC, "repro", "-f"], copy, dict(env, PYTHONPATH=str(tmp_path / "audit"), READS_LOG_DIR=str(logs)))
+    assert forced.returncode == 0, (forced.stdout + forced.stderr)[-6000:]
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, env=env, capture_output=True, text=True)
+    assert status.stdout == "", f"dvc repro -f changed tracked files:\n{status.stdout}"
+    assert _hashes(copy, ["models/**/*.keras"]) == models
+
     stages = YAML(typ="safe").load(copy / "dvc.yaml")["stages"]
     variables = {key: value for entry in YAML(typ="safe").load(copy / "dvc.yaml").get("vars", [])
                  for key, value in entry.items()}
-    audit = tmp_path / "audit.py"
-    audit.write_text(READ_AUDIT)
-    problems = []
+    root, problems = str(copy.resolve()), []
     for name, stage in stages.items():
         command = shlex.split(stage["cmd"][stage["cmd"].index("python "):])[1:]
-        log = tmp_path / f"{name}.reads"
-        result = _run([sys.executable, str(audit), *command], copy, dict(env, PYTHONPATH="src", READS_LOG=str(log)))
-        assert result.returncode == 0, f"{name}: " + (result.stdout + result.stderr)[-3000:]
+        log = logs / ("_".join(command).replace("/", "_") + ".reads")
+        assert log.is_file(), f"{name}: no reads logged (did `dvc repro -f` run it?)"
         deps = [dep.replace("${pkg}", variables.get("pkg", "")) for dep in stage.get("deps", [])]
         outs = [next(iter(out)) if isinstance(out, dict) else out for out in stage.get("outs", [])]
-        root = str(copy.resolve())
         reads = {Path(line).resolve().as_posix() for line in log.read_text().splitlines()}
         relative = sorted({path[len(root) + 1:] for path in reads if path.startswith(root + "/")})
         undeclared = [path for path in relative if "__pycache__" not in path and not _under(path, NOT_DATA)
@@ -479,10 +481,11 @@ def test_nothing_is_fitted_on_the_test_split(pipeline, tmp_path):
         (project / "metrics/cluster.json").read_text())["image"]["validation_acc"]
 
 
-def test_log_mel_features_retrain_only_the_audio_branch(pipeline):
+def test_log_mel_features_retrain_only_the_audio_branch(pipeline, tmp_path):
     """The other audio option end to end: the image branch is untouched, the audio autoencoder
     reads log-mels (with augmented views), with no second decoder, and sound is still made."""
     project, env, _ = pipeline
+    project = copy_project(project, tmp_path / "log-mel")
     yaml = YAML()
     tree = yaml.load(project / "params.yaml")
     assert tree["audio"]["features"] == "cepstral"  # the default this test moves away from
@@ -551,6 +554,7 @@ def test_plots_show_renders_offline(pipeline, tmp_path):
     """`dvc plots show` fills .dvc/plots/offline.html (vega inlined): every chart draws in Chromium, offline."""
     _browser_or_skip()
     project, env, _ = pipeline
+    project = copy_project(project, tmp_path / "shown-from")  # a copy: DVC locks the repository it runs in
     result = _run([DVC, "plots", "show", "-o", str(tmp_path / "shown")], project, env)
     assert result.returncode == 0, result.stdout + result.stderr
     _check_plots_page(tmp_path / "shown" / "index.html", _declared_charts(project), len(_declared_images(project)))

@@ -3,8 +3,6 @@ folder whose pieces are there but cannot be read (truncated, corrupt or crafted)
 line naming the file, never a traceback."""
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +14,7 @@ from digit_concepts import cli, learner, paths, storage
 from digit_concepts.learner import REQUIRED, Learner, Recognition
 from digit_concepts.user_files import write_image
 from fakes import tone
+from tiny_project import run_tool
 from user_samples import digit_picture
 
 # ------------------------------------------------------------- imagine --out it cannot write
@@ -225,8 +224,7 @@ def test_the_tool_names_an_unreadable_learner_file_and_exits_3(pipeline, tmp_pat
     picture = tmp_path / "digit.png"
     write_image(picture, digit_picture() / 255.0)
     arguments = {"recognise": [picture], "imagine": [picture, "--out", tmp_path / "out"], "concepts": []}[command]
-    result = subprocess.run([sys.executable, "-m", "digit_concepts", command, "--model", str(folder),
-                             *map(str, arguments)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = run_tool([command, "--model", folder, *arguments], tmp_path)  # cli.main, in this process
     assert result.returncode == cli.NO_LEARNER, result.stderr[-3000:]
     assert reason in _one_error_line(result.stderr, folder / relative, stage)
     assert not (tmp_path / "out.wav").exists()

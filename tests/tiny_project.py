@@ -101,3 +101,25 @@ def copy_project(project: Path, target: Path) -> Path:
     """A copy of the built tiny project (git, DVC cache and outputs), for a test that changes it."""
     shutil.copytree(project, target, symlinks=True)
     return target
+
+
+def run_tool(arguments: list, cwd: Path) -> subprocess.CompletedProcess:
+    """``digit-concepts ARGUMENTS`` run in this process, from ``cwd``: ``cli.main``, which the
+    console script and ``python -m digit_concepts`` call, with its exit status, stdout and stderr."""
+    import contextlib
+    import io
+
+    from digit_concepts import cli
+
+    arguments = [str(argument) for argument in arguments]
+    stdout, stderr, previous = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                status = cli.main(arguments)
+            except SystemExit as exit:  # argparse's usage errors
+                status = exit.code
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(arguments, status, stdout.getvalue(), stderr.getvalue())
