@@ -313,7 +313,7 @@ QUIET_SHARE = 0.1  # the quietest tenth of the frames is taken as the noise floo
 
 
 def voice_descriptors(signal: np.ndarray, power: np.ndarray, settings: AudioSettings) -> np.ndarray:
-    """What says who is speaking, and into which microphone, rather than which word (31 + 3 numbers):
+    """What says who is speaking, and into which microphone, rather than which word (19 + 11 + 3 numbers):
     the long-term cepstrum of the trimmed speech, the cepstrum of the quietest frames of the whole
     recording (noise floor), the DC offset, log peak level and log length.
 

@@ -80,7 +80,7 @@ SOUNDS_DIR = PLOTS_DIR / "sounds"
 REPORT_DIR = PLOTS_DIR / "report"
 
 
-# --- plot stage (appended by the plot-stage helper; move up as you see fit) ---
+# --- plot stage: figures, sounds and the report page ---
 REPORT_PAGE = REPORT_DIR / "index.html"
 
 

@@ -19,7 +19,7 @@ class NeighbourVote:
     concepts, so the tool reproduces the pipeline's test assignments exactly. It names MNIST test
     images as well as UMAP's own transform followed by the mixture (0.972 against 0.970 ACC at
     k = 15), while the mean manifold position of the same neighbours, followed by the mixture,
-    loses 1.4 points (README, "Using the learner"). A k-d tree answers each query on its own
+    loses 1.4 points (docs/cli.md, "The neighbour vote"). A k-d tree answers each query on its own
     (no batched matrix products whose rounding could depend on the rest of the batch), so one
     sample gets the same answer alone or among 10,000.
     """
