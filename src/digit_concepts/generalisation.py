@@ -8,18 +8,21 @@ writes to metrics/generalisation.json and docs/loso.md).
 
 import math
 
+from .paths import METRICS_FILES
+
+_RELATE, _CLUSTER, _CONVERGENCE = (METRICS_FILES[name].as_posix() for name in ("relate", "cluster", "convergence"))
 # (summary name, metrics file, key inside it): what each fold contributes.
 MEASURES = (
-    ("audio_acc_through_images", "metrics/relate.json", ("audio_acc_through_images",)),
-    ("audio_reference_acc", "metrics/cluster.json", ("audio_reference", "acc")),
-    ("fused_acc", "metrics/convergence.json", ("fused_acc",)),
-    ("coherence_image_to_audio", "metrics/convergence.json", ("coherence_image_to_audio",)),
-    ("coherence_audio_to_image", "metrics/convergence.json", ("coherence_audio_to_image",)),
+    ("audio_acc_through_images", _RELATE, ("audio_acc_through_images",)),
+    ("audio_reference_acc", _CLUSTER, ("audio_reference", "acc")),
+    ("fused_acc", _CONVERGENCE, ("fused_acc",)),
+    ("coherence_image_to_audio", _CONVERGENCE, ("coherence_image_to_audio",)),
+    ("coherence_audio_to_image", _CONVERGENCE, ("coherence_audio_to_image",)),
     # the same recordings each named alone, without their batch neighbours (adaptation.batch_neighbours)
-    ("audio_acc_through_images_each_alone", "metrics/relate.json", ("audio_acc_through_images_each_alone",)),
+    ("audio_acc_through_images_each_alone", _RELATE, ("audio_acc_through_images_each_alone",)),
     # both routes from a recording to an image (convergence.imagine_images_from picks the one above)
-    ("coherence_audio_to_image_brain", "metrics/convergence.json", ("coherence_audio_to_image_brain",)),
-    ("coherence_audio_to_image_concept", "metrics/convergence.json", ("coherence_audio_to_image_concept",)),
+    ("coherence_audio_to_image_brain", _CONVERGENCE, ("coherence_audio_to_image_brain",)),
+    ("coherence_audio_to_image_concept", _CONVERGENCE, ("coherence_audio_to_image_concept",)),
 )
 
 
