@@ -25,7 +25,8 @@ from digit_concepts.params import SPEAKERS, load
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = Path("metrics/generalisation.json")
 REPORT = Path("docs/loso.md")
-POLL_SECONDS = 15
+POLL_SECONDS = 15  # how often the queue is read (--poll-seconds)
+RESTART_AFTER_SECONDS = 30  # short of workers this long (not just between two folds): start them again
 
 
 def run(command: list[str], check: bool = True) -> str:
@@ -59,10 +60,10 @@ def start_workers(jobs: int) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for(names: list[str], started: float, jobs: int) -> dict[str, str]:
+def wait_for(names: list[str], started: float, jobs: int, poll_seconds: float = POLL_SECONDS) -> dict[str, str]:
     """Poll the queue until every fold has finished; RuntimeError naming the folds that failed.
     A worker that exits while folds are still queued (seen with 2 workers) is started again."""
-    idle_polls = 0
+    short_since = None  # since when fewer folds run than there are workers, with folds queued
     while True:
         status = run(["dvc", "queue", "status"], check=False)
         rows = {line.split()[1]: line.split()[-1] for line in status.splitlines()
@@ -77,12 +78,12 @@ def wait_for(names: list[str], started: float, jobs: int) -> dict[str, str]:
         if len(refs) == len(names):
             return refs
         states = [state.lower() for state in rows.values()]
-        # Short of workers for two polls running (not just between two folds): start them again.
-        idle_polls = idle_polls + 1 if "queued" in states and states.count("running") < jobs else 0
-        if idle_polls >= 2:
+        short = "queued" in states and states.count("running") < jobs
+        short_since = (short_since or time.monotonic()) if short else None
+        if short_since is not None and time.monotonic() - short_since >= RESTART_AFTER_SECONDS:
             start_workers(jobs)
-            idle_polls = 0
-        time.sleep(POLL_SECONDS)
+            short_since = None
+        time.sleep(poll_seconds)
 
 
 def fold_metrics(ref: str) -> dict[str, dict]:
@@ -112,6 +113,7 @@ def main() -> int:
     parser.add_argument("--speakers", default=",".join(SPEAKERS),
                         help="comma-separated speakers to hold out, one fold each (default: all six)")
     parser.add_argument("--jobs", type=int, default=1, help="queue workers (each run already uses both cores)")
+    parser.add_argument("--poll-seconds", type=float, default=POLL_SECONDS, help="how often to read the queue")
     arguments = parser.parse_args()
     speakers = [speaker.strip() for speaker in arguments.speakers.split(",") if speaker.strip()]
     load(REPO / "params.yaml")  # bad params fail here, before any fold is queued
@@ -130,7 +132,7 @@ def main() -> int:
     names = [fold_name(speaker, run_id) for speaker in speakers]
     queue_folds(speakers, run_id)
     start_workers(arguments.jobs)
-    refs = wait_for(names, started, arguments.jobs)
+    refs = wait_for(names, started, arguments.jobs, arguments.poll_seconds)
     folds = {speaker: generalisation.fold_measures(fold_metrics(refs[fold_name(speaker, run_id)]))
              for speaker in speakers}
     write_report(command, time.monotonic() - started, folds, arguments.jobs)

@@ -89,16 +89,15 @@ def pipeline(tmp_path_factory, mirror):
         yield shared / "project", env, record.read_text()
 
 
-# The slowest tests first, longest first, so that the two pytest-xdist workers (`-n auto --dist
-# loadgroup` in pytest.ini: tests handed out one at a time, in this order) stay busy to the end.
-# The second and fourth are slow unit tests: the second worker runs them while the first builds
-# the tiny pipeline. Measured with `pytest --durations=20` (docs/testing.md).
-SLOWEST_FIRST = (
-    "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises",
-    "test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",
-    "test_log_mel_features_retrain_only_the_audio_branch",
-    "test_log_mel_shape",
+# The order the two pytest-xdist workers take the tests in (`-n auto --dist loadgroup` in
+# pytest.ini: one test at a time, to whichever worker is free). The slowest test first (its worker
+# builds the tiny pipeline), then every unit test (the other worker runs them meanwhile, rather
+# than wait for the pipeline), then the other pipeline tests, longest first, so that neither
+# worker is left with a long one at the end. Measured with `pytest --durations=20` (docs/testing.md).
+FIRST = "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises"
+SLOWEST_PIPELINE_TESTS = (
     "test_forced_repro_gives_the_same_bytes_and_reads_only_declared_deps",
+    "test_log_mel_features_retrain_only_the_audio_branch",
     "test_nothing_is_fitted_on_the_test_split",
     "test_permuting_scoring_labels_changes_no_decision",
     "test_push_pull_and_experiment_shared_between_clones_without_recomputing",
@@ -106,5 +105,13 @@ SLOWEST_FIRST = (
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.originalname, len(rank)))  # stable: the rest keep their order
+    slowest = {name: position for position, name in enumerate(SLOWEST_PIPELINE_TESTS)}
+
+    def turn(item) -> tuple[int, int]:
+        if item.originalname == FIRST:
+            return 0, 0
+        if item.get_closest_marker("pipeline") is None:
+            return 1, 0
+        return 2, slowest.get(item.originalname, len(slowest))
+
+    items.sort(key=turn)  # stable: each group keeps its collection order

@@ -89,11 +89,17 @@ def make_project(root: Path) -> Path:
 
 
 def environment(**extra: str) -> dict:
+    """The environment of every DVC command and stage the pipeline tests run.
+
+    NUMBA_DISABLE_JIT: UMAP's numba functions run as the plain Python they are written in. On 30
+    codes that takes 1-2 s, where compiling them takes 10 s in every cluster stage (numba caches
+    few of them); the suite runs that stage about eight times. The compiled path stays tested:
+    the unit tests run UMAP in the test process, compiled (tests/test_learner.py)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("DVC_", "DVCLIVE_", "DATA_")) and key != "PYTHONPATH"}
     env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(VENV_BIN.parent),
                DVC_NO_ANALYTICS="1", PYTHONHASHSEED="0", DVCLIVE_LOGLEVEL="ERROR",
-               GIT_CONFIG_NOSYSTEM="1", **extra)
+               GIT_CONFIG_NOSYSTEM="1", NUMBA_DISABLE_JIT="1", **extra)
     return env
 
 
