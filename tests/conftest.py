@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from fakes import write_checksums, write_mirror
-from tiny_project import DVC, REPO, environment, make_project, run  # noqa: F401 - REPO for the tests
+from tiny_project import DVC, ONE_THREAD, READ_AUDIT, REPO, environment, make_project, run  # noqa: F401, I001
+
+os.environ.update(ONE_THREAD)  # before numpy's BLAS or TensorFlow starts here (tiny_project.environment says why)
+
+from fakes import write_checksums, write_mirror  # noqa: E402 - imports numpy
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -67,36 +70,66 @@ def mirror(tmp_path_factory):
     return root, checksums
 
 
+def _built_once(shared: Path, env: dict, prepare=None) -> str:
+    """`dvc repro` of a fresh tiny project in ``shared``/project, once per test run: the first
+    worker to ask builds it, under a file lock, and the others wait for it. ``prepare(shared)``
+    runs first. Returns the output of `dvc repro`."""
+    record = shared / "dvc-repro-output.txt"
+    with FileLock(f"{shared}.lock"):
+        if not record.is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            project = make_project(shared)
+            if prepare is not None:
+                prepare(shared)
+            result = run([DVC, "repro"], project, env)
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
+            record.write_text(output)
+    return record.read_text()
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, mirror):
     """Run `dvc repro` (every stage) once per test run, the mirror served over HTTP; yield
-    (project, env, output). The first worker to need it builds it, under a file lock; the others
-    wait for it and serve the same mirror themselves. Read it only: a test that changes it, or runs
-    DVC in it (DVC locks the repository), works on ``tiny_project.copy_project``."""
+    (project, env, output). Built by whichever worker needs it first; the others serve the same
+    mirror themselves. Read it only: a test that changes it, or runs DVC in it (DVC locks the
+    repository), works on ``tiny_project.copy_project``."""
     root, checksums = mirror
     shared = _shared_folder(tmp_path_factory, "tiny-pipeline")
-    record = shared / "dvc-repro-output.txt"
     with serve_directory(root) as base:
         env = environment(DATA_MIRROR=base, DATA_CHECKSUMS=str(checksums))
-        with FileLock(f"{shared}.lock"):
-            if not record.is_file():
-                shutil.rmtree(shared, ignore_errors=True)
-                project = make_project(shared)
-                result = run([DVC, "repro"], project, env)
-                output = result.stdout + result.stderr
-                assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
-                record.write_text(output)
-        yield shared / "project", env, record.read_text()
+        yield shared / "project", env, _built_once(shared, env)
+
+
+@pytest.fixture(scope="session")
+def audited_pipeline(tmp_path_factory, mirror):
+    """A second tiny pipeline, built from scratch apart from ``pipeline`` (the mirror read as a
+    folder, the file:// path), with the files each stage reads logged (``tiny_project.READ_AUDIT``,
+    installed as sitecustomize): (project, env, folder of the logs). Compared with ``pipeline``;
+    the LOSO test runs its folds from a copy of it."""
+    root, checksums = mirror
+    shared = _shared_folder(tmp_path_factory, "audited-pipeline")
+    env = environment(DATA_MIRROR=str(root), DATA_CHECKSUMS=str(checksums))
+
+    def install_audit(folder: Path) -> None:
+        (folder / "audit").mkdir()
+        (folder / "audit" / "sitecustomize.py").write_text(READ_AUDIT)
+        (folder / "reads").mkdir()
+
+    _built_once(shared, dict(env, PYTHONPATH=str(shared / "audit"), READS_LOG_DIR=str(shared / "reads")),
+                install_audit)
+    return shared / "project", env, shared / "reads"
 
 
 # The order the two pytest-xdist workers take the tests in (`-n auto --dist loadgroup` in
-# pytest.ini: one test at a time, to whichever worker is free). The slowest test first (its worker
-# builds the tiny pipeline), then every unit test (the other worker runs them meanwhile, rather
-# than wait for the pipeline), then the other pipeline tests, longest first, so that neither
-# worker is left with a long one at the end. Measured with `pytest --durations=20` (docs/testing.md).
+# pytest.ini: one test at a time, to whichever worker is free). The slowest test first: its worker
+# builds the audited pipeline, then runs the LOSO folds from it; the other worker builds the shared
+# pipeline meanwhile, for the first pipeline test, and then every test after it: the other
+# pipeline tests, longest first (so that neither worker is left with a long one at the end), then
+# the unit tests. Measured with `pytest --durations=20` (docs/testing.md).
 FIRST = "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises"
+SLOWEST_UNIT_TESTS = ("test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",)
 SLOWEST_PIPELINE_TESTS = (
-    "test_forced_repro_gives_the_same_bytes_and_reads_only_declared_deps",
     "test_log_mel_features_retrain_only_the_audio_branch",
     "test_nothing_is_fitted_on_the_test_split",
     "test_permuting_scoring_labels_changes_no_decision",
@@ -105,13 +138,13 @@ SLOWEST_PIPELINE_TESTS = (
 
 
 def pytest_collection_modifyitems(items):
-    slowest = {name: position for position, name in enumerate(SLOWEST_PIPELINE_TESTS)}
+    slowest = {name: position for position, name in enumerate(SLOWEST_PIPELINE_TESTS + SLOWEST_UNIT_TESTS)}
 
     def turn(item) -> tuple[int, int]:
         if item.originalname == FIRST:
             return 0, 0
-        if item.get_closest_marker("pipeline") is None:
-            return 1, 0
-        return 2, slowest.get(item.originalname, len(slowest))
+        group = 1 if item.get_closest_marker("pipeline") else 2
+        return group, slowest.get(item.originalname, len(slowest))
 
     items.sort(key=turn)  # stable: each group keeps its collection order
+

@@ -22,8 +22,10 @@ from ruamel.yaml import YAML
 from digit_concepts import params as params_module
 from fakes import write_checksums
 from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
-                          N_VALIDATION_IMAGES, REPO, copy_project, environment, make_project, run_tool)
+                          N_VALIDATION_IMAGES, NOT_DATA, REPO, copy_project, environment, make_project,
+                          reads_log_name, run_tool)
 from tiny_project import run as _run
+from tiny_project import under as _under
 
 pytestmark = pytest.mark.pipeline
 
@@ -257,72 +259,32 @@ def test_tool_imagines_the_other_sense_and_lists_concepts(pipeline, tmp_path):
 
 
 
-# Installed (as sitecustomize, through PYTHONPATH) in every stage that `dvc repro` starts: logs
-# every file and folder the stage reads (Python audit events), one log per stage command.
-READ_AUDIT = r"""
-import os, sys
-if os.environ.get("READS_LOG_DIR") and sys.argv and sys.argv[0].startswith("stages/"):
-    _log = open(os.path.join(os.environ["READS_LOG_DIR"], "_".join(sys.argv).replace("/", "_") + ".reads"), "a")
-    _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-    def _hook(event, args):
-        # A relative name that is not there was opened relative to a folder handle (dir_fd, as
-        # shutil.rmtree does): not a path from the project root, and never a read of data.
-        if isinstance(args[0], (str, bytes, os.PathLike)) and not os.path.isabs(args[0]) and not os.path.exists(args[0]):
-            return
-        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
-            mode, flags = args[1], args[2]
-            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITING)
-            if not writing:
-                _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-        elif event in ("os.listdir", "os.scandir") and isinstance(args[0], (str, bytes, os.PathLike)):
-            _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-
-    sys.addaudithook(_hook)
-"""
-# Project files that are not data: code (checked from the imports), params (the params section),
-# DVC/git bookkeeping (dvclive reads the ignore files to see whether it runs inside a DVC repo).
-NOT_DATA = (".git", ".dvc", ".tmp", "src", "stages", "params.yaml", "dvc.yaml", "dvc.lock", ".gitignore",
-            ".dvcignore")
-
-
-def _under(path: str, folders) -> bool:
-    return any(path == folder or path.startswith(folder.rstrip("/") + "/") for folder in folders)
-
-
-def test_forced_repro_gives_the_same_bytes_and_reads_only_declared_deps(pipeline, tmp_path):
-    """One `dvc repro -f` (every stage again, in a copy), checked two ways:
-    - same params, same bytes: every output (models included) and so dvc.lock come out identical,
-      and a reviewer's `git status` stays clean;
+def test_a_second_build_gives_the_same_bytes_and_reads_only_declared_deps(pipeline, audited_pipeline):
+    """Two tiny pipelines built apart (other folders, the mirror over HTTP or as a folder), checked
+    two ways:
+    - same params, same bytes: dvc.lock, every metrics file and every output (models included) are
+      identical, so rerunning changes nothing git tracks (in-place reruns of the fitting stages
+      are checked byte for byte by the two tests after this one);
     - dvc.yaml lists every data file each stage reads: each read inside the project (logged by a
-      Python audit hook) lies in a declared dep or the stage's own outputs. Code deps are checked
-      from the imports in test_dvc_deps.py."""
+      Python audit hook in every stage of the second build) lies in a declared dep or the stage's
+      own outputs. Code deps are checked from the imports in test_dvc_deps.py."""
     import shlex
 
-    project, env, _ = pipeline
-    copy = copy_project(project, tmp_path / "forced")
-    subprocess.run(["git", "add", "-A"], cwd=copy, env=env, check=True, capture_output=True)
-    subprocess.run(["git", "commit", "-q", "-m", "first repro"], cwd=copy, env=env, check=True, capture_output=True)
-    models = _hashes(copy, ["models/**/*.keras"])
-    assert len(models) == 4, models  # two autoencoders, two brain maps
-    (tmp_path / "audit").mkdir()
-    (tmp_path / "audit" / "sitecustomize.py").write_text(READ_AUDIT)
-    logs = tmp_path / "reads"
-    logs.mkdir()
-    forced = _run([DVC, "repro", "-f"], copy, dict(env, PYTHONPATH=str(tmp_path / "audit"), READS_LOG_DIR=str(logs)))
-    assert forced.returncode == 0, (forced.stdout + forced.stderr)[-6000:]
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, env=env, capture_output=True, text=True)
-    assert status.stdout == "", f"dvc repro -f changed tracked files:\n{status.stdout}"
-    assert _hashes(copy, ["models/**/*.keras"]) == models
+    project, _, _ = pipeline
+    second, _, logs = audited_pipeline
+    assert (second / "dvc.lock").read_text() == (project / "dvc.lock").read_text()
+    first_files = _files(project)
+    assert sum(1 for name in first_files if name.endswith(".keras")) == 4, first_files  # two autoencoders, two brain maps
+    assert _files(second) == first_files
 
-    stages = YAML(typ="safe").load(copy / "dvc.yaml")["stages"]
-    variables = {key: value for entry in YAML(typ="safe").load(copy / "dvc.yaml").get("vars", [])
+    stages = YAML(typ="safe").load(second / "dvc.yaml")["stages"]
+    variables = {key: value for entry in YAML(typ="safe").load(second / "dvc.yaml").get("vars", [])
                  for key, value in entry.items()}
-    root, problems = str(copy.resolve()), []
+    root, problems = str(second.resolve()), []
     for name, stage in stages.items():
         command = shlex.split(stage["cmd"][stage["cmd"].index("python "):])[1:]
-        log = logs / ("_".join(command).replace("/", "_") + ".reads")
-        assert log.is_file(), f"{name}: no reads logged (did `dvc repro -f` run it?)"
+        log = logs / reads_log_name(command)
+        assert log.is_file(), f"{name}: no reads logged (did `dvc repro` run it?)"
         deps = [dep.replace("${pkg}", variables.get("pkg", "")) for dep in stage.get("deps", [])]
         outs = [next(iter(out)) if isinstance(out, dict) else out for out in stage.get("outs", [])]
         reads = {Path(line).resolve().as_posix() for line in log.read_text().splitlines()}
@@ -626,15 +588,12 @@ def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipe
     _check_plots_page(tmp_path / "diff" / "index.html", _declared_charts(second), 2 * len(_declared_images(second)))
 
 
-def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(mirror, tmp_path):
+def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(audited_pipeline, tmp_path):
     """scripts/loso.py on the tiny data (two speakers): one queued `dvc exp run` per speaker,
-    then metrics/generalisation.json (flat, numeric, per fold) and docs/loso.md.
-
-    On a fresh project of its own (the folds rerun every stage anyway), not a copy of the shared
-    one: it starts at once, while the other worker builds the shared pipeline."""
-    root, checksums = mirror
-    env = environment(DATA_MIRROR=str(root), DATA_CHECKSUMS=str(checksums))  # a folder: the file:// path
-    copy = make_project(tmp_path)
+    then metrics/generalisation.json (flat, numeric, per fold) and docs/loso.md. From a copy of
+    the audited pipeline, which its worker builds while the other builds the shared one."""
+    project, env, _ = audited_pipeline
+    copy = copy_project(project, tmp_path / "loso")
     (copy / "scripts").mkdir(exist_ok=True)
     shutil.copy2(REPO / "scripts" / "loso.py", copy / "scripts" / "loso.py")
     (copy / "docs").mkdir(exist_ok=True)
