@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from tiny_project import DVC, ONE_THREAD, READ_AUDIT, REPO, environment, make_project, run  # noqa: F401, I001
+from tiny_project import DVC, ONE_THREAD, REPO, environment, make_project, run  # noqa: F401, I001
 
 os.environ.update(ONE_THREAD)  # before numpy's BLAS or TensorFlow starts here (tiny_project.environment says why)
 
@@ -74,17 +74,17 @@ def _built_once(shared: Path, env: dict, prepare=None) -> str:
     """`dvc repro` of a fresh tiny project in ``shared``/project, once per test run: the first
     worker to ask builds it, under a file lock, and the others wait for it. ``prepare(shared)``
     runs first. Returns the output of `dvc repro`."""
-    record = shared / "dvc-repro-output.txt"
+    record, failure = shared / "dvc-repro-output.txt", shared.parent / f"{shared.name}-failed.txt"
     with FileLock(f"{shared}.lock"):
-        if not record.is_file():
+        if not record.is_file() and not failure.is_file():  # a failed build is not tried again
             shutil.rmtree(shared, ignore_errors=True)
             project = make_project(shared)
             if prepare is not None:
                 prepare(shared)
             result = run([DVC, "repro"], project, env)
             output = result.stdout + result.stderr
-            assert result.returncode == 0, f"dvc repro failed:\n{output[-8000:]}"
-            record.write_text(output)
+            (record if result.returncode == 0 else failure).write_text(output)
+    assert not failure.is_file(), f"dvc repro failed:\n{failure.read_text()[-8000:]}"
     return record.read_text()
 
 
@@ -104,20 +104,14 @@ def pipeline(tmp_path_factory, mirror):
 @pytest.fixture(scope="session")
 def audited_pipeline(tmp_path_factory, mirror):
     """A second tiny pipeline, built from scratch apart from ``pipeline`` (the mirror read as a
-    folder, the file:// path), with the files each stage reads logged (``tiny_project.READ_AUDIT``,
-    installed as sitecustomize): (project, env, folder of the logs). Compared with ``pipeline``;
-    the LOSO test runs its folds from a copy of it."""
+    folder, the file:// path), with the files each stage reads logged (READS_LOG_DIR, read by
+    tests/stage_site/sitecustomize.py): (project, env, folder of the logs). Compared with
+    ``pipeline``; the LOSO test runs its folds from a copy of it."""
     root, checksums = mirror
     shared = _shared_folder(tmp_path_factory, "audited-pipeline")
     env = environment(DATA_MIRROR=str(root), DATA_CHECKSUMS=str(checksums))
-
-    def install_audit(folder: Path) -> None:
-        (folder / "audit").mkdir()
-        (folder / "audit" / "sitecustomize.py").write_text(READ_AUDIT)
-        (folder / "reads").mkdir()
-
-    _built_once(shared, dict(env, PYTHONPATH=str(shared / "audit"), READS_LOG_DIR=str(shared / "reads")),
-                install_audit)
+    _built_once(shared, dict(env, READS_LOG_DIR=str(shared / "reads")),
+                lambda folder: (folder / "reads").mkdir())
     return shared / "project", env, shared / "reads"
 
 

@@ -22,8 +22,8 @@ from ruamel.yaml import YAML
 from digit_concepts import params as params_module
 from fakes import write_checksums
 from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
-                          N_VALIDATION_IMAGES, NOT_DATA, REPO, copy_project, environment, make_project,
-                          reads_log_name, run_tool)
+                          N_VALIDATION_IMAGES, NOT_DATA, REPO, STAGE_SITE, copy_project, environment,
+                          make_project, reads_log_name, run_tool)
 from tiny_project import run as _run
 from tiny_project import under as _under
 
@@ -380,7 +380,7 @@ def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
         table_path.unlink()  # DVC may have linked it to the cache: never write through the link
         table.to_csv(table_path, index=False)
     for stage in ("cluster", "relate", "convergence", "plot"):
-        result = _run([sys.executable, f"stages/{stage}.py"], copy, dict(env, PYTHONPATH="src"))
+        result = _run([sys.executable, f"stages/{stage}.py"], copy, dict(env, PYTHONPATH=os.pathsep.join(["src", str(STAGE_SITE)])))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _hashes(copy, decisions) == before
 
@@ -425,7 +425,7 @@ def test_nothing_is_fitted_on_the_test_split(pipeline, tmp_path):
     for command in (["stages/train_autoencoder.py", "--modality", "image"], ["stages/train_autoencoder.py",
                     "--modality", "audio"], ["stages/encode.py"], ["stages/cluster.py"], ["stages/relate.py"],
                     ["stages/convergence.py"]):
-        result = _run([sys.executable, *command], copy, dict(env, PYTHONPATH="src"))
+        result = _run([sys.executable, *command], copy, dict(env, PYTHONPATH=os.pathsep.join(["src", str(STAGE_SITE)])))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert _hashes(copy, fitted) == before
     for name, arrays in (("data/encodings/codes.npz", codes_before), ("data/clusters/assignments.npz",

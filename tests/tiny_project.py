@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from digit_concepts import params as params_module
 
 REPO = Path(__file__).resolve().parents[1]
+STAGE_SITE = Path(__file__).resolve().parent / "stage_site"  # sitecustomize.py for the stages tests run
 
 VENV_BIN = Path(sys.executable).parent
 DVC = str(VENV_BIN / "dvc")
@@ -95,10 +96,8 @@ ONE_THREAD = {name: "1" for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_T
 def environment(**extra: str) -> dict:
     """The environment of every DVC command and stage the pipeline tests run.
 
-    NUMBA_DISABLE_JIT: UMAP's numba functions run as the plain Python they are written in. On 30
-    codes that takes 1-2 s, where compiling them takes 10 s in every cluster stage (numba caches
-    few of them); the suite runs that stage about eight times. The compiled path stays tested:
-    the unit tests run UMAP in the test process, compiled (tests/test_learner.py).
+    PYTHONPATH: every Python process started here loads tests/stage_site/sitecustomize.py (it
+    says what it does to the stages).
 
     ONE_THREAD: two test workers, each starting stages (and the LOSO folds two at a time), share
     two cores; TensorFlow's and BLAS's thread pools, two threads each in every process, would
@@ -108,7 +107,7 @@ def environment(**extra: str) -> dict:
            if not key.startswith(("DVC_", "DVCLIVE_", "DATA_")) and key != "PYTHONPATH"}
     env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(VENV_BIN.parent),
                DVC_NO_ANALYTICS="1", PYTHONHASHSEED="0", DVCLIVE_LOGLEVEL="ERROR",
-               GIT_CONFIG_NOSYSTEM="1", NUMBA_DISABLE_JIT="1", **ONE_THREAD)
+               GIT_CONFIG_NOSYSTEM="1", PYTHONPATH=str(STAGE_SITE), **ONE_THREAD)
     env.update(extra)
     return env
 
@@ -141,31 +140,6 @@ def run_tool(arguments: list, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(arguments, status, stdout.getvalue(), stderr.getvalue())
 
 
-# Installed (as sitecustomize, through PYTHONPATH) in every stage that `dvc repro` starts: logs
-# every file and folder the stage reads (Python audit events), one log per stage command.
-READ_AUDIT = r"""
-import os, sys
-if os.environ.get("READS_LOG_DIR") and sys.argv and sys.argv[0].startswith("stages/"):
-    _log = open(os.path.join(os.environ["READS_LOG_DIR"], "_".join(sys.argv).replace("/", "_") + ".reads"), "a")  # reads_log_name
-    _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-
-    def _hook(event, args):
-        if event not in ("open", "os.listdir", "os.scandir"):  # the hook sees every event: leave the rest at once
-            return
-        # A relative name that is not there was opened relative to a folder handle (dir_fd, as
-        # shutil.rmtree does): not a path from the project root, and never a read of data.
-        if isinstance(args[0], (str, bytes, os.PathLike)) and not os.path.isabs(args[0]) and not os.path.exists(args[0]):
-            return
-        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
-            mode, flags = args[1], args[2]
-            writing = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITING)
-            if not writing:
-                _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-        elif event in ("os.listdir", "os.scandir") and isinstance(args[0], (str, bytes, os.PathLike)):
-            _log.write(os.path.abspath(os.fsdecode(args[0])) + "\n")
-
-    sys.addaudithook(_hook)
-"""
 # Project files that are not data: code (checked from the imports), params (the params section),
 # DVC/git bookkeeping (dvclive reads the ignore files to see whether it runs inside a DVC repo).
 NOT_DATA = (".git", ".dvc", ".tmp", "src", "stages", "params.yaml", "dvc.yaml", "dvc.lock", ".gitignore",
@@ -177,5 +151,5 @@ def under(path: str, folders) -> bool:
 
 
 def reads_log_name(command: list[str]) -> str:
-    """The file READ_AUDIT logs the reads of the stage ``python COMMAND...`` in."""
+    """The file stage_site/sitecustomize.py logs the reads of the stage ``python COMMAND...`` in."""
     return "_".join(command).replace("/", "_") + ".reads"
