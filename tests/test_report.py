@@ -14,6 +14,8 @@ import pytest
 
 from digit_concepts import autoencoders, figures, paths, report, report_content, storage
 
+# One worker runs this module (pytest.ini: --dist loadgroup): the plot stage behind `plotted` runs once.
+pytestmark = pytest.mark.xdist_group("report")
 REPO = Path(__file__).resolve().parents[1]
 K_IMAGE, K_AUDIO, SAMPLES_PER_CONCEPT, EXAMPLES = 3, 5, 3, 4
 SIZES = {"image": {"train": 200, "test": 100}, "audio": {"train": 90, "test": 30}}
