@@ -3,7 +3,8 @@
     .venv/bin/python scripts/demo.py               # after a full `dvc repro` (or `dvc pull`) on the real data
     .venv/bin/python scripts/demo.py --model DIR   # a learner in another folder (the commands then name it)
 
-It writes the small files that docs/cli.md, "The demo", shows, all committed to git (no DVC):
+It writes the small files that docs/cli.md, "The demo", shows: the pictures are committed to git,
+the sound is a generated output that git ignores (docs/learner/.gitignore):
 
 - docs/learner/mnist_test_{0,1,2,3}.png: MNIST test images 0-3 (data/raw/mnist t10k), 28x28 8-bit PNG;
 - docs/learner/imagined_sound.wav: the sound imagined for mnist_test_0.png (8 kHz mono 16-bit, a
