@@ -2,6 +2,7 @@
 with their scores and everything the tool needs to place a new sample (``concepts.find``)."""
 
 from digit_concepts import concepts, paths, storage
+from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import check_cluster_sizes, load, train_sample_counts
 
 
@@ -11,7 +12,7 @@ def main() -> None:
     check_cluster_sizes(params, train_sample_counts(paths.IMAGE_METADATA, paths.AUDIO_METADATA))
     found = concepts.find(storage.read_npz(paths.ENCODINGS), storage.read_npz(paths.EPISODES), params["cluster"],
                           params["seed"], storage.read_npz(paths.TRANSFER_ENCODINGS),
-                          storage.read_npz(paths.VOICE_DESCRIPTORS))
+                          storage.read_npz(paths.VOICE_DESCRIPTORS), Bootstrap.from_params(params))
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **found.assignments)
     storage.write_npz(paths.AUDIO_ALONE, **found.audio_alone)  # scored only: nothing downstream decides on it
     storage.write_npz(paths.LEARNER_ARRAYS, **found.learner)
@@ -21,7 +22,8 @@ def main() -> None:
     storage.write_json(paths.CLUSTER_METRICS, found.metrics)
     storage.write_json(paths.TRANSFER_METRICS, found.transfer_metrics)
     for space, scores in found.metrics.items():
-        print(f"{space}: " + ", ".join(f"{name} {value:.3f}" for name, value in scores.items()))
+        print(f"{space}: " + ", ".join(f"{name} {value:.3f}" for name, value in scores.items()
+                                       if not isinstance(value, dict)))
 
 
 if __name__ == "__main__":

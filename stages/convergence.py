@@ -6,6 +6,7 @@ import pandas as pd
 from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion, generation, paths, relations,
                             scoring, storage, zones)
 from digit_concepts.adaptation import recording_features
+from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
 
 SENSES = ("image", "audio")
@@ -23,7 +24,7 @@ def main() -> None:
     # Zones: over-clustered audio clusters merge into concepts through their best image partner.
     audio_concept_of_cluster = relations.merge_by_partner(counts)
     table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
-                                settings["max_entropy_bits"])
+                                settings["max_entropy_bits"], settings["divergence_alpha"])
 
     decision = fusion.fused_decision(*fusion.episode_log_posteriors(codes, assignments, gaussians, streams),
                                     relations.image_given_audio(counts))
@@ -57,9 +58,12 @@ def main() -> None:
                         settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
     coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
-                                                        settings["evaluation_classifier_epochs"], seed, other_images)
+                                                        settings["evaluation_classifier_epochs"], seed, other_images,
+                                                        bootstrap)
+    bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     metrics = {
-        **scoring.fused_scores(decision, scoring.episode_digits("test"), scoring.episode_digits("validation")),
+        **scoring.fused_scores(decision, scoring.episode_digits("test"), scoring.episode_digits("validation"),
+                               bootstrap),
         "coherence_image_to_audio": coherence.pop("coherence_image_to_audio"),
         "coherence_audio_to_image": coherence.pop("coherence_audio_to_image"),
         **zones.zone_counts(table),
@@ -75,7 +79,7 @@ def main() -> None:
                       episode_audio_index=streams["test_audio_index"])
     storage.write_npz(paths.GENERATED, **generated)
     storage.write_json(paths.CONVERGENCE_METRICS, metrics)
-    print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
+    print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items() if not isinstance(value, dict)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
 from digit_concepts import autoencoders, paths, storage, transfer
+from digit_concepts.evidence import INTERVAL_SUFFIX, Bootstrap
 from digit_concepts.params import load
 
 SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}  # what each autoencoder reads
@@ -10,6 +11,7 @@ TARGETS = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what its decod
 def main() -> None:
     params = load()
     codes, metrics = {}, {}
+    bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     for modality, source in SAMPLES.items():
         samples = storage.read_npz(source)
         encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params["seed"])
@@ -20,6 +22,8 @@ def main() -> None:
         for split in ("validation", "test"):
             reconstructions = decoder.predict(codes[f"{modality}_{split}"], batch_size=1024, verbose=0)
             errors = autoencoders.reconstruction_errors(targets[split], reconstructions, binary=modality == "image")
+            per_sample = autoencoders.sample_errors(targets[split], reconstructions, binary=modality == "image")
+            errors.update({f"{name}{INTERVAL_SUFFIX}": bootstrap.of_mean(values) for name, values in per_sample.items()})
             # Test errors keep their old names (comparable across commits); validation ones are prefixed.
             metrics[modality].update(errors if split == "test" else {f"validation_{name}": value
                                                                      for name, value in errors.items()})

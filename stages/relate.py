@@ -4,6 +4,7 @@ import pandas as pd
 
 from digit_concepts import brain, paths, relations, scoring, storage
 from digit_concepts.adaptation import recording_features
+from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
 
 
@@ -28,6 +29,7 @@ def main() -> None:
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
     }
     neighbours = params["adaptation"]["batch_neighbours"]
+    bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     features = recording_features(codes, ("train", "test", "validation"))
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
         audio_digits = scoring.load_digits("audio", split)
@@ -35,10 +37,11 @@ def main() -> None:
         for suffix, count in (("", neighbours), ("_each_alone", 0)):
             named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
                                                              features[split], count, features["train"])
-            metrics[f"{prefix}audio_acc_through_images{suffix}"] = scoring.hungarian_accuracy(named, audio_digits)
+            metrics.update(scoring.with_accuracy(f"{prefix}audio_acc_through_images{suffix}", named, audio_digits,
+                                                 bootstrap))
         image_named = relations.name_through(assignments[f"image_{split}"], forward)
-        metrics[f"{prefix}image_acc_through_audio"] = scoring.hungarian_accuracy(
-            image_named, scoring.load_digits("image", split))
+        metrics.update(scoring.with_accuracy(f"{prefix}image_acc_through_audio", image_named,
+                                             scoring.load_digits("image", split), bootstrap))
 
     for direction in brain.DIRECTIONS:
         source, target = direction.split("_to_")
@@ -52,7 +55,7 @@ def main() -> None:
     storage.write_csv(paths.ONE_TO_MANY, relations.one_to_many(counts, params["relate"]["min_share"]))
     storage.write_csv(paths.TEST_EPISODE_CONCEPTS, pd.DataFrame({"image_concept": test_image, "audio_concept": test_audio}))
     storage.write_json(paths.RELATE_METRICS, metrics)
-    print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
+    print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items() if isinstance(value, float)))
 
 
 if __name__ == "__main__":

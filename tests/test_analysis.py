@@ -359,3 +359,20 @@ def test_images_from_recordings_follow_the_route_asked_for():
     np.testing.assert_allclose(images("concept"), gaussians["image_means"][named])  # the named concept
     with pytest.raises(ValueError, match="imagine_images_from must be brain or concept"):
         images("dream")
+
+
+def test_divergence_beyond_chance_ignores_pairing_noise():
+    # 10 image concepts, 10 audio concepts, 200 episodes each; concept 3 truly spreads over audio 3 and 8.
+    rng = np.random.default_rng(0)
+    clean = np.diag(np.full(10, 200))
+    clean[3, 3], clean[3, 8] = 100, 100
+    assert zones.partners_beyond_chance(clean, alpha=0.01).tolist() == [1, 1, 1, 2, 1, 1, 1, 1, 1, 1]
+    for noise in (0.3, 0.7):  # each episode's recording replaced by a random one with this probability
+        kept = rng.binomial(clean, 1 - noise)
+        noisy = kept + np.array([rng.multinomial(moved, np.full(10, 0.1)) for moved in (clean - kept).sum(axis=1)])
+        table = zones.concept_table(noisy, np.arange(10), 0.5, 0.1, 1.5, divergence_alpha=0.01)
+        counts = zones.zone_counts(table)
+        assert counts["n_divergence_zones_beyond_chance"] == 2, noise  # image 3 (audio 3, 8), audio 8 (image 3, 8)
+        assert counts["n_divergence_zones"] > 1  # the entropy reading counts the noise
+    with pytest.raises(ValueError, match="divergence_alpha"):
+        zones.partners_beyond_chance(clean, alpha=0.0)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import clustering, relations, scoring, transfer, voices
 from .adaptation import recording_features
+from .evidence import Bootstrap
 
 SENSES = ("audio", "image")  # audio first: the image concepts are chosen by their fit to it
 
@@ -34,7 +35,8 @@ class Concepts:
 
 
 def audio_alone(codes: dict, config: dict, sample: int, seed: int,
-                fitting: clustering.Fitting, descriptors: dict | None) -> tuple[dict, list, dict]:
+                fitting: clustering.Fitting, descriptors: dict | None,
+                bootstrap: Bootstrap | None = None) -> tuple[dict, list, dict]:
     """Scores, k trials and assignments of the audio codes clustered on their own, at k given:
     raw codes when ``voices.count_selection`` is none (the voices are then all 0), otherwise
     voice-aware (``descriptors``: each split's voice descriptors)."""
@@ -44,7 +46,7 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int,
         result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed,
                                           fitting=fitting)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
-                                        result.train_assignments, digits["train"])
+                                        result.train_assignments, digits["train"], bootstrap)
         one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
         return ({**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials,
                 _alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
@@ -53,7 +55,7 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int,
     result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
                                          descriptors["test"], config, voice_config, sample, seed, fitting)
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
-                                    result.train_assignments, digits["train"])
+                                    result.train_assignments, digits["train"], bootstrap)
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
     scores.update(n_clusters=int(config["k"]), voices=result.voice_count,
                   voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
@@ -67,7 +69,8 @@ def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> 
             "audio_voice_train": train_voices, "audio_voice_test": test_voices}
 
 
-def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict) -> dict:
+def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict,
+                    bootstrap: Bootstrap | None = None) -> dict:
     """Validation and test digits drawn differently (``transfer.TRANSFER_VIEW_NAMES``), named by the
     learner as clean ones are: accuracy with each concept meaning the digit it means for the clean
     split (``image_concepts[split]``). ``transfer_codes[f"{split}_{view}"]``: their image codes."""
@@ -76,15 +79,16 @@ def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, tr
         digits = scoring.load_digits("image", split)
         for view in transfer.TRANSFER_VIEW_NAMES:
             _, log_posteriors = image_model.place(transfer_codes[f"{split}_{view}"])
-            scores[f"{prefix}{view}_acc"] = scoring.accuracy_under_mapping_of(
-                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits)
+            scores.update(scoring.with_share(f"{prefix}{view}_acc", scoring.right_under_mapping_of(
+                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits), bootstrap))
     return scores
 
 
 def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: dict,
-         voice_descriptors: dict | None = None) -> Concepts:
+         voice_descriptors: dict | None = None, bootstrap: Bootstrap | None = None) -> Concepts:
     """The cluster stage's work: each sense's concepts (placing validation and test as new
-    samples), the audio-alone reference, the joint episode concepts, their scores and the learner."""
+    samples), the audio-alone reference, the joint episode concepts, their scores (with their
+    intervals, given a bootstrap) and the learner."""
     sample = settings["silhouette_sample"]
     fitting = clustering.Fitting.from_params(settings)
     found = Concepts()
@@ -120,13 +124,14 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: 
             codes[f"{sense}_train"], result.train_assignments, n_clusters)
         scores = scoring.cluster_scores(result.test_assignments, scoring.load_digits(sense, "test"),
                                         result.test_features, sample, seed, result.train_assignments,
-                                        scoring.load_digits(sense, "train"))
+                                        scoring.load_digits(sense, "train"), bootstrap)
         scores["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         if sense == "image":  # audio's 300 clusters are scored named through images (relate)
             found.transfer_metrics = transfer_scores(result.model, {split: outputs[f"image_{split}"]
-                                                                    for split in ("test", "validation")}, transfer_codes)
-            scores["validation_acc"] = scoring.hungarian_accuracy(outputs["image_validation"],
-                                                                  scoring.load_digits("image", "validation"))
+                                                                    for split in ("test", "validation")}, transfer_codes,
+                                                   bootstrap)
+            scores.update(scoring.with_accuracy("validation_acc", outputs["image_validation"],
+                                                scoring.load_digits("image", "validation"), bootstrap))
         found.metrics[sense] = scores
         found.trials += [(sense, k, score) for k, score in result.trials]
 
@@ -134,7 +139,7 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: 
     print(f"audio alone ({reference['algorithm']}, reduction {reference['reduction']}, "
           f"k {reference['k']}; reference, scored only)", flush=True)
     found.metrics["audio_reference"], reference_trials, found.audio_alone = audio_alone(
-        codes, reference, sample, seed, fitting, voice_descriptors)
+        codes, reference, sample, seed, fitting, voice_descriptors, bootstrap)
     found.trials += [("audio_reference", k, score) for k, score in reference_trials]
 
     print("clustering joint episode codes", flush=True)
@@ -147,6 +152,6 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: 
     outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
     found.metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
                                                     result.test_features, sample, seed, result.train_assignments,
-                                                    scoring.episode_digits("train"))
+                                                    scoring.episode_digits("train"), bootstrap)
     found.trials += [("joint", k, score) for k, score in result.trials]
     return found

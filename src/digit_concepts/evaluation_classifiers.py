@@ -8,7 +8,8 @@ import time
 import numpy as np
 
 from .runtime import keras_with_seed
-from .scoring import coherence
+from .evidence import Bootstrap
+from .scoring import coherent, with_share
 
 
 def train_classifier(samples: np.ndarray, digits: np.ndarray, sense: str, epochs: int, seed: int):
@@ -33,9 +34,10 @@ def classify(model, samples: np.ndarray) -> np.ndarray:
 
 
 def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, seed: int,
-                     other_images: dict | None = None) -> dict:
+                     other_images: dict | None = None, bootstrap: Bootstrap | None = None) -> dict:
     """How often what was imagined from a test sample is classified as that sample's digit, both
-    ways, and the classifiers' own accuracy on real test samples (their ceiling).
+    ways, and the classifiers' own accuracy on real test samples (their ceiling); with a
+    bootstrap, each coherence's interval over the samples it is scored on.
 
     ``samples[sense][split]`` and ``digits[sense][split]`` are the real data; ``imagined`` holds
     ``image_to_audio`` (log-mels) and ``audio_to_image`` (images), one per test sample.
@@ -44,16 +46,15 @@ def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, 
     """
     classifiers = {sense: train_classifier(samples[sense]["train"], digits[sense]["train"], sense, epochs[sense], seed)
                    for sense in ("image", "audio")}
-    scores = {
-        "coherence_image_to_audio": coherence(classify(classifiers["audio"], imagined["image_to_audio"]),
-                                              digits["image"]["test"]),
-        "coherence_audio_to_image": coherence(classify(classifiers["image"], imagined["audio_to_image"]),
-                                              digits["audio"]["test"]),
-        "evaluation_classifier_acc_image": coherence(classify(classifiers["image"], samples["image"]["test"]),
-                                                     digits["image"]["test"]),
-        "evaluation_classifier_acc_audio": coherence(classify(classifiers["audio"], samples["audio"]["test"]),
-                                                     digits["audio"]["test"]),
+    scored = {  # name: (classifier, what it classifies, the digits it should say)
+        "coherence_image_to_audio": ("audio", imagined["image_to_audio"], digits["image"]["test"]),
+        "coherence_audio_to_image": ("image", imagined["audio_to_image"], digits["audio"]["test"]),
+        **{name: ("image", images, source_digits) for name, (images, source_digits) in (other_images or {}).items()},
     }
-    for name, (images, source_digits) in (other_images or {}).items():
-        scores[name] = coherence(classify(classifiers["image"], images), source_digits)
+    scores = {}
+    for name, (sense, generated, source_digits) in scored.items():
+        scores.update(with_share(name, coherent(classify(classifiers[sense], generated), source_digits), bootstrap))
+    for sense in ("image", "audio"):  # the ceiling: real test samples
+        scores[f"evaluation_classifier_acc_{sense}"] = float(np.mean(coherent(
+            classify(classifiers[sense], samples[sense]["test"]), digits[sense]["test"])))
     return scores

@@ -176,12 +176,15 @@ SCHEMA: dict[str, Callable] = {
     "convergence.min_strength": number(0.0, 1.0),
     "convergence.min_share": number(0.0, 1.0),
     "convergence.max_entropy_bits": number(0.0, 20.0),
+    "convergence.divergence_alpha": number(0.0, 0.5, strict_minimum=True),
     "convergence.samples_per_concept": integer(1, 100),
     "convergence.cross_modal_examples": integer(1, 100),
     "convergence.generation_temperature": number(0.0, 10.0),
     "convergence.imagine_images_from": choice(*IMAGINATION_ROUTES),
     "convergence.evaluation_classifier_epochs.image": integer(1, 1000),
     "convergence.evaluation_classifier_epochs.audio": integer(1, 1000),
+    "evidence.bootstrap_resamples": integer(100, 100_000),
+    "evidence.interval_level": number(0.5, 0.999),
 }
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
+from . import evidence
 from .zones import MergedZones
 
 STYLE = """
@@ -125,18 +126,9 @@ class Page:
         return found
 
 
-def flatten_metrics(tree: dict, prefix: str = "") -> dict[str, float]:
-    """Dotted names to numbers: metrics files are flat or nested one level (``image.acc``)."""
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten_metrics(value, name + "."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            flat[name] = value
-        else:
-            raise ValueError(f"metric {name}: expected a number or a nested mapping, got {value!r}")
-    return flat
+def flatten_metrics(tree: dict) -> dict[str, float]:
+    """Dotted names to numbers: metrics files are flat or nested (``image.acc``, ``image.acc_interval.low``)."""
+    return evidence.flatten(tree)
 
 
 def relative_link(target: Path, page: Path) -> str:

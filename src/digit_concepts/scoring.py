@@ -6,6 +6,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from . import paths, storage
+from .evidence import INTERVAL_SUFFIX, Bootstrap
 
 METADATA = {"image": paths.IMAGE_METADATA, "audio": paths.AUDIO_METADATA}
 
@@ -47,9 +48,22 @@ def hungarian_accuracy(assignments: np.ndarray, digits: np.ndarray) -> float:
     return float(table[rows, columns].sum() / len(digits))
 
 
-def accuracy_under_mapping_of(reference_assignments: np.ndarray, reference_digits: np.ndarray,
-                              assignments: np.ndarray, digits: np.ndarray) -> float:
-    """Accuracy of ``assignments`` with each cluster named as the reference (clean) samples name it
+def accuracy_interval(assignments: np.ndarray, digits: np.ndarray, bootstrap: Bootstrap) -> dict:
+    """Bootstrap interval of ``hungarian_accuracy`` over the scored samples."""
+    return bootstrap.of_matching(contingency(assignments, digits))
+
+
+def with_accuracy(name: str, assignments: np.ndarray, digits: np.ndarray, bootstrap: Bootstrap | None) -> dict:
+    """``{name: hungarian_accuracy, name_interval: its bootstrap interval}`` (no interval without a bootstrap)."""
+    scores = {name: hungarian_accuracy(assignments, digits)}
+    if bootstrap is not None:
+        scores[f"{name}{INTERVAL_SUFFIX}"] = accuracy_interval(assignments, digits, bootstrap)
+    return scores
+
+
+def right_under_mapping_of(reference_assignments: np.ndarray, reference_digits: np.ndarray,
+                           assignments: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Which ``assignments`` are right with each cluster named as the reference (clean) samples name it
     (their Hungarian matching): transformed digits are named as the learner names clean ones, not
     given a matching of their own."""
     table = contingency(reference_assignments, reference_digits)
@@ -58,7 +72,13 @@ def accuracy_under_mapping_of(reference_assignments: np.ndarray, reference_digit
     named = np.array([digit_of_cluster.get(int(cluster), -1) for cluster in np.asarray(assignments)])
     if named.shape != np.shape(digits) or named.size == 0:
         raise ValueError(f"need equally long, non-empty assignments and digits, got {named.shape} and {np.shape(digits)}")
-    return float(np.mean(named == np.asarray(digits)))
+    return named == np.asarray(digits)
+
+
+def accuracy_under_mapping_of(reference_assignments: np.ndarray, reference_digits: np.ndarray,
+                              assignments: np.ndarray, digits: np.ndarray) -> float:
+    """Accuracy of ``right_under_mapping_of``."""
+    return float(np.mean(right_under_mapping_of(reference_assignments, reference_digits, assignments, digits)))
 
 
 def purity(assignments: np.ndarray, digits: np.ndarray, train_assignments: np.ndarray | None = None,
@@ -79,8 +99,9 @@ def purity(assignments: np.ndarray, digits: np.ndarray, train_assignments: np.nd
 
 def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.ndarray,
                    silhouette_sample: int, seed: int, train_assignments: np.ndarray | None = None,
-                   train_digits: np.ndarray | None = None) -> dict:
-    """Test-split scores; purity names clusters on the train split when it is given."""
+                   train_digits: np.ndarray | None = None, bootstrap: Bootstrap | None = None) -> dict:
+    """Test-split scores; purity names clusters on the train split when it is given; with a
+    bootstrap, ACC's interval (``acc_interval``) too."""
     n_clusters = int(len(np.unique(assignments)))
     if 1 < n_clusters < len(assignments):
         silhouette = float(silhouette_score(features, assignments, sample_size=min(silhouette_sample, len(features)),
@@ -88,7 +109,7 @@ def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.nda
     else:
         silhouette = 0.0
     return {
-        "acc": hungarian_accuracy(assignments, digits),
+        **with_accuracy("acc", assignments, digits, bootstrap),
         "purity": purity(assignments, digits, train_assignments, train_digits),
         "nmi": float(normalized_mutual_info_score(digits, assignments)),
         "ari": float(adjusted_rand_score(digits, assignments)),
@@ -103,20 +124,34 @@ def episode_digits(split: str) -> np.ndarray:
     return load_digits("image", split)[streams[f"{split}_image_index"]]
 
 
-def coherence(predicted_digits: np.ndarray, source_digits: np.ndarray) -> float:
-    """Share of generated samples that the evaluation classifier assigns to the source's digit."""
+def coherent(predicted_digits: np.ndarray, source_digits: np.ndarray) -> np.ndarray:
+    """Which generated samples the evaluation classifier assigns to their source's digit."""
     predicted_digits = np.asarray(predicted_digits)
     source_digits = np.asarray(source_digits)
     if predicted_digits.shape != source_digits.shape or predicted_digits.size == 0:
         raise ValueError(f"coherence needs equally long, non-empty arrays, got {predicted_digits.shape} and {source_digits.shape}")
-    return float(np.mean(predicted_digits == source_digits))
+    return predicted_digits == source_digits
 
 
-def fused_scores(decision, test_digits: np.ndarray, validation_digits: np.ndarray) -> dict:
+def coherence(predicted_digits: np.ndarray, source_digits: np.ndarray) -> float:
+    """Share of generated samples that the evaluation classifier assigns to the source's digit."""
+    return float(np.mean(coherent(predicted_digits, source_digits)))
+
+
+def with_share(name: str, correct: np.ndarray, bootstrap: Bootstrap | None) -> dict:
+    """``{name: share of correct, name_interval: its bootstrap interval}`` (no interval without a bootstrap)."""
+    scores = {name: float(np.mean(correct))}
+    if bootstrap is not None:
+        scores[f"{name}{INTERVAL_SUFFIX}"] = bootstrap.of_share(correct)
+    return scores
+
+
+def fused_scores(decision, test_digits: np.ndarray, validation_digits: np.ndarray,
+                 bootstrap: Bootstrap | None = None) -> dict:
     """Accuracy of the fused decision (``fusion.FusedDecision``) on the test and validation
     episodes, with the calibration temperatures behind it."""
-    return {"fused_acc": hungarian_accuracy(decision.concepts, test_digits),
-            "fused_acc_uncalibrated": hungarian_accuracy(decision.uncalibrated_concepts, test_digits),
-            "validation_fused_acc": hungarian_accuracy(decision.validation_concepts, validation_digits),
+    return {**with_accuracy("fused_acc", decision.concepts, test_digits, bootstrap),
+            **with_accuracy("fused_acc_uncalibrated", decision.uncalibrated_concepts, test_digits, bootstrap),
+            **with_accuracy("validation_fused_acc", decision.validation_concepts, validation_digits, bootstrap),
             "calibration_temperature_image": decision.image_temperature,
             "calibration_temperature_audio": decision.audio_temperature}

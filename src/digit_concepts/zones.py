@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from .relations import audio_given_image, image_given_audio
 
@@ -32,6 +33,26 @@ def entropy_bits(distributions: np.ndarray) -> np.ndarray:
     """Shannon entropy in bits of each row."""
     safe = np.where(distributions > 0, distributions, 1.0)
     return -(distributions * np.log2(safe)).sum(axis=1)
+
+
+def partners_beyond_chance(counts: np.ndarray, alpha: float) -> np.ndarray:
+    """Per row (concept), how many partners (columns) it meets more often than chance would pair them.
+
+    Chance is a pairing that ignores the concepts: a row of n episodes meets partner j
+    Binomial(n, q_j) times, q_j being j's share of all episodes. A partner counts when the one-sided
+    binomial test gives p < alpha / (number of partners) (Bonferroni over the row). Unlike a share or
+    entropy threshold, this does not grow with pairing noise: noise spreads a concept's episodes over
+    its partners in proportion to chance, so it adds no partner beyond it (docs/noise.md).
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"convergence.divergence_alpha: a significance level strictly between 0 and 1, got {alpha}")
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0:
+        return np.zeros(counts.shape[0], dtype=np.int64)
+    chance = counts.sum(axis=0, keepdims=True) / total
+    p_values = binom.sf(counts - 1, counts.sum(axis=1, keepdims=True), chance)
+    return ((p_values < alpha / counts.shape[1]) & (counts > 0)).sum(axis=1).astype(np.int64)
 
 
 def convergence_pairs(counts: np.ndarray, min_strength: float) -> list[tuple[int, int]]:
@@ -76,7 +97,7 @@ def merged_counts(counts: np.ndarray, audio_concept_of_cluster: np.ndarray) -> n
 
 
 def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_strength: float, min_share: float,
-                  max_entropy_bits: float) -> pd.DataFrame:
+                  max_entropy_bits: float, divergence_alpha: float | None = None) -> pd.DataFrame:
     """Per-concept table of both senses: size, best partner, both conditionals, entropy, zone.
 
     Divergence is read at the level of clusters (one image concept spread over several audio
@@ -93,6 +114,11 @@ def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_
     table = pd.DataFrame(rows, columns=["concept", "sense", "size", "best_partner", "p_partner_given_concept",
                                         "p_concept_given_partner", "entropy_bits", "n_partners", "zone"])
     is_audio = (table["sense"] == "audio").to_numpy()
+    if divergence_alpha is not None:  # the noise-robust reading of divergence (partners_beyond_chance)
+        beyond = {"image": partners_beyond_chance(counts, divergence_alpha),
+                  "audio": partners_beyond_chance(counts.T, divergence_alpha)}
+        table["n_partners_beyond_chance"] = [int(beyond[sense][concept])
+                                             for sense, concept in zip(table["sense"], table["concept"])]
     merged_concept = table["concept"].to_numpy().copy()
     merged_concept[is_audio] = audio_concept_of_cluster[merged_concept[is_audio]]
     table["merged_concept"] = merged_concept
@@ -100,10 +126,16 @@ def concept_table(counts: np.ndarray, audio_concept_of_cluster: np.ndarray, min_
 
 
 def zone_counts(table: pd.DataFrame) -> dict:
+    """Zones of the concept table; ``n_divergence_zones_beyond_chance`` counts the concepts with two or
+    more partners beyond chance (``partners_beyond_chance``), the reading that stays meaningful under
+    pairing noise (the share / entropy reading of ``n_divergence_zones`` counts noise as divergence)."""
     convergent = table["zone"].isin(["convergence", "both"])
     divergent = table["zone"].isin(["divergence", "both"])
-    return {"n_convergence_zones": int((convergent & (table["sense"] == "image")).sum()),
-            "n_divergence_zones": int(divergent.sum())}
+    counts = {"n_convergence_zones": int((convergent & (table["sense"] == "image")).sum()),
+              "n_divergence_zones": int(divergent.sum())}
+    if "n_partners_beyond_chance" in table:
+        counts["n_divergence_zones_beyond_chance"] = int((table["n_partners_beyond_chance"] >= 2).sum())
+    return counts
 
 
 def merged_zones(concepts: pd.DataFrame, counts: np.ndarray, min_strength: float, min_share: float,
