@@ -57,10 +57,10 @@ def main() -> None:
                         named[split], features[split], features["train"], neighbours,
                         settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
+    bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
                                                         settings["evaluation_classifier_epochs"], seed, other_images,
                                                         bootstrap)
-    bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     metrics = {
         **scoring.fused_scores(decision, scoring.episode_digits("test"), scoring.episode_digits("validation"),
                                bootstrap),

@@ -124,6 +124,7 @@ def audited_pipeline(tmp_path_factory, mirror):
 FIRST = "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises"
 SLOWEST_UNIT_TESTS = ("test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",)
 SLOWEST_PIPELINE_TESTS = (
+    "test_a_sweep_spread_over_two_machines_collects_what_one_machine_computes",
     "test_log_mel_features_retrain_only_the_audio_branch",
     "test_nothing_is_fitted_on_the_test_split",
     "test_permuting_scoring_labels_changes_no_decision",

@@ -39,7 +39,7 @@ def test_stage_code_deps_match_its_imports(name):
 
 
 def test_generalisation_metrics_are_a_plot_dep_once_they_exist():
-    """The plot stage shows metrics/generalisation.json when scripts/loso.py has written it; DVC
+    """The plot stage shows metrics/generalisation.json when `scripts/sweep.py loso` has written it; DVC
     cannot depend on a file that may be missing, so the dep is added when the file first exists."""
     summary = "metrics/generalisation.json"
     if (REPO / summary).exists():

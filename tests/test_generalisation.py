@@ -38,8 +38,8 @@ def test_fold_measures_names_what_is_missing():
 def test_summary_is_flat_numeric_with_mean_min_and_every_fold():
     folds = {"theo": generalisation.fold_measures(fold(0.8, 0.6, 0.99, 0.9, 0.8)),
              "george": generalisation.fold_measures(fold(0.5, 0.4, 0.95, 0.6, 0.7))}
-    summary = generalisation.summarise(folds)
-    assert summary["loso.folds"] == 2
+    summary = generalisation.summarise({42: folds})
+    assert summary["loso.folds"] == 2 and summary["loso.seeds"] == 1
     assert summary["loso.audio_acc_through_images.mean"] == pytest.approx(0.65)
     assert summary["loso.audio_acc_through_images.min"] == 0.5
     assert summary["loso.audio_acc_through_images.george"] == 0.5
@@ -47,7 +47,8 @@ def test_summary_is_flat_numeric_with_mean_min_and_every_fold():
     assert summary["loso.coherence_audio_to_image.mean"] == pytest.approx(0.75)
     assert all(isinstance(value, (int, float)) for value in summary.values())
     assert summary["loso.audio_acc_through_images_each_alone.min"] == 0.25
-    assert len(summary) == 1 + len(generalisation.MEASURES) * (2 + 2)
+    assert summary["loso.audio_acc_through_images.sd"] == 0.0  # one seed: no spread measured
+    assert len(summary) == 2 + len(generalisation.MEASURES) * (3 + 2 * 2)
     with pytest.raises(ValueError, match="no LOSO folds"):
         generalisation.summarise({})
 
@@ -55,8 +56,27 @@ def test_summary_is_flat_numeric_with_mean_min_and_every_fold():
 def test_table_has_a_row_per_speaker_then_mean_and_worst():
     folds = {"theo": generalisation.fold_measures(fold(0.8, 0.6, 0.99, 0.9, 0.8)),
              "george": generalisation.fold_measures(fold(0.5, 0.4, 0.95, 0.6, 0.7))}
-    lines = generalisation.markdown_table(folds).splitlines()
+    lines = generalisation.markdown_table({42: folds}).splitlines()
     assert lines[2].startswith("| george | 0.500 | 0.400 | 0.950")
     assert lines[3].startswith("| theo | 0.800")
     assert lines[4].startswith("| **mean** | **0.650** | **0.500**")
     assert lines[5].startswith("| **worst** | **0.500** | **0.400**")
+
+
+def test_seeds_give_the_mean_of_fold_means_its_sd_and_each_fold_over_seeds():
+    seed_1 = {"theo": generalisation.fold_measures(fold(0.8, 0.6, 0.99, 0.9, 0.8)),
+              "george": generalisation.fold_measures(fold(0.5, 0.4, 0.95, 0.6, 0.7))}
+    seed_2 = {"theo": generalisation.fold_measures(fold(0.9, 0.6, 0.99, 0.9, 0.8)),
+              "george": generalisation.fold_measures(fold(0.6, 0.4, 0.95, 0.6, 0.7))}
+    summary = generalisation.summarise({1: seed_1, 2: seed_2})
+    assert summary["loso.seeds"] == 2 and summary["loso.folds"] == 2
+    assert summary["loso.audio_acc_through_images.mean"] == pytest.approx(0.7)  # (0.65 + 0.75) / 2
+    assert summary["loso.audio_acc_through_images.sd"] == pytest.approx(0.0707, abs=1e-4)  # sd of 0.65, 0.75
+    assert summary["loso.audio_acc_through_images.george"] == pytest.approx(0.55)
+    assert summary["loso.audio_acc_through_images.george.sd"] == pytest.approx(0.0707, abs=1e-4)
+    assert summary["loso.audio_acc_through_images.min"] == pytest.approx(0.55)
+    assert summary["loso.fused_acc.sd"] == 0.0
+    table = generalisation.markdown_table({1: seed_1, 2: seed_2})
+    assert "| george | 0.550 +- 0.071" in table and "| 2 | 0.750" in table
+    with pytest.raises(ValueError, match="same speakers"):
+        generalisation.summarise({1: seed_1, 2: {"theo": seed_2["theo"]}})

@@ -589,26 +589,21 @@ def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipe
 
 
 def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(audited_pipeline, tmp_path):
-    """scripts/loso.py on the tiny data (two speakers): one queued `dvc exp run` per speaker,
+    """scripts/sweep.py loso on the tiny data (two speakers): one queued `dvc exp run` per speaker,
     then metrics/generalisation.json (flat, numeric, per fold) and docs/loso.md. From a copy of
     the audited pipeline, which its worker builds while the other builds the shared one."""
     project, env, _ = audited_pipeline
-    copy = copy_project(project, tmp_path / "loso")
-    (copy / "scripts").mkdir(exist_ok=True)
-    shutil.copy2(REPO / "scripts" / "loso.py", copy / "scripts" / "loso.py")
-    (copy / "docs").mkdir(exist_ok=True)
-    for command in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "before loso"]):
-        subprocess.run(command, cwd=copy, env=env, check=True, capture_output=True)
+    copy = _with_sweep_script(copy_project(project, tmp_path / "loso"), env)
     try:
         # Two queue workers: the folds run side by side, as on a machine with cores to spare.
-        result = _run([sys.executable, "scripts/loso.py", "--speakers", "george,theo", "--jobs", "2",
+        result = _run([sys.executable, "scripts/sweep.py", "loso", "--speakers", "george,theo", "--jobs", "2",
                        "--poll-seconds", "2"], copy, env, timeout=900)
     finally:
         _run([DVC, "queue", "stop", "--kill"], copy, env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     summary = json.loads((copy / "metrics" / "generalisation.json").read_text())
-    assert summary["loso.folds"] == 2
+    assert summary["loso.folds"] == 2 and summary["loso.seeds"] == 1
     for measure in ("audio_acc_through_images", "audio_reference_acc", "fused_acc", "coherence_image_to_audio",
                     "coherence_audio_to_image"):
         folds = [summary[f"loso.{measure}.{speaker}"] for speaker in ("george", "theo")]
@@ -616,12 +611,72 @@ def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(a
         assert summary[f"loso.{measure}.min"] == min(folds)
         assert summary[f"loso.{measure}.mean"] == pytest.approx(sum(folds) / 2, abs=1e-4)
     report = (copy / "docs" / "loso.md").read_text()
-    assert "python scripts/loso.py --speakers george,theo" in report and "| george |" in report
+    assert "python scripts/sweep.py loso --speakers george,theo" in report and "| george |" in report
     # Each fold is a real experiment that held its speaker out of training.
     refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"], cwd=copy, env=env,
                           capture_output=True, text=True, check=True).stdout.split()
     for speaker in ("george", "theo"):
-        ref = next(ref for ref in refs if f"/loso-{speaker}-" in ref)
+        ref = next(ref for ref in refs if ref.endswith(f"/loso-{speaker}-seed-42"))
         params = YAML(typ="safe").load(subprocess.run(["git", "show", f"{ref}:params.yaml"], cwd=copy, env=env,
                                                       capture_output=True, text=True, check=True).stdout)
         assert params["split"]["audio"] == "leave_speakers_out" and params["split"]["test_speakers"] == [speaker]
+
+
+def _with_sweep_script(project: Path, env: dict) -> Path:
+    """The sweep command committed into a tiny project (experiments run what git tracks)."""
+    (project / "scripts").mkdir(exist_ok=True)
+    shutil.copy2(REPO / "scripts" / "sweep.py", project / "scripts" / "sweep.py")
+    (project / "docs").mkdir(exist_ok=True)
+    for command in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "the sweep command"]):
+        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+    return project
+
+
+def test_a_sweep_spread_over_two_machines_collects_what_one_machine_computes(pipeline, tmp_path):
+    """Two seeds as two batch tasks on two "machines" (clones sharing a bare git remote and the
+    committed default DVC remote, beside them in tmp_path): each pulls the data, runs its one job
+    (`--job`) and `dvc exp push`es it; a third place collects both (`--collect`, `dvc exp pull`).
+    metrics/variability.json equals the one from the same sweep run through one machine's queue."""
+    project, env, _ = pipeline
+    one_machine = _with_sweep_script(copy_project(project, tmp_path / "one-machine"), env)
+    origin = tmp_path / "origin.git"
+
+    def run(*command, cwd, timeout=600):
+        result = _run([str(part) for part in command], cwd, env, timeout=timeout)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{' '.join(map(str, command))}:\n{output[-6000:]}"
+        return output
+
+    # The published project: code and params on the git remote, outputs on the DVC remote.
+    branch = run("git", "rev-parse", "--abbrev-ref", "HEAD", cwd=one_machine).strip()
+    run("git", "init", "-q", "--bare", f"--initial-branch={branch}", origin, cwd=tmp_path)
+    run("git", "remote", "add", "origin", origin, cwd=one_machine)
+    run("git", "push", "-q", "origin", branch, cwd=one_machine)
+    run(DVC, "push", cwd=one_machine)
+    jobs = run(sys.executable, "scripts/sweep.py", "seeds", "--seeds", "2", "--list", cwd=one_machine).split()
+    assert jobs == ["seed-42", "seed-1"]
+
+    machines = []
+    for job in jobs:  # what each task of a batch array runs, on a machine of its own
+        machine = tmp_path / f"machine-{job}"
+        run("git", "clone", "-q", "--branch", branch, origin, machine, cwd=tmp_path)
+        (machine / ".dvc" / "config.local").write_text((project / ".dvc" / "config.local").read_text())
+        for key, value in (("user.email", "tests@example.invalid"), ("user.name", "tests")):
+            run("git", "config", key, value, cwd=machine)
+        run(DVC, "pull", cwd=machine)
+        run(sys.executable, "scripts/sweep.py", "seeds", "--seeds", "2", "--job", job, "--push", "origin", cwd=machine)
+        machines.append(machine)
+    collected = machines[0]
+    run("git", "checkout", "-q", "--", ".", cwd=collected)  # the job left its run in the workspace
+    run(sys.executable, "scripts/sweep.py", "seeds", "--seeds", "2", "--collect", "origin", cwd=collected)
+
+    try:
+        run(sys.executable, "scripts/sweep.py", "seeds", "--seeds", "2", "--poll-seconds", "2", cwd=one_machine,
+            timeout=900)
+    finally:
+        _run([DVC, "queue", "stop", "--kill"], one_machine, env)
+    summary = json.loads((one_machine / "metrics" / "variability.json").read_text())
+    assert summary["seeds"] == [1, 42]
+    assert summary["relate.audio_acc_through_images"]["n"] == 2
+    assert json.loads((collected / "metrics" / "variability.json").read_text()) == summary
+    assert "| recordings named through images" in (collected / "docs" / "variability.md").read_text()

@@ -26,7 +26,7 @@ kind this test was written for: ``relate.batch_neighbours`` where the param is
 also a local variable and a module there); the code-reference rule above is what makes bare
 names in Python prose safe.
 
-**Modules.** A ``name.py`` must exist: with a folder (``scripts/loso.py``, ``src/...``,
+**Modules.** A ``name.py`` must exist: with a folder (``scripts/sweep.py``, ``src/...``,
 ``tests/...``) at that path from the repository root (``digit_concepts/x.py`` under src/); bare
 (``voices.py``), in src/digit_concepts/, stages/, scripts/, experiments/ or tests/. A path that
 starts anywhere else (a third-party package's file) is not checked.

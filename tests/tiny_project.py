@@ -23,7 +23,7 @@ DVC = str(VENV_BIN / "dvc")
 N_TRAIN_IMAGES, N_VALIDATION_IMAGES, N_TEST_IMAGES = 30, 10, 20
 # 10 digits x 2 speakers x recording indices 6 / 5 / 0-4 (train / validation / test)
 N_TRAIN_AUDIO, N_VALIDATION_AUDIO, N_TEST_AUDIO = 10 * 2 * 1, 10 * 2 * 1, 10 * 2 * 5
-# metrics/generalisation.json, once scripts/loso.py has written it, is a committed input of the
+# metrics/generalisation.json, once `scripts/sweep.py loso` has written it, is a committed input of the
 # plot stage (the report shows it): copied when it exists, like the code.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvc/.gitignore", ".dvc/plots",
                  ".dvcignore", ".gitignore", "metrics/generalisation.json"]

@@ -1,9 +1,9 @@
 """Leave-one-speaker-out (LOSO): how well concepts hold for a voice the learner never heard.
 
-One fold per speaker: the speaker's recordings are the test split and every other speaker
-trains. The folds are real ``dvc exp run`` experiments (``scripts/loso.py``); this module only
-turns their metrics into one flat, numeric summary and a Markdown table (which ``scripts/loso.py``
-writes to metrics/generalisation.json and docs/loso.md).
+One fold per speaker (and seed): the speaker's recordings are the test split and every other
+speaker trains. The folds are real ``dvc exp run`` experiments (``scripts/sweep.py loso``); this
+module only turns their metrics into one flat, numeric summary and a Markdown table (which the
+sweep writes to metrics/generalisation.json and docs/loso.md).
 """
 
 import math
@@ -44,28 +44,82 @@ def fold_measures(metrics_files: dict[str, dict]) -> dict[str, float]:
     return values
 
 
-def summarise(folds: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Flat numeric summary for ``dvc metrics diff``: ``loso.<measure>.mean``, ``.min`` and
-    ``.<speaker>`` for every fold (speaker -> its fold_measures), plus ``loso.folds``."""
-    if not folds:
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _sd(values) -> float:
+    """Sample sd (n - 1); 0 for one value."""
+    values = list(values)
+    if len(values) < 2:
+        return 0.0
+    mean = _mean(values)
+    return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))
+
+
+def _check_complete(folds_by_seed: dict[int, dict[str, dict[str, float]]]) -> list[str]:
+    if not folds_by_seed or not all(folds_by_seed.values()):
         raise ValueError("no LOSO folds to summarise")
-    summary: dict[str, float] = {"loso.folds": len(folds)}
+    speakers = sorted(next(iter(folds_by_seed.values())))
+    for seed, folds in folds_by_seed.items():
+        if sorted(folds) != speakers:
+            raise ValueError(f"seed {seed} has folds {sorted(folds)}, other seeds {speakers}: every seed needs "
+                             "the same speakers")
+    return speakers
+
+
+def summarise(folds_by_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, float]:
+    """Flat numeric summary for ``dvc metrics diff``. ``folds_by_seed``: seed -> speaker -> that
+    fold's ``fold_measures``. For every measure:
+
+    - ``loso.<measure>.mean``: the mean over folds (held-out speakers), averaged over seeds;
+    - ``loso.<measure>.sd``: the sd over seeds of that mean over folds (0 with one seed);
+    - ``loso.<measure>.<speaker>`` and ``.<speaker>.sd``: each fold's mean and sd over seeds;
+    - ``loso.<measure>.min``: the worst fold (of the folds' means over seeds);
+
+    plus ``loso.folds`` and ``loso.seeds`` (how many of each)."""
+    speakers = _check_complete(folds_by_seed)
+    summary: dict[str, float] = {"loso.folds": len(speakers), "loso.seeds": len(folds_by_seed)}
     for name, _, _ in MEASURES:
-        values = {speaker: measures[name] for speaker, measures in sorted(folds.items())}
-        summary[f"loso.{name}.mean"] = round(sum(values.values()) / len(values), 4)
-        summary[f"loso.{name}.min"] = round(min(values.values()), 4)
-        summary.update({f"loso.{name}.{speaker}": round(value, 4) for speaker, value in values.items()})
+        fold_means = {speaker: _mean(folds[speaker][name] for folds in folds_by_seed.values()) for speaker in speakers}
+        seed_means = [_mean(folds[speaker][name] for speaker in speakers) for folds in folds_by_seed.values()]
+        summary[f"loso.{name}.mean"] = round(_mean(seed_means), 4)
+        summary[f"loso.{name}.sd"] = round(_sd(seed_means), 4)
+        summary[f"loso.{name}.min"] = round(min(fold_means.values()), 4)
+        for speaker in speakers:
+            summary[f"loso.{name}.{speaker}"] = round(fold_means[speaker], 4)
+            summary[f"loso.{name}.{speaker}.sd"] = round(_sd(folds[speaker][name] for folds in folds_by_seed.values()), 4)
     return summary
 
 
-def markdown_table(folds: dict[str, dict[str, float]]) -> str:
-    """One row per held-out speaker, then the mean and the worst fold."""
+def markdown_table(folds_by_seed: dict[int, dict[str, dict[str, float]]]) -> str:
+    """One row per held-out speaker (mean over seeds, +- sd when there are several), then the mean
+    over folds (+- its sd over seeds) and the worst fold; then each seed's mean over folds."""
+    speakers = _check_complete(folds_by_seed)
+    several = len(folds_by_seed) > 1
     names = [name for name, _, _ in MEASURES]
+
+    def cell(values: list[float], bold: bool = False) -> str:
+        text = f"{_mean(values):.3f}" + (f" +- {_sd(values):.3f}" if several else "")
+        return f"**{text}**" if bold else text
+
     lines = ["| held out | " + " | ".join(name.replace("_", " ") for name in names) + " |",
              "|---|" + "---|" * len(names)]
-    for speaker, measures in sorted(folds.items()):
-        lines.append(f"| {speaker} | " + " | ".join(f"{measures[name]:.3f}" for name in names) + " |")
-    for label, reduce in (("**mean**", lambda values: sum(values) / len(values)), ("**worst**", min)):
-        lines.append(f"| {label} | " + " | ".join(
-            f"**{reduce([measures[name] for measures in folds.values()]):.3f}**" for name in names) + " |")
+    for speaker in speakers:
+        lines.append(f"| {speaker} | " + " | ".join(
+            cell([folds[speaker][name] for folds in folds_by_seed.values()]) for name in names) + " |")
+    lines.append("| **mean** | " + " | ".join(
+        cell([_mean(folds[speaker][name] for speaker in speakers) for folds in folds_by_seed.values()], bold=True)
+        for name in names) + " |")
+    lines.append("| **worst** | " + " | ".join(
+        f"**{min(_mean(folds[speaker][name] for folds in folds_by_seed.values()) for speaker in speakers):.3f}**"
+        for name in names) + " |")
+    if several:
+        lines += ["", "Mean over the folds, seed by seed:", "",
+                  "| seed | " + " | ".join(name.replace("_", " ") for name in names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for seed, folds in sorted(folds_by_seed.items()):
+            lines.append(f"| {seed} | " + " | ".join(
+                f"{_mean(folds[speaker][name] for speaker in speakers):.3f}" for name in names) + " |")
     return "\n".join(lines)

@@ -19,9 +19,15 @@ class NeighbourVote:
     concepts, so the tool reproduces the pipeline's test assignments exactly. It names MNIST test
     images as well as UMAP's own transform followed by the mixture (0.972 against 0.970 ACC at
     k = 15), while the mean manifold position of the same neighbours, followed by the mixture,
-    loses 1.4 points (docs/cli.md, "The neighbour vote"). A k-d tree answers each query on its own
-    (no batched matrix products whose rounding could depend on the rest of the batch), so one
-    sample gets the same answer alone or among 10,000.
+    loses 1.4 points (docs/cli.md, "The neighbour vote").
+
+    The nearest train codes are exact, and a sample gets the same answer alone or among 10,000:
+    a float32 matrix product only shortlists each query's ``k + SHORTLIST_MARGIN`` nearest
+    candidates; their distances are then computed one query at a time in float64 (no shared
+    rounding), and a query whose shortlist could have missed a nearer code (its boundary within
+    the float32 error of its k-th distance) is answered against every train code. 3.5x faster
+    than the k-d tree it replaced (10,000 queries among 50,000 codes: 2.8 s against 9.9 s), with
+    the same neighbours.
     """
 
     train_inputs: np.ndarray  # standardised train codes
@@ -30,19 +36,17 @@ class NeighbourVote:
     k: int
 
     def nearest(self, standardised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and indices of each row's ``k`` nearest train codes (exact, Euclidean)."""
-        import os
-        from concurrent.futures import ThreadPoolExecutor
-
-        from sklearn.neighbors import KDTree
-
-        tree, queries = KDTree(self.train_inputs), np.asarray(standardised, dtype=np.float64)
-        k = min(self.k, len(self.train_inputs))
-        # Queries are answered one by one (no shared rounding), so splitting them over threads (the
-        # tree releases the GIL) changes no answer: about 1.5x faster on 2 cores.
-        chunks = np.array_split(queries, max(1, min(os.cpu_count() or 1, 4, len(queries))))
-        with ThreadPoolExecutor(len(chunks)) as pool:
-            answers = list(pool.map(lambda chunk: tree.query(chunk, k=k), chunks))
+        """Distances and indices of each row's ``k`` nearest train codes (exact, Euclidean; ties
+        go to the lower index)."""
+        train = np.asarray(self.train_inputs, dtype=np.float64)
+        queries = np.asarray(standardised, dtype=np.float64)
+        k = min(self.k, len(train))
+        train_32 = train.astype(np.float32)
+        norms_32 = np.einsum("ij,ij->i", train_32, train_32)
+        answers = [_nearest_block(train, train_32, norms_32, queries[start:start + QUERY_BLOCK], k)
+                   for start in range(0, len(queries), QUERY_BLOCK)]
+        if not answers:
+            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
         return np.concatenate([distances for distances, _ in answers]), np.concatenate([indices for _, indices in answers])
 
     def log_posteriors_of(self, distances: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -61,6 +65,40 @@ class NeighbourVote:
     def from_arrays(cls, arrays: dict, prefix: str) -> "NeighbourVote":
         return cls(np.asarray(arrays[f"{prefix}_train_inputs"]), np.asarray(arrays[f"{prefix}_train_concepts"]),
                    int(arrays[f"{prefix}_n_concepts"]), int(arrays[f"{prefix}_k"]))
+
+
+SHORTLIST_MARGIN = 32  # candidates beyond k per query, from the float32 product
+QUERY_BLOCK = 64  # queries per matrix product (measured fastest on 2 cores among 16-512)
+
+
+def _exact(train: np.ndarray, query_rows: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest among each row's candidates, distances in float64 row by row."""
+    differences = train[candidates] - query_rows[:, None, :]
+    distances = np.sqrt(np.sum(differences * differences, axis=2))
+    order = np.lexsort((candidates, distances), axis=1)[:, :k]
+    return np.take_along_axis(distances, order, axis=1), np.take_along_axis(candidates, order, axis=1)
+
+
+def _nearest_block(train: np.ndarray, train_32: np.ndarray, norms_32: np.ndarray, queries: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+    count = min(len(train), k + SHORTLIST_MARGIN)
+    if count == len(train):
+        return _exact(train, queries, np.broadcast_to(np.arange(len(train)), (len(queries), len(train))), k)
+    queries_32 = queries.astype(np.float32)
+    # |q - t|^2 - |q|^2 in float32: enough to shortlist (the boundary check below makes it exact).
+    shortened = norms_32[None, :] - 2.0 * (queries_32 @ train_32.T)
+    candidates = np.argpartition(shortened, count - 1, axis=1)[:, :count]
+    distances, indices = _exact(train, queries, candidates, k)
+    # Every code left out is at least the shortlist's boundary away, up to float32 error: where
+    # that bound does not clear the k-th distance, the query is answered against all codes.
+    boundary = shortened[np.arange(len(queries)), candidates[:, -1]]  # argpartition: the largest kept
+    squared_norms = np.einsum("ij,ij->i", queries, queries)
+    error = 1e-5 * (squared_norms + norms_32.max()) + 1e-6
+    unsure = np.flatnonzero(boundary + squared_norms - error <= distances[:, -1] ** 2)
+    if unsure.size:
+        everything = np.broadcast_to(np.arange(len(train)), (unsure.size, len(train)))
+        distances[unsure], indices[unsure] = _exact(train, queries[unsure], everything, k)
+    return distances, indices
 
 
 @dataclass

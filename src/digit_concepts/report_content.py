@@ -131,7 +131,7 @@ def read_metrics() -> dict[str, dict]:
 
 
 def read_generalisation() -> dict | None:
-    """The leave-one-speaker-out summary, once scripts/loso.py has written it (the report leaves its
+    """The leave-one-speaker-out summary, once `scripts/sweep.py loso` has written it (the report leaves its
     section out until then; tests/test_dvc_deps.py then insists on it being a dep of the plot stage)."""
     return storage.read_json(paths.GENERALISATION_METRICS) if paths.GENERALISATION_METRICS.is_file() else None
 

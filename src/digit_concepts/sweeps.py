@@ -1,0 +1,236 @@
+"""Sweeps: many runs of the committed pipeline, each one `dvc exp run` (DESIGN.md, "Evidence").
+
+A sweep is a list of jobs; a job is a name and the params it sets (``-S key=value``) on top of the
+committed ``params.yaml``: a seed (``seeds``), a held-out speaker under a seed (``loso``), a
+pairing-noise level under a seed (``noise``). A job needs only a clone, the data (mirror or DVC
+remote) and its params, so the same jobs run
+
+- on one machine, through DVC's queue (``dvc exp run --queue``, ``dvc queue start``), or
+- one per machine, under any batch scheduler (a Slurm array, a Kubernetes Job, a CI matrix):
+  each runs its job and ``dvc exp push``es it; one ``dvc exp pull`` collects them all.
+
+Either way the summaries are built from the finished experiments of the current commit, found by
+name (``refs/exps/<commit[:2]>/<commit[2:]>/<job name>``). A job already finished for this commit
+is not run again: a sweep can be resumed, and extended with more seeds.
+
+Every job stops at ``convergence``, the last stage a summarised metric comes from (the report is
+drawn only for a run one applies: ``dvc exp apply <name>``, then ``dvc repro plot``).
+"""
+
+import json
+import shlex
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import evidence
+from .paths import METRICS_FILES
+
+LAST_STAGE = "convergence"  # every summarised metric is written by then
+
+# The official split's headline metrics (metrics file name, flat key inside it, what it measures):
+# the rows of the README's Results, in that order. variability.json keeps every metric; these are
+# the ones the docs' table shows.
+HEADLINE = (
+    ("cluster", "image.acc", "images sorted into concepts, ACC"),
+    ("cluster", "image.validation_acc", "the same, validation images"),
+    ("transfer", "image_affine_acc", "image concepts of digits drawn differently: affine"),
+    ("transfer", "image_thick_acc", "... thicker strokes"),
+    ("transfer", "image_thin_acc", "... thinner strokes"),
+    ("relate", "audio_acc_through_images", "recordings named through images, adapted to their batch"),
+    ("relate", "validation_audio_acc_through_images", "the same, validation recordings"),
+    ("relate", "audio_acc_through_images_each_alone", "recordings named through images, each alone"),
+    ("relate", "image_acc_through_audio", "images named through audio"),
+    ("cluster", "audio_reference.acc", "audio alone: 10 clusters of the audio codes, ACC"),
+    ("convergence", "fused_acc", "both senses fused, calibrated"),
+    ("convergence", "fused_acc_uncalibrated", "both senses fused, uncalibrated"),
+    ("convergence", "coherence_image_to_audio", "coherence: image -> imagined sound"),
+    ("convergence", "coherence_audio_to_image", "coherence: recording -> imagined image (shown route)"),
+    ("convergence", "validation_coherence_audio_to_image_concept", "the same by the concept route, validation"),
+    ("convergence", "validation_coherence_audio_to_image_brain", "the same by the brain route, validation"),
+    ("reconstruction", "image.bce", "reconstruction: image BCE per pixel"),
+    ("reconstruction", "audio.mse", "reconstruction: audio log-mel MSE"),
+    ("convergence", "n_convergence_zones", "convergence zones"),
+    ("convergence", "n_divergence_zones", "divergence zones (share / entropy reading)"),
+    ("convergence", "n_divergence_zones_beyond_chance", "divergence zones (partners beyond chance)"),
+    ("convergence", "n_audio_concepts_merged", "audio concepts after merging"),
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: an experiment name (unique within a commit) and the params it sets."""
+
+    name: str
+    settings: tuple[str, ...]  # "key=value", as `dvc exp run -S` takes them
+
+    def run_command(self, queue: bool) -> list[str]:
+        command = ["dvc", "exp", "run", LAST_STAGE, "--name", self.name]
+        for setting in self.settings:
+            command += ["-S", setting]
+        return command + (["--queue"] if queue else [])
+
+
+def seed_list(count: int, committed_seed: int) -> list[int]:
+    """The committed seed first (its run is the committed one, served from the run cache), then 1, 2, ..."""
+    if count < 1:
+        raise ValueError(f"--seeds: at least 1 seed, got {count}")
+    others = (seed for seed in range(1, count + 1) if seed != committed_seed)
+    return [committed_seed, *list(others)[: count - 1]]
+
+
+def seed_jobs(seeds: Sequence[int]) -> list[Job]:
+    return [Job(f"seed-{seed}", (f"seed={seed}",)) for seed in seeds]
+
+
+def loso_jobs(speakers: Sequence[str], seeds: Sequence[int]) -> list[Job]:
+    return [Job(f"loso-{speaker}-seed-{seed}", ("split.audio=leave_speakers_out", f"split.test_speakers=[{speaker}]",
+                                                f"seed={seed}"))
+            for seed in seeds for speaker in speakers]
+
+
+def noise_jobs(levels: Sequence[float], seeds: Sequence[int]) -> list[Job]:
+    for level in levels:
+        if not 0.0 <= level <= 1.0:
+            raise ValueError(f"--levels: pairing-noise levels are shares from 0 to 1, got {level}")
+    return [Job(f"noise-{level:g}-seed-{seed}", (f"pairs.noise={float(level)}", f"seed={seed}"))
+            for seed in seeds for level in levels]
+
+
+# --- summaries (pure) ---
+
+def flat_metrics(files: Mapping[str, Mapping]) -> dict[str, float]:
+    """Metrics files by name -> one flat mapping of ``<file name>.<key>`` names, interval bounds left out."""
+    flat = {}
+    for name, tree in files.items():
+        flat.update({f"{name}.{key}": value for key, value in evidence.flatten(tree).items()
+                     if f"{evidence.INTERVAL_SUFFIX}." not in key})
+    return flat
+
+
+def variability(runs: Mapping[int, Mapping[str, Mapping]]) -> dict:
+    """metrics/variability.json: ``seeds`` run, then every metric (``<file>.<key>``) with its mean,
+    sd, min, max and n over them. ``runs``: seed -> that run's metrics files by name."""
+    flat_runs = [flat_metrics(files) for _, files in sorted(runs.items())]
+    names = sorted(set().union(*flat_runs))
+    return {"seeds": sorted(runs), **evidence.summarise_runs(flat_runs, names)}
+
+
+def variability_table(summary: Mapping) -> str:
+    """The headline metrics of ``variability``: mean +- sd, min - max, n."""
+    lines = ["| measure | metric | mean +- sd | min - max | n |", "|---|---|---|---|---|"]
+    for file, key, label in HEADLINE:
+        stats = summary.get(f"{file}.{key}")
+        if stats is None:
+            continue
+        lines.append(f"| {label} | `{file}.{key}` | {stats['mean']:.4f} +- {stats['sd']:.4f} | "
+                     f"{stats['min']:.4f} - {stats['max']:.4f} | {stats['n']} |")
+    return "\n".join(lines)
+
+
+def noise_summary(runs: Mapping[tuple[float, int], Mapping[str, Mapping]], names: Sequence[str]) -> dict:
+    """Per pairing-noise level (as text, e.g. "0.3"), each named metric over its seeds (mean, sd, min,
+    max, n). ``runs``: (level, seed) -> that run's metrics files by name."""
+    summary = {}
+    for level in sorted({level for level, _ in runs}):
+        flat_runs = [flat_metrics(files) for (run_level, _), files in sorted(runs.items()) if run_level == level]
+        summary[f"{level:g}"] = evidence.summarise_runs(flat_runs, names)
+    return summary
+
+
+def noise_table(summary: Mapping[str, Mapping], names: Sequence[str]) -> str:
+    """One row per level of ``noise_summary``: each metric's mean +- sd over seeds."""
+    lines = ["| pairs.noise | seeds | " + " | ".join(f"`{name}`" for name in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for level, metrics in sorted(summary.items(), key=lambda item: float(item[0])):
+        cells = [f"{metrics[name]['mean']:.3f} +- {metrics[name]['sd']:.3f}" for name in names]
+        lines.append(f"| {level} | {metrics[names[0]]['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- the repository: git and DVC (I/O) ---
+
+class Repository:
+    """The git + DVC project the sweep runs in: queue, run, push, pull, and read finished jobs."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def run(self, command: list[str], check: bool = True) -> str:
+        result = subprocess.run(command, cwd=self.root, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{shlex.join(command)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def commit(self) -> str:
+        return self.run(["git", "rev-parse", "HEAD"]).strip()
+
+    def require_clean(self) -> None:
+        if self.run(["git", "status", "--porcelain", "--untracked-files=no"]).strip():
+            raise ValueError("commit first: experiments run the committed code and params")
+
+    def finished(self) -> dict[str, str]:
+        """Finished experiments of the current commit: name -> git ref."""
+        commit = self.commit()
+        prefix = f"refs/exps/{commit[:2]}/{commit[2:]}/"
+        refs = self.run(["git", "for-each-ref", "--format=%(refname)", prefix]).split()
+        return {ref[len(prefix):]: ref for ref in refs}
+
+    def metrics_of(self, ref: str) -> dict[str, dict]:
+        """The metrics files an experiment committed (git-tracked: cache false), by name."""
+        files = {}
+        for name, path in METRICS_FILES.items():
+            files[name] = json.loads(self.run(["git", "show", f"{ref}:{path.as_posix()}"]))
+        return files
+
+    def queue(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            self.run(job.run_command(queue=True))
+            print(f"queued {job.name}", flush=True)
+
+    def start_workers(self, workers: int) -> None:
+        # The worker outlives `dvc queue start` and would hold a captured pipe open until every job
+        # is done, hiding the progress lines: let it write nowhere (`dvc queue logs` has it all).
+        subprocess.run(["dvc", "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_for(self, names: Sequence[str], started: float, workers: int, poll_seconds: float,
+                 restart_after_seconds: float = 30.0) -> dict[str, str]:
+        """Poll the queue until every named job has finished; RuntimeError naming the ones that
+        failed. Workers that exit while jobs are still queued (seen with 2 workers) are restarted."""
+        short_since = None  # since when fewer jobs run than there are workers, with jobs queued
+        while True:
+            status = self.run(["dvc", "queue", "status"], check=False)
+            rows = {line.split()[1]: line.split()[-1] for line in status.splitlines()
+                    if len(line.split()) >= 3 and line.split()[1] in names}
+            failed = [name for name, state in rows.items() if state.lower() == "failed"]
+            if failed:
+                raise RuntimeError(f"jobs failed: {', '.join(failed)} (see `dvc queue logs <name>`)")
+            done = {name: ref for name, ref in self.finished().items() if name in names}
+            print(f"[{time.monotonic() - started:6.0f} s] {len(done)}/{len(names)} jobs done"
+                  + "".join(f"; {name} {state}" for name, state in rows.items() if state.lower() == "running"),
+                  flush=True)
+            if len(done) == len(names):
+                return done
+            states = [state.lower() for state in rows.values()]
+            short = "queued" in states and states.count("running") < workers
+            short_since = (short_since or time.monotonic()) if short else None
+            if short_since is not None and time.monotonic() - short_since >= restart_after_seconds:
+                self.start_workers(workers)
+                short_since = None
+            time.sleep(poll_seconds)
+
+    def run_here(self, job: Job) -> None:
+        """Run one job in this clone's workspace (what one batch task does)."""
+        subprocess.run(job.run_command(queue=False), cwd=self.root, check=True)
+
+    def push(self, remote: str, names: Sequence[str]) -> None:
+        """The experiments' git refs to the git remote, their outputs to the default DVC remote."""
+        subprocess.run(["dvc", "exp", "push", remote, *names], cwd=self.root, check=True)
+
+    def pull(self, remote: str) -> None:
+        """Every experiment of the current commit pushed to the git remote (refs only: the
+        summaries read git-tracked metrics; `dvc exp apply` + `dvc pull` bring any outputs)."""
+        subprocess.run(["dvc", "exp", "pull", "--no-cache", "--rev", "HEAD", remote], cwd=self.root, check=True)

@@ -1,0 +1,58 @@
+"""Sweeps: the jobs (names and params) and their summaries over seeds."""
+
+import pytest
+
+from digit_concepts import sweeps
+
+
+def run_metrics(through: float, zones: int) -> dict:
+    return {"relate": {"audio_acc_through_images": through,
+                       "audio_acc_through_images_interval": {"low": through - 0.01, "high": through + 0.01}},
+            "convergence": {"n_divergence_zones": zones}, "cluster": {"image": {"acc": 0.97, "n_clusters": 10}}}
+
+
+def test_seeds_start_with_the_committed_one():
+    assert sweeps.seed_list(5, 42) == [42, 1, 2, 3, 4]
+    assert sweeps.seed_list(3, 2) == [2, 1, 3]
+    with pytest.raises(ValueError, match="--seeds"):
+        sweeps.seed_list(0, 42)
+
+
+def test_jobs_are_named_experiments_with_their_params():
+    assert sweeps.seed_jobs([42, 1]) == [sweeps.Job("seed-42", ("seed=42",)), sweeps.Job("seed-1", ("seed=1",))]
+    loso = sweeps.loso_jobs(["george", "theo"], [42, 1])
+    assert [job.name for job in loso] == ["loso-george-seed-42", "loso-theo-seed-42", "loso-george-seed-1",
+                                          "loso-theo-seed-1"]
+    assert loso[1].settings == ("split.audio=leave_speakers_out", "split.test_speakers=[theo]", "seed=42")
+    noise = sweeps.noise_jobs([0, 0.3], [42])
+    assert [job.name for job in noise] == ["noise-0-seed-42", "noise-0.3-seed-42"]
+    assert noise[1].run_command(queue=True) == ["dvc", "exp", "run", "convergence", "--name", "noise-0.3-seed-42",
+                                                "-S", "pairs.noise=0.3", "-S", "seed=42", "--queue"]
+    with pytest.raises(ValueError, match="--levels"):
+        sweeps.noise_jobs([1.5], [42])
+
+
+def test_variability_summarises_every_metric_over_seeds_without_interval_bounds():
+    summary = sweeps.variability({1: run_metrics(0.96, 10), 42: run_metrics(0.98, 12)})
+    assert summary["seeds"] == [1, 42]
+    assert summary["relate.audio_acc_through_images"] == {"mean": pytest.approx(0.97), "sd": pytest.approx(0.01414, abs=1e-5),
+                                                          "min": 0.96, "max": 0.98, "n": 2}
+    assert summary["convergence.n_divergence_zones"]["mean"] == 11.0
+    assert not any("interval" in name for name in summary)
+    table = sweeps.variability_table(summary)
+    assert "| recordings named through images, adapted to their batch | `relate.audio_acc_through_images` | " \
+           "0.9700 +- 0.0141 | 0.9600 - 0.9800 | 2 |" in table
+    with pytest.raises(ValueError, match="missing from run"):
+        sweeps.variability({1: run_metrics(0.96, 10), 2: {"relate": {}, "convergence": {}, "cluster": {}}})
+
+
+def test_noise_summary_per_level():
+    runs = {(0.0, 42): run_metrics(0.98, 10), (0.0, 1): run_metrics(0.96, 10),
+            (0.3, 42): run_metrics(0.90, 11), (0.3, 1): run_metrics(0.92, 13)}
+    names = ["relate.audio_acc_through_images", "convergence.n_divergence_zones"]
+    summary = sweeps.noise_summary(runs, names)
+    assert sorted(summary) == ["0", "0.3"]
+    assert summary["0.3"]["relate.audio_acc_through_images"]["mean"] == pytest.approx(0.91)
+    lines = sweeps.noise_table(summary, names).splitlines()
+    assert lines[2] == "| 0 | 2 | 0.970 +- 0.014 | 10.000 +- 0.000 |"
+    assert lines[3].startswith("| 0.3 | 2 | 0.910 +- 0.014 | 12.000 +- 1.414")
