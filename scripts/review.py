@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from digit_concepts import evidence, storage
+from digit_concepts.sweeps import dvc_executable
 
 REPO = Path(__file__).resolve().parents[1]
 VARIABILITY = Path("metrics/variability.json")
@@ -26,7 +27,7 @@ SUMMARIES = ("variability", "noise")
 
 def metrics_diff(old: str | None, new: str | None) -> tuple[dict[str, float], dict[str, float]]:
     """Old and new flat metrics (``<file stem>.<key>``) from `dvc metrics diff --json --all`."""
-    command = ["dvc", "metrics", "diff", "--json", "--all", *[revision for revision in (old, new) if revision]]
+    command = [dvc_executable(), "metrics", "diff", "--json", "--all", *[revision for revision in (old, new) if revision]]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr}")

@@ -26,7 +26,7 @@ def test_jobs_are_named_experiments_with_their_params():
     assert loso[1].settings == ("split.audio=leave_speakers_out", "split.test_speakers=[theo]", "seed=42")
     noise = sweeps.noise_jobs([0, 0.3], [42])
     assert [job.name for job in noise] == ["noise-0-seed-42", "noise-0.3-seed-42"]
-    assert noise[1].run_command(queue=True) == ["dvc", "exp", "run", "convergence", "--name", "noise-0.3-seed-42",
+    assert noise[1].run_command(queue=True)[1:] == ["exp", "run", "convergence", "--name", "noise-0.3-seed-42",
                                                 "-S", "pairs.noise=0.3", "-S", "seed=42", "--queue"]
     with pytest.raises(ValueError, match="--levels"):
         sweeps.noise_jobs([1.5], [42])

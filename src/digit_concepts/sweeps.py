@@ -19,7 +19,9 @@ drawn only for a run one applies: ``dvc exp apply <name>``, then ``dvc repro plo
 
 import json
 import shlex
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,13 @@ from . import evidence
 from .paths import METRICS_FILES
 
 LAST_STAGE = "convergence"  # every summarised metric is written by then
+
+
+def dvc_executable() -> str:
+    """The dvc beside this Python (its venv), else the one on PATH: scripts run as
+    ``.venv/bin/python scripts/...`` without the venv on PATH still find it."""
+    beside = Path(sys.executable).with_name("dvc")
+    return str(beside) if beside.is_file() else (shutil.which("dvc") or "dvc")
 
 # The official split's headline metrics (metrics file name, flat key inside it, what it measures):
 # the rows of the README's Results, in that order. variability.json keeps every metric; these are
@@ -67,7 +76,7 @@ class Job:
     settings: tuple[str, ...]  # "key=value", as `dvc exp run -S` takes them
 
     def run_command(self, queue: bool) -> list[str]:
-        command = ["dvc", "exp", "run", LAST_STAGE, "--name", self.name]
+        command = [dvc_executable(), "exp", "run", LAST_STAGE, "--name", self.name]
         for setting in self.settings:
             command += ["-S", setting]
         return command + (["--queue"] if queue else [])
@@ -193,7 +202,7 @@ class Repository:
     def start_workers(self, workers: int) -> None:
         # The worker outlives `dvc queue start` and would hold a captured pipe open until every job
         # is done, hiding the progress lines: let it write nowhere (`dvc queue logs` has it all).
-        subprocess.run(["dvc", "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
+        subprocess.run([dvc_executable(), "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_for(self, names: Sequence[str], started: float, workers: int, poll_seconds: float,
@@ -202,9 +211,9 @@ class Repository:
         failed. Workers that exit while jobs are still queued (seen with 2 workers) are restarted."""
         short_since = None  # since when fewer jobs run than there are workers, with jobs queued
         while True:
-            status = self.run(["dvc", "queue", "status"], check=False)
-            rows = {line.split()[1]: line.split()[-1] for line in status.splitlines()
-                    if len(line.split()) >= 3 and line.split()[1] in names}
+            status = self.run([dvc_executable(), "queue", "status"], check=False)
+            every_row = {line.split()[1]: line.split()[-1] for line in status.splitlines() if len(line.split()) >= 3}
+            rows = {name: state for name, state in every_row.items() if name in names}
             failed = [name for name, state in rows.items() if state.lower() == "failed"]
             if failed:
                 raise RuntimeError(f"jobs failed: {', '.join(failed)} (see `dvc queue logs <name>`)")
@@ -214,8 +223,9 @@ class Repository:
                   flush=True)
             if len(done) == len(names):
                 return done
-            states = [state.lower() for state in rows.values()]
-            short = "queued" in states and states.count("running") < workers
+            # Running jobs of other sweeps sharing the queue count too: they hold the workers.
+            running = [state.lower() for state in every_row.values()].count("running")
+            short = "queued" in [state.lower() for state in rows.values()] and running < workers
             short_since = (short_since or time.monotonic()) if short else None
             if short_since is not None and time.monotonic() - short_since >= restart_after_seconds:
                 self.start_workers(workers)
@@ -228,9 +238,9 @@ class Repository:
 
     def push(self, remote: str, names: Sequence[str]) -> None:
         """The experiments' git refs to the git remote, their outputs to the default DVC remote."""
-        subprocess.run(["dvc", "exp", "push", remote, *names], cwd=self.root, check=True)
+        subprocess.run([dvc_executable(), "exp", "push", remote, *names], cwd=self.root, check=True)
 
     def pull(self, remote: str) -> None:
         """Every experiment of the current commit pushed to the git remote (refs only: the
         summaries read git-tracked metrics; `dvc exp apply` + `dvc pull` bring any outputs)."""
-        subprocess.run(["dvc", "exp", "pull", "--no-cache", "--rev", "HEAD", remote], cwd=self.root, check=True)
+        subprocess.run([dvc_executable(), "exp", "pull", "--no-cache", "--rev", "HEAD", remote], cwd=self.root, check=True)
