@@ -19,6 +19,7 @@ import pytest
 import soundfile
 from ruamel.yaml import YAML
 
+from digit_concepts import evidence, sweeps
 from digit_concepts import params as params_module
 from fakes import write_checksums
 from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
@@ -48,7 +49,7 @@ def test_metrics(pipeline):
     assert set(reconstruction) >= {"image", "audio"}
     assert set(reconstruction["image"]) >= {"mse", "bce"} and set(reconstruction["audio"]) >= {"mse"}
     for sense in reconstruction.values():
-        assert all(math.isfinite(value) for value in sense.values())
+        assert all(math.isfinite(value) for value in evidence.flatten(sense).values())
     # Every declared metrics file is JSON with numeric leaves (dvc metrics diff can read it).
     for entry in YAML(typ="safe").load(project / "dvc.yaml").get("metrics", []):
         tree = json.loads((project / entry).read_text())
@@ -57,10 +58,23 @@ def test_metrics(pipeline):
     alone = json.loads((project / "metrics" / "cluster.json").read_text())["audio_reference"]
     assert alone["n_clusters"] == 4 and 0.0 <= alone["acc"] <= 1.0  # raw codes: no voices (count_selection none)
     transfer = json.loads((project / "metrics" / "transfer.json").read_text())
-    assert set(transfer) == {f"{prefix}image_{view}_acc" for prefix in ("", "validation_")
-                             for view in ("affine", "thick", "thin")}
+    assert set(transfer) == {f"{prefix}image_{view}_acc{suffix}" for prefix in ("", "validation_")
+                             for view in ("affine", "thick", "thin") for suffix in ("", "_interval")}
     relate = json.loads((project / "metrics" / "relate.json").read_text())
     assert {"audio_acc_through_images_each_alone", "validation_audio_acc_through_images"} <= set(relate)
+    # Every headline metric has its 95% bootstrap interval beside it; around it where the naming is
+    # fixed (shares, means). A clustering ACC rematches every resample, which on 20 recordings
+    # biases its interval upwards (tests/test_evidence.py checks the real metrics contain theirs).
+    files = {name: json.loads((project / "metrics" / f"{name}.json").read_text())
+             for name in ("cluster", "relate", "convergence", "transfer", "reconstruction")}
+    flat = {f"{name}.{key}": value for name, tree in files.items() for key, value in evidence.flatten(tree).items()}
+    intervals = evidence.intervals_of(flat)
+    for file, key, _ in sweeps.HEADLINE:
+        if not key.startswith("n_"):  # counts of zones and concepts: spread over seeds only
+            interval = intervals[f"{file}.{key}"]
+            assert interval["low"] <= interval["high"], (file, key, interval)
+            if "acc" not in key or file == "transfer":
+                assert interval["low"] <= flat[f"{file}.{key}"] <= interval["high"], (file, key, interval)
 
 
 def test_codes(pipeline):

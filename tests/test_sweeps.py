@@ -56,3 +56,37 @@ def test_noise_summary_per_level():
     lines = sweeps.noise_table(summary, names).splitlines()
     assert lines[2] == "| 0 | 2 | 0.970 +- 0.014 | 10.000 +- 0.000 |"
     assert lines[3].startswith("| 0.3 | 2 | 0.910 +- 0.014 | 12.000 +- 1.414")
+
+
+def test_finished_jobs_carry_over_commits_that_leave_the_pipeline_alone(tmp_path):
+    """A job finished under an earlier commit counts when code, dvc.yaml and params are unchanged
+    since (a commit of docs or summaries), and not once params change."""
+    import subprocess
+
+    def git(*arguments):
+        return subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    for key, value in (("user.email", "tests@example.invalid"), ("user.name", "tests"), ("commit.gpgsign", "false")):
+        git("config", key, value)
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - pkg: src/pkg\nstages:\n  a:\n    cmd: python stages/a.py\n"
+                                       "    deps:\n      - stages/a.py\n      - ${pkg}/a.py\n      - data/raw\n")
+    (tmp_path / "params.yaml").write_text("seed: 42\n")
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "a.py").write_text("print(1)\n")
+    (tmp_path / "README.md").write_text("v1\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "pipeline")
+    first = git("rev-parse", "HEAD").strip()
+    git("update-ref", f"refs/exps/{first[:2]}/{first[2:]}/seed-1", first)  # an experiment of that commit
+    repository = sweeps.Repository(tmp_path)
+    assert repository.pipeline_files() == ["dvc.yaml", "params.yaml", "requirements.txt", "src/pkg/a.py", "stages/a.py"]
+    assert list(repository.finished()) == ["seed-1"]
+
+    (tmp_path / "README.md").write_text("v2\n")
+    git("commit", "-q", "-am", "docs only")
+    assert list(repository.finished()) == ["seed-1"]
+
+    (tmp_path / "params.yaml").write_text("seed: 7\n")
+    git("commit", "-q", "-am", "params changed")
+    assert repository.finished() == {}

@@ -9,9 +9,10 @@ remote) and its params, so the same jobs run
 - one per machine, under any batch scheduler (a Slurm array, a Kubernetes Job, a CI matrix):
   each runs its job and ``dvc exp push``es it; one ``dvc exp pull`` collects them all.
 
-Either way the summaries are built from the finished experiments of the current commit, found by
-name (``refs/exps/<commit[:2]>/<commit[2:]>/<job name>``). A job already finished for this commit
-is not run again: a sweep can be resumed, and extended with more seeds.
+Either way the summaries are built from the finished experiments, found by name
+(``refs/exps/<commit[:2]>/<commit[2:]>/<job name>``) under the current commit or an earlier one
+with the same pipeline files (code, dvc.yaml, params). A job already finished is not run again: a
+sweep can be resumed, across commits of docs or summaries, and extended with more seeds.
 
 Every job stops at ``convergence``, the last stage a summarised metric comes from (the report is
 drawn only for a run one applies: ``dvc exp apply <name>``, then ``dvc repro plot``).
@@ -180,12 +181,43 @@ class Repository:
         if self.run(["git", "status", "--porcelain", "--untracked-files=no"]).strip():
             raise ValueError("commit first: experiments run the committed code and params")
 
+    def pipeline_files(self) -> list[str]:
+        """What a job's results depend on besides its params: dvc.yaml, params.yaml, the
+        requirements and every file a stage lists as a dep outside data/ and models/."""
+        from ruamel.yaml import YAML
+
+        stages = YAML(typ="safe").load((self.root / "dvc.yaml").read_text())
+        package = next((entry["pkg"] for entry in stages.get("vars", []) if "pkg" in entry), "")
+        files = {"dvc.yaml", "params.yaml", "requirements.txt"}
+        for stage in stages["stages"].values():
+            for dep in stage.get("deps", []):
+                path = str(dep).replace("${pkg}", package)
+                if not path.startswith(("data/", "models/", "metrics/")):
+                    files.add(path)
+        return sorted(files)
+
     def finished(self) -> dict[str, str]:
-        """Finished experiments of the current commit: name -> git ref."""
+        """Finished experiments: name -> git ref. Those of the current commit, and those of any
+        earlier commit whose pipeline files (``pipeline_files``) are the same as now, so that a
+        commit of docs or summaries does not orphan a sweep's jobs; the current commit's win."""
         commit = self.commit()
-        prefix = f"refs/exps/{commit[:2]}/{commit[2:]}/"
-        refs = self.run(["git", "for-each-ref", "--format=%(refname)", prefix]).split()
-        return {ref[len(prefix):]: ref for ref in refs}
+        refs = self.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps/"]).split()
+        by_baseline: dict[str, dict[str, str]] = {}
+        for ref in refs:
+            parts = ref.split("/")  # refs/exps/<sha[:2]>/<sha[2:]>/<name>
+            if len(parts) == 5 and len(parts[2]) == 2:
+                by_baseline.setdefault(parts[2] + parts[3], {})[parts[4]] = ref
+        found = {}
+        files = self.pipeline_files()
+        for baseline, jobs in by_baseline.items():
+            if baseline == commit:
+                continue
+            same = subprocess.run(["git", "diff", "--quiet", baseline, commit, "--", *files], cwd=self.root,
+                                  capture_output=True).returncode == 0
+            if same:
+                found.update(jobs)
+        found.update(by_baseline.get(commit, {}))
+        return found
 
     def metrics_of(self, ref: str) -> dict[str, dict]:
         """The metrics files an experiment committed (git-tracked: cache false), by name."""
