@@ -7,6 +7,7 @@ sweep writes to metrics/generalisation.json and docs/loso.md).
 """
 
 import math
+import statistics
 
 from .paths import METRICS_FILES
 
@@ -45,17 +46,13 @@ def fold_measures(metrics_files: dict[str, dict]) -> dict[str, float]:
 
 
 def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
+    return statistics.fmean(values)
 
 
 def _sd(values) -> float:
-    """Sample sd (n - 1); 0 for one value."""
+    """Sample sd (n - 1), as evidence.summarise_runs gives it; 0 for one value."""
     values = list(values)
-    if len(values) < 2:
-        return 0.0
-    mean = _mean(values)
-    return math.sqrt(sum((value - mean) ** 2 for value in values) / (len(values) - 1))
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def _check_complete(folds_by_seed: dict[int, dict[str, dict[str, float]]]) -> list[str]:
