@@ -188,6 +188,29 @@ def test_discovery_picks_the_true_number_of_clusters():
         assert [k for k, _ in trials] == list(range(2, 8))
 
 
+def test_cooccurrence_keeps_the_restart_that_fits_the_partner_best():
+    """Four equal blobs at a square's corners: two clusters can split them left/right or top/bottom
+    with the same likelihood. The partner sense splits left/right; only that restart is kept."""
+    rng = np.random.default_rng(0)
+    corners = np.array([[0, 0], [10, 0], [0, 10], [10, 10]])
+    train = np.concatenate([corner + rng.standard_normal((50, 2)) for corner in corners])
+    partner = (train[:, 0] > 5).astype(int)
+
+    def partner_score(assignments):
+        return relations.concept_consistency(assignments, partner, 0.25)
+
+    fitting = clustering.Fitting(gmm_restarts=8, gmm_restart_choice="cooccurrence")
+    options = clustering.fit_options(train, "gmm", 2, 0, fitting, "cooccurrence")
+    scores = [partner_score(option.assign(train)) for option in options]
+    assert len(options) == 8 and min(scores) < max(scores)  # the restarts differ
+    fitted, trials = clustering.discover(train, "gmm", 2, "cooccurrence", [2, 2], 100, 0, partner_score, fitting)
+    assert trials == [(2, max(scores))]
+    assert scoring.hungarian_accuracy(fitted.assign(train), partner) == 1.0
+    by_likelihood = clustering.fit_options(train, "gmm", 2, 0, clustering.Fitting(gmm_restarts=8), "cooccurrence")
+    assert len(by_likelihood) == 1
+    assert clustering.restart_seeds(7, 3) == clustering.restart_seeds(7, 5)[:3]
+
+
 def test_bad_cluster_requests_are_clear_errors():
     with pytest.raises(ValueError, match="cannot make 5 clusters from 3 samples"):
         clustering.fit(np.zeros((3, 2)), "kmeans", 5, seed=0)

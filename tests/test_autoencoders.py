@@ -36,7 +36,7 @@ def test_fresh_views_every_epoch_are_new_each_epoch_and_repeatable():
         return values + rng.integers(1, 1000, size=values.shape).astype(np.float32)
 
     def two_epochs(seed):
-        batches = autoencoders._fresh_views_every_epoch(keras, samples, samples, shifted, 4,
+        batches = autoencoders._fresh_views_every_epoch(keras, samples, samples, shifted, 4, 2,
                                                          np.random.default_rng(seed))
         assert len(batches) == 3  # 10 samples in batches of 4
         first = [batches[index] for index in range(len(batches))]
@@ -54,6 +54,11 @@ def test_fresh_views_every_epoch_are_new_each_epoch_and_repeatable():
     for (views, targets), (views_again, targets_again) in zip(first + second, again_first + again_second):
         np.testing.assert_array_equal(views, views_again)
         np.testing.assert_array_equal(targets, targets_again)
+    # Drawn ahead in a thread, yet the generator is used as if in line: views, then order, per epoch.
+    rng = np.random.default_rng(1)
+    for epoch in (first, second):
+        views, order = shifted(samples, rng), rng.permutation(len(samples))
+        np.testing.assert_array_equal(np.concatenate([batch_views for batch_views, _ in epoch]), views[order])
 
 
 def test_frames_architecture_convolves_over_time_and_keeps_a_dense_decoder():

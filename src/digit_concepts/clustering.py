@@ -23,15 +23,25 @@ AGGLOMERATIVE_MAX_SAMPLES = 6000  # ward linkage is quadratic in memory: fit on 
 @dataclass(frozen=True)
 class Fitting:
     """Restarts and regularisation of the clusterers (params.yaml ``cluster``; these defaults are
-    for unit tests)."""
+    for unit tests).
+
+    ``gmm_restart_choice``: which of a mixture's restarts is kept. ``likelihood``: the best fit of
+    the codes (sklearn's ``n_init``). ``cooccurrence``: when k is chosen by co-occurrence, each
+    restart is scored as every k is, and the best restart of the best k is kept. A mixture can fit
+    the codes best by merging two digits and splitting another; such concepts fit the other sense
+    worse, which the co-occurrence score sees and the likelihood does not (docs/experiments.md,
+    "Which restart of the image mixture").
+    """
 
     gmm_restarts: int = 3
     gmm_reg_covar: float = 1e-4
     kmeans_restarts: int = 4
+    gmm_restart_choice: str = "likelihood"
 
     @classmethod
     def from_params(cls, cluster_params: dict) -> "Fitting":
-        return cls(cluster_params["gmm_restarts"], cluster_params["gmm_reg_covar"], cluster_params["kmeans_restarts"])
+        return cls(cluster_params["gmm_restarts"], cluster_params["gmm_reg_covar"], cluster_params["kmeans_restarts"],
+                   cluster_params["gmm_restart_choice"])
 
 
 @dataclass
@@ -109,6 +119,21 @@ def fit(features: np.ndarray, algorithm: str, k: int, seed: int, fitting: Fittin
     return Clustering(centres, max(spread, 1e-8))
 
 
+def restart_seeds(seed: int, restarts: int) -> list[int]:
+    """One seed per restart, drawn from ``seed`` (a restart's seed does not depend on how many there are)."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(restarts)]
+
+
+def fit_options(features: np.ndarray, algorithm: str, k: int, seed: int, fitting: Fitting,
+                criterion: str) -> list[Clustering]:
+    """The fits among which the criterion chooses at this k: every restart of a mixture on its own
+    (``gmm_restart_choice`` cooccurrence, k chosen by co-occurrence), else the one ``fit``."""
+    if algorithm == "gmm" and criterion == "cooccurrence" and fitting.gmm_restart_choice == "cooccurrence":
+        single = Fitting(1, fitting.gmm_reg_covar, fitting.kmeans_restarts, fitting.gmm_restart_choice)
+        return [fit(features, algorithm, k, restart_seed, single) for restart_seed in restart_seeds(seed, fitting.gmm_restarts)]
+    return [fit(features, algorithm, k, seed, fitting)]
+
+
 def selection_score(features: np.ndarray, clustering: Clustering, algorithm: str, criterion: str,
                     sample: int, seed: int, partner_score=None) -> float:
     """Higher is better: negative BIC (GMM only), silhouette on a seeded subsample, or, for
@@ -140,11 +165,14 @@ def discover(features: np.ndarray, algorithm: str, k: int, criterion: str, k_ran
     trials = []
     for candidate in range(k_range[0], k_range[1] + 1):
         started = time.perf_counter()
-        clustering = fit(features, algorithm, candidate, seed, fitting)
-        score = selection_score(features, clustering, algorithm, criterion, sample, seed, partner_score)
-        print(f"  {algorithm} k={candidate}: {criterion} score {score:.4f}, {time.perf_counter() - started:.1f} s",
-              flush=True)
-        trials.append((candidate, score, clustering))
+        options = fit_options(features, algorithm, candidate, seed, fitting, criterion)
+        scores = [selection_score(features, option, algorithm, criterion, sample, seed, partner_score)
+                  for option in options]
+        best = int(np.argmax(scores))  # the first of equal scores
+        restarts = f" (restarts {' '.join(f'{score:.4f}' for score in scores)})" if len(options) > 1 else ""
+        print(f"  {algorithm} k={candidate}: {criterion} score {scores[best]:.4f}{restarts}, "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+        trials.append((candidate, scores[best], options[best]))
     best = max(trials, key=lambda trial: trial[1])
     return best[2], [(candidate, score) for candidate, score, _ in trials]
 

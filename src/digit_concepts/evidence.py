@@ -71,8 +71,17 @@ class Bootstrap:
         return percentile_interval(np.array([statistic(resample) for resample in tables]), self.level)
 
     def of_matching(self, table: np.ndarray) -> dict[str, float]:
-        """Interval of clustering accuracy (``matched_share``); the matching is redone per resample."""
-        return self._interval(table, matched_share)
+        """Interval of clustering accuracy (``matched_share``), the matching held as found on all samples.
+
+        Why not rematch each resample: the best matching of a resample picks the cells that
+        resampling happened to swell, so the interval drifts above the accuracy, far above it when
+        clusters outnumber digits (audio's 300 clusters: 0.153, rematched interval 0.177-0.233).
+        Held fixed, the matching reads the learner's answers like every other mapping here.
+        """
+        table = np.asarray(table, dtype=np.int64)
+        rows, columns = linear_sum_assignment(-table)
+        matched = int(table[rows, columns].sum())
+        return self._interval(np.array([int(table.sum()) - matched, matched]), right_share)
 
     def of_share(self, correct: np.ndarray) -> dict[str, float]:
         """Interval of the share of ``correct`` (booleans, one per scored sample) that is true."""

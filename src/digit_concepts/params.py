@@ -16,6 +16,7 @@ ARCHITECTURES = ("dense", "conv")
 AUDIO_ARCHITECTURES = (*ARCHITECTURES, "frames")  # frames: convolution over time, audio only
 AUDIO_SPLITS = ("official", "leave_speakers_out")
 AUDIO_FEATURES = ("log_mel", "cepstral")
+GMM_RESTART_CHOICES = ("likelihood", "cooccurrence")  # which restart of a mixture is kept (clustering.Fitting)
 IMAGINATION_ROUTES = ("brain", "concept")  # how a recording becomes an image (generation.images_from_recordings)
 VOICE_COUNT_SELECTIONS = ("none", "fixed", "bic")
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -164,6 +165,7 @@ SCHEMA: dict[str, Callable] = {
     "cluster.silhouette_sample": integer(100),
     "cluster.cooccurrence_uncertainty_weight": number(0.0, 10.0),
     "cluster.gmm_restarts": integer(1, 100),
+    "cluster.gmm_restart_choice": choice(*GMM_RESTART_CHOICES),
     "cluster.gmm_reg_covar": number(0.0, 1.0, strict_minimum=True),
     "cluster.kmeans_restarts": integer(1, 100),
     "cluster.umap_transform_neighbors": integer(1, 500),
