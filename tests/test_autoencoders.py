@@ -36,7 +36,7 @@ def test_fresh_views_every_epoch_are_new_each_epoch_and_repeatable():
         return values + rng.integers(1, 1000, size=values.shape).astype(np.float32)
 
     def two_epochs(seed):
-        batches = autoencoders._fresh_views_every_epoch(keras, samples, samples, shifted, 4, 2,
+        batches = autoencoders._fresh_views_every_epoch(keras, samples, samples, shifted, 4,
                                                          np.random.default_rng(seed))
         assert len(batches) == 3  # 10 samples in batches of 4
         first = [batches[index] for index in range(len(batches))]

@@ -59,8 +59,9 @@ def test_noise_summary_per_level():
 
 
 def test_finished_jobs_carry_over_commits_that_leave_the_pipeline_alone(tmp_path):
-    """A job finished under an earlier commit counts when code, dvc.yaml and params are unchanged
-    since (a commit of docs or summaries), and not once params change."""
+    """A job finished under an earlier commit counts when code, dvc.yaml, params and every pin are
+    unchanged since (a commit of docs, summaries or an added requirement), and not once params or
+    a pin change."""
     import subprocess
 
     def git(*arguments):
@@ -86,6 +87,16 @@ def test_finished_jobs_carry_over_commits_that_leave_the_pipeline_alone(tmp_path
     (tmp_path / "README.md").write_text("v2\n")
     git("commit", "-q", "-am", "docs only")
     assert list(repository.finished()) == ["seed-1"]
+
+    (tmp_path / "requirements.txt").write_text("numpy==2.4.6\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "a requirement added")
+    assert list(repository.finished()) == ["seed-1"]
+    second = git("rev-parse", "HEAD").strip()
+    git("update-ref", f"refs/exps/{second[:2]}/{second[2:]}/seed-2", second)
+    (tmp_path / "requirements.txt").write_text("numpy==2.4.7\n# the web page\nstarlette==1.10.0\n")
+    git("commit", "-q", "-am", "a pin changed")
+    assert list(repository.finished()) == ["seed-1"]  # seed-2 ran under numpy 2.4.6
 
     (tmp_path / "params.yaml").write_text("seed: 7\n")
     git("commit", "-q", "-am", "params changed")

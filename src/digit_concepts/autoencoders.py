@@ -1,6 +1,5 @@
 """One autoencoder per sense (Keras functional API): build, train with dvclive, encode, score."""
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +170,7 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     fit_data = {"x": inputs, "y": targets, "batch_size": config["batch_size"], "shuffle": True}
     if augment is not None:
         fit_data = {"x": _fresh_views_every_epoch(keras, inputs, targets, augment, config["batch_size"],
-                                                  config["epochs"], np.random.default_rng([seed, 4]))}
+                                                  np.random.default_rng([seed, 4]))}
     with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         history = autoencoder.fit(
             **fit_data, validation_data=(validation_samples, validation_targets),
@@ -190,24 +189,13 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
 
 
 def _fresh_views_every_epoch(keras, samples: np.ndarray, targets: np.ndarray, augment, batch_size: int,
-                             epochs: int, rng: np.random.Generator):
+                             rng: np.random.Generator):
     """Batches of (augmented sample, clean target), re-rendered and reshuffled after every epoch
-    from one seeded generator, so a run is repeatable and no two epochs see the same views.
-
-    The next epoch's views are drawn in a background thread while this epoch trains (seconds per
-    epoch for 50,000 digits); one thread draws them all in turn, so the generator is used in the
-    same order, and gives the same views, as if drawn in line. None is drawn past the last epoch.
-    """
-    drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fresh-views")
-
-    def draw() -> tuple[np.ndarray, np.ndarray]:
-        return augment(samples, rng), rng.permutation(len(samples))
+    from one seeded generator, so a run is repeatable and no two epochs see the same views."""
 
     class FreshViews(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
-            self.epochs_drawn = 1
-            self.next_epoch = drawer.submit(draw)
             self.on_epoch_end()
 
         def __len__(self):
@@ -218,10 +206,7 @@ def _fresh_views_every_epoch(keras, samples: np.ndarray, targets: np.ndarray, au
             return self.views[rows], targets[rows]
 
         def on_epoch_end(self):
-            if self.next_epoch is not None:  # None after the last epoch: nothing is left to train on
-                self.views, self.order = self.next_epoch.result()
-                self.next_epoch = drawer.submit(draw) if self.epochs_drawn < epochs else None
-                self.epochs_drawn += 1
+            self.views, self.order = augment(samples, rng), rng.permutation(len(samples))
 
     return FreshViews()
 

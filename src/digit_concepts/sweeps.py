@@ -162,6 +162,19 @@ def noise_table(summary: Mapping[str, Mapping], names: Sequence[str]) -> str:
 
 # --- the repository: git and DVC (I/O) ---
 
+REQUIREMENTS = "requirements.txt"
+
+
+def requirements_kept(old: str, new: str) -> bool:
+    """Whether every requirement line of ``old`` is still in ``new``: a package added for the tool
+    (a web page, a test driver) leaves the stages' results alone; a changed or dropped pin does not."""
+
+    def lines(text: str) -> set[str]:
+        return {line.split("#")[0].strip() for line in text.splitlines()} - {""}
+
+    return lines(old) <= lines(new)
+
+
 class Repository:
     """The git + DVC project the sweep runs in: queue, run, push, pull, and read finished jobs."""
 
@@ -188,7 +201,7 @@ class Repository:
 
         stages = YAML(typ="safe").load((self.root / "dvc.yaml").read_text())
         package = next((entry["pkg"] for entry in stages.get("vars", []) if "pkg" in entry), "")
-        files = {"dvc.yaml", "params.yaml", "requirements.txt"}
+        files = {"dvc.yaml", "params.yaml", REQUIREMENTS}
         for stage in stages["stages"].values():
             for dep in stage.get("deps", []):
                 path = str(dep).replace("${pkg}", package)
@@ -208,16 +221,21 @@ class Repository:
             if len(parts) == 5 and len(parts[2]) == 2:
                 by_baseline.setdefault(parts[2] + parts[3], {})[parts[4]] = ref
         found = {}
-        files = self.pipeline_files()
+        files = [file for file in self.pipeline_files() if file != REQUIREMENTS]
         for baseline, jobs in by_baseline.items():
             if baseline == commit:
                 continue
             same = subprocess.run(["git", "diff", "--quiet", baseline, commit, "--", *files], cwd=self.root,
                                   capture_output=True).returncode == 0
-            if same:
+            if same and requirements_kept(self.text_at(baseline, REQUIREMENTS), self.text_at(commit, REQUIREMENTS)):
                 found.update(jobs)
         found.update(by_baseline.get(commit, {}))
         return found
+
+    def text_at(self, commit: str, path: str) -> str:
+        """A file's text at a commit; empty where the commit has no such file."""
+        result = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=self.root, capture_output=True, text=True)
+        return result.stdout if result.returncode == 0 else ""
 
     def metrics_of(self, ref: str) -> dict[str, dict]:
         """The metrics files an experiment committed (git-tracked: cache false), by name."""
