@@ -39,13 +39,12 @@ def load_learner(model: Path | None):
 
 def read_files(files: list[Path], sample_rate: int) -> tuple[list[tuple[Path, str, np.ndarray]], int]:
     """Each usable file as (path, sense, content); unusable ones are named on stderr."""
-    from .user_files import UserFileError, kind_of, read_audio, read_image
+    from .user_files import UserFileError, read_user_file
 
     samples, failures = [], 0
     for path in files:
         try:
-            sense = kind_of(path)
-            samples.append((path, sense, read_image(path) if sense == "image" else read_audio(path, sample_rate)))
+            samples.append((path, *read_user_file(path, sample_rate)))
         except UserFileError as error:
             complain(str(error))
             failures += 1
@@ -57,22 +56,9 @@ def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, 
     batches = {}
     for sense in ("image", "audio"):
         where = [i for i, (_, kind, _) in enumerate(samples) if kind == sense]
-        if not where:
-            continue
-        contents = [samples[i][2] for i in where]
-        inputs = np.stack(contents) if sense == "image" else learner.audio_inputs(contents)
-        batches[sense] = (where, learner.codes(sense, inputs))
+        if where:
+            batches[sense] = (where, learner.perceive(sense, [samples[i][2] for i in where]))
     return batches
-
-
-def describe(recognition) -> str:
-    own = f"{recognition.sense} concept {recognition.concept}"
-    if recognition.sense == "audio":
-        own += f" (cluster {recognition.cluster})"
-    zone = {"both": "convergence zone (and divergent)", "convergence": "convergence zone",
-            "divergence": "divergence zone", "none": "no zone"}.get(recognition.zone, recognition.zone)
-    return (f"{own}, confidence {recognition.confidence:.3f}; partner: {'audio' if recognition.sense == 'image' else 'image'} "
-            f"concept {recognition.partner}, P(partner | concept) {recognition.p_partner_given_concept:.2f}; {zone}")
 
 
 def recognise(arguments) -> int:
@@ -86,7 +72,7 @@ def recognise(arguments) -> int:
         if arguments.json:
             print(json.dumps({"file": str(path), **recognition.as_dict()}))
         else:
-            print(f"{path}: {describe(recognition)}")
+            print(f"{path}: {recognition.describe()}")
     return BAD_FILE if failures else OK
 
 
@@ -137,7 +123,7 @@ def imagine(arguments) -> int:
     sense, codes = next((sense, codes) for sense, (_, codes) in perceive(learner, samples).items())
     recognition = learner.recognise(sense, codes)[0]
     imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
-    print(f"{arguments.file}: {describe(recognition)}")
+    print(f"{arguments.file}: {recognition.describe()}")
     suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
         if sense == "image":
@@ -194,10 +180,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
     command.add_argument("--temperature", type=float, default=0.5,
                          help="spread of the samples after the first, in the partner concept's Gaussian")
-    command.add_argument("--image-from", choices=IMAGINATION_ROUTES, default="concept",
-                         help="a recording's image: drawn from the image concept it is named (concept, the "
-                              "pipeline's convergence.imagine_images_from) or the brain module's translation of "
-                              "its code (brain)")
+    image_from = dict(choices=IMAGINATION_ROUTES, default="concept",
+                      help="a recording's image: drawn from the image concept it is named (concept, the "
+                           "pipeline's convergence.imagine_images_from) or the brain module's translation of "
+                           "its code (brain)")
+    command.add_argument("--image-from", **image_from)
     command.set_defaults(run=imagine)
     command = commands.add_parser("concepts", parents=[common], help="the per-concept table (size, partner, zone)")
     command.add_argument("--json", action="store_true", help="one JSON object per concept")
