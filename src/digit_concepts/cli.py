@@ -1,8 +1,9 @@
-"""The command line: ``digit-concepts recognise | imagine | concepts`` (also ``python -m digit_concepts``).
+"""The command line: ``digit-concepts recognise | imagine | concepts | serve`` (also ``python -m digit_concepts``).
 
 Exit codes: 0 every file used; 1 some file could not be used or written (each named on stderr, the
-others still processed); 2 a usage error; 3 no usable trained learner: a piece missing, or one that
-cannot be read (the message names it and says what to run).
+others still processed); 2 a usage error (for ``serve``, also an address it cannot listen on); 3 no
+usable trained learner: a piece missing, or one that cannot be read (the message names it and says
+what to run).
 """
 
 import argparse
@@ -151,9 +152,37 @@ def concepts(arguments) -> int:
     return OK
 
 
+def serve(arguments) -> int:
+    from . import server
+
+    try:
+        sock = server.listening_socket(arguments.host, arguments.port)
+    except OSError as error:
+        complain(f"cannot listen on {arguments.host} port {arguments.port} ({error.strerror or error})")
+        return USAGE
+    with sock:
+        learner = load_learner(arguments.model)
+        local = arguments.host in server.LOOPBACK_NAMES
+        app = server.create_app(learner, arguments.image_from,
+                                allowed_hosts=server.LOOPBACK_NAMES if local else ("*",))
+        if not local:
+            complain(f"listening on {arguments.host}: anyone who can reach this machine on port "
+                     f"{sock.getsockname()[1]} can use the page (there is no authentication)")
+        print(f"{PROGRAM}: the learner of {learner.root.resolve()} is served at {server.url_of(sock)} (Ctrl+C stops)",
+              flush=True)
+        server.serve(app, sock)
+    return OK
+
+
 def non_negative(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
     return int(text)
 
 
@@ -189,6 +218,15 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("concepts", parents=[common], help="the per-concept table (size, partner, zone)")
     command.add_argument("--json", action="store_true", help="one JSON object per concept")
     command.set_defaults(run=concepts)
+    command = commands.add_parser("serve", parents=[common],
+                                  help="a local web page on which to draw or say a digit and see what the learner "
+                                       "makes of it")
+    command.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets anyone on "
+                              "the network use it, without authentication: prefer an SSH tunnel)")
+    command.add_argument("--port", type=port_number, default=8000, help="port to listen on (default 8000; 0: any free one)")
+    command.add_argument("--image-from", **image_from)
+    command.set_defaults(run=serve)
     return top
 
 
