@@ -178,6 +178,11 @@ for (const type of ["pointerup", "pointercancel"]) {
   });
 }
 $("clear").addEventListener("click", clearCanvas);
+// Its length beside the player, whose clock reads 0:00 for a sound shorter than a second.
+$("draw-sound").addEventListener("loadedmetadata", (event) => {
+  $("draw-sound-caption").textContent =
+    `the sound it imagines for your drawing (${event.target.duration.toFixed(1)} s; press play)`;
+});
 
 // The canvas as PNG, at once: toBlob would wait for the browser to be idle (a second or more while
 // the pointer is still moving).
@@ -197,13 +202,13 @@ async function recogniseDrawing() {
   try {
     const answer = await ask("/api/drawing", canvasPng(), "drawing.png");
     if (strokes === 0) return; // cleared meanwhile
+    showError("draw", "");
+    show($("draw-placeholder"), false);
+    show($("draw-result"), true); // first: a player given its sound while hidden shows no length
     showVerdict("draw", answer);
     $("draw-seen").src = answer.seen;
     $("draw-sound").src = answer.imagined_sound;
     showExamples("draw", answer, `training images the learner placed in image concept ${answer.concept}`);
-    showError("draw", "");
-    show($("draw-placeholder"), false);
-    show($("draw-result"), true);
     const elapsed = performance.now() - started;
     window.pageTimings.drawing.push(elapsed);
     showTiming("draw", elapsed, answer);
@@ -269,13 +274,13 @@ async function recogniseRecording(file, filename) {
       throw new Error(`this file is too large (more than ${maxBytes / 1024 / 1024} MB)`);
     }
     const answer = await ask("/api/recording", file, filename);
+    showError("speak", "");
+    show($("speak-placeholder"), false);
+    show($("speak-result"), true);
     showVerdict("speak", answer);
     $("speak-image").src = answer.imagined_image;
     $("speak-spectrogram").src = answer.spectrogram;
     showExamples("speak", answer, `training images of image concept ${answer.partner}, its partner`);
-    showError("speak", "");
-    show($("speak-placeholder"), false);
-    show($("speak-result"), true);
     const elapsed = performance.now() - started;
     window.pageTimings.recording.push(elapsed);
     showTiming("speak", elapsed, answer);
