@@ -48,7 +48,7 @@ def missing_browser() -> str | None:
 
 
 @contextmanager
-def chromium() -> Iterator["webdriver.Chrome"]:
+def chromium() -> Iterator:
     """A headless Chromium under Selenium, closed afterwards; its profile in a temporary folder."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

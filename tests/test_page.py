@@ -4,6 +4,7 @@ in headless Chromium driven by Selenium, a person's drawing, upload and recordin
 
 import concurrent.futures
 import io
+import json
 import os
 import re
 import signal
@@ -157,8 +158,6 @@ def test_a_drawing_is_read_and_answered_as_the_tool_answers_its_png(client, pipe
     assert response.status_code == 200, response.text
     found = response.json()
     tool = run_tool(["recognise", "--json", "--model", project, tmp_path / "drawing.png"], tmp_path)
-    import json
-
     expected = json.loads(tool.stdout)
     assert {key: found[key] for key in expected if key != "file"} == {k: v for k, v in expected.items() if k != "file"}
     assert found["examples"] == f"/examples/{found['concept']}.png" and client.get(found["examples"]).status_code == 200
@@ -179,8 +178,6 @@ def test_a_recording_is_read_and_answered_as_the_tool_answers_its_wav(client, pi
     content = recording(7, rate=16000)  # resampled on the way in, as a file is
     (tmp_path / "said.wav").write_bytes(content)
     found = post(client, "recording", content, "said.wav").json()
-    import json
-
     expected = json.loads(run_tool(["recognise", "--json", "--model", project, tmp_path / "said.wav"], tmp_path).stdout)
     assert {key: found[key] for key in expected if key != "file"} == {k: v for k, v in expected.items() if k != "file"}
     imagined = run_tool(["imagine", "--model", project, tmp_path / "said.wav", "--out", tmp_path / "image"], tmp_path)
