@@ -116,9 +116,10 @@ class Page:
 
     def __init__(self, learner: Learner, image_from: str, limits: Limits):
         self.learner, self.image_from, self.limits = learner, image_from, limits
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learner")
+        self.worker: ThreadPoolExecutor | None = None  # started by the first request, stopped with the app
+        self.worker_lock = threading.Lock()  # one worker, even when two event loops serve this app
         # Models loaded and every compiled path run once, so the first visitor waits no longer than the next.
-        self.worker.submit(page_content.warm_up, learner, image_from).result()
+        page_content.warm_up(learner, image_from)
         self.examples = page_content.training_examples(learner)
         concept_sections, self.concept_files = page_content.concept_sections(learner)
         folder = importlib.resources.files(__package__) / "static"
@@ -128,7 +129,18 @@ class Page:
                                           concepts=concept_sections, report_style=page_content.report_style())
 
     async def in_worker(self, function, *arguments):
-        return await asyncio.get_running_loop().run_in_executor(self.worker, function, *arguments)
+        """``function(*arguments)`` on the one thread that calls the learner."""
+        with self.worker_lock:
+            if self.worker is None:
+                self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="learner")
+            worker = self.worker
+        return await asyncio.get_running_loop().run_in_executor(worker, function, *arguments)
+
+    def stop(self) -> None:
+        with self.worker_lock:
+            worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)
 
     async def answer(self, request: Request, answer) -> Response:
         """Read the upload and answer it with ``answer(learner, content, ...)`` on the worker thread;
@@ -213,7 +225,7 @@ def create_app(learner: Learner, image_from: str = "concept", limits: Limits = L
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
-        page.worker.shutdown(wait=True)
+        page.stop()
 
     hosts = ["*"] if "*" in allowed_hosts else [f"[{name}]" if ":" in name else name for name in allowed_hosts]
     app = Starlette(routes=page.routes(), lifespan=lifespan,
