@@ -111,3 +111,16 @@ def test_limits_refuse_a_long_recording_and_a_huge_picture_before_decoding_them(
     with pytest.raises(user_files.TooLarge, match=r"too large \(400x300 pixels"):
         user_files.read_image((tmp_path / "wide.png").read_bytes(), max_pixels=100_000)
     assert issubclass(user_files.TooLarge, user_files.UserFileError)
+
+
+def test_a_png_with_a_damaged_chunk_is_refused_not_a_crash(tmp_path):
+    """Pillow says SyntaxError ("broken PNG file") when a chunk's length is wrong: it reads the next
+    chunk's header from the middle of the image data."""
+    Image.fromarray(digit_picture()).save(tmp_path / "whole.png")
+    content = bytearray((tmp_path / "whole.png").read_bytes())
+    data = content.find(b"IDAT")
+    content[data - 4:data] = (int.from_bytes(content[data - 4:data], "big") // 2).to_bytes(4, "big")
+    (tmp_path / "damaged.png").write_bytes(bytes(content))
+    for source in (tmp_path / "damaged.png", bytes(content)):
+        with pytest.raises(user_files.UserFileError, match="unreadable image"):
+            user_files.read_user_file(source, 8000)

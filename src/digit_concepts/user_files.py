@@ -132,7 +132,8 @@ def read_image(source: Source, name: str | None = None, max_pixels: int | None =
             gray = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
     except TooLarge:  # a ValueError too, but not an unreadable image
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+    # Pillow raises SyntaxError for a PNG whose chunks are damaged (found by fuzzing the uploads).
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise UserFileError(f"{label}: unreadable image ({error})") from None
     try:
         return mnist_form(gray)
