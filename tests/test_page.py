@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -317,7 +318,8 @@ def test_serve_listens_where_it_is_told_and_says_why_it_cannot(pipeline, tmp_pat
     process = subprocess.Popen([sys.executable, "-m", "digit_concepts", "serve", "--model", str(project), "--port", "0"],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = process.stdout.readline()
+        ready, _, _ = select.select([process.stdout], [], [], 300)  # loading the learner takes seconds
+        line = process.stdout.readline() if ready else ""
         url = re.search(r"served at (http://127\.0\.0\.1:\d+/)", line)
         assert url, f"{line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
         import httpx
