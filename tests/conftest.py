@@ -143,3 +143,14 @@ def pytest_collection_modifyitems(items):
 
     items.sort(key=turn)  # stable: each group keeps its collection order
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The try-it page's latencies, as tests/test_page.py measured them in the browser (printed,
+    never asserted: the goals live in scripts/benchmark_page.py's output)."""
+    lines = [value for report in terminalreporter.stats.get("passed", [])
+             for name, value in getattr(report, "user_properties", []) if name == "page latency"]
+    if lines:
+        terminalreporter.write_sep("-", "try-it page latency (tiny learner, this machine)")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -71,3 +71,20 @@ def test_gmm_restores_exactly(tmp_path):
     storage.write_npz(tmp_path / "c.npz", **fitted.arrays("c"))
     again = clustering.Clustering.from_arrays(storage.read_npz(tmp_path / "c.npz"), "c")
     np.testing.assert_array_equal(again.log_posteriors(test), fitted.log_posteriors(test))
+
+
+def test_a_small_batch_is_predicted_exactly_as_keras_predict_does():
+    """learner.predicted skips predict's set-up for one batch (the try-it page's per-stroke cost)
+    and must give the same numbers, bit for bit; a larger input still goes through predict."""
+    from digit_concepts import runtime
+    from digit_concepts.learner import predicted
+
+    keras = runtime.keras_with_seed(0)
+    inputs = keras.Input((12,))
+    hidden = keras.layers.Dense(64, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(5, activation="sigmoid")(hidden))
+    samples = np.random.default_rng(5).normal(size=(70, 12)).astype(np.float32)
+    for count in (1, 7, 32):
+        np.testing.assert_array_equal(predicted(model, samples[:count], 32),
+                                      model.predict(samples[:count], batch_size=32, verbose=0))
+    np.testing.assert_array_equal(predicted(model, samples, 32), model.predict(samples, batch_size=32, verbose=0))

@@ -31,6 +31,9 @@ class _FakeLearner:
     def codes(self, sense, inputs):
         return np.zeros((len(inputs), 4), np.float32)
 
+    def perceive(self, sense, contents):
+        return self.codes(sense, contents)
+
     def recognise(self, sense, codes, batch_neighbours=0):
         return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in codes]
 

@@ -77,3 +77,50 @@ def test_a_written_image_reads_back(tmp_path):
     image = digit_picture().astype(np.float32) / 255.0
     user_files.write_image(tmp_path / "out.png", image)
     np.testing.assert_allclose(user_files.read_image(tmp_path / "out.png"), image, atol=1 / 255)
+
+
+def test_a_file_read_from_its_bytes_is_read_as_from_its_path(tmp_path):
+    """The try-it page sends a drawing or a recording as bytes: the same readers, the same result."""
+    for name, path in good_files(tmp_path).items():
+        content = path.read_bytes()
+        sense, sample = user_files.read_user_file(content, 8000, name="the upload")
+        assert sense == user_files.kind_of(path), name
+        expected = user_files.read_image(path) if sense == "image" else user_files.read_audio(path, 8000)
+        np.testing.assert_array_equal(sample, expected, err_msg=name)
+
+
+def test_refused_bytes_are_named_as_the_caller_says(tmp_path):
+    for name, (path, why) in bad_files(tmp_path).items():
+        if not path.is_file():
+            continue  # missing, a folder: only paths can be
+        with pytest.raises(user_files.UserFileError) as caught:
+            user_files.read_user_file(path.read_bytes(), 8000, name="the recording")
+        assert str(caught.value).startswith("the recording: ") and why in str(caught.value), (name, caught.value)
+    with pytest.raises(user_files.UserFileError, match="^the upload: empty file$"):
+        user_files.kind_of(b"")
+
+
+def test_limits_refuse_a_long_recording_and_a_huge_picture_before_decoding_them(tmp_path):
+    signal = (0.3 * np.sin(np.arange(8000 * 3) / 5.0)).astype(np.float32)
+    soundfile.write(tmp_path / "three_seconds.flac", signal, 8000, format="FLAC")
+    content = (tmp_path / "three_seconds.flac").read_bytes()
+    assert len(user_files.read_audio(content, 8000, max_seconds=3.0)) == len(signal)
+    with pytest.raises(user_files.TooLarge, match="too long"):
+        user_files.read_audio(content, 8000, max_seconds=2.5)
+    Image.fromarray(np.zeros((300, 400), np.uint8)).save(tmp_path / "wide.png")
+    with pytest.raises(user_files.TooLarge, match=r"too large \(400x300 pixels"):
+        user_files.read_image((tmp_path / "wide.png").read_bytes(), max_pixels=100_000)
+    assert issubclass(user_files.TooLarge, user_files.UserFileError)
+
+
+def test_a_png_with_a_damaged_chunk_is_refused_not_a_crash(tmp_path):
+    """Pillow says SyntaxError ("broken PNG file") when a chunk's length is wrong: it reads the next
+    chunk's header from the middle of the image data."""
+    Image.fromarray(digit_picture()).save(tmp_path / "whole.png")
+    content = bytearray((tmp_path / "whole.png").read_bytes())
+    data = content.find(b"IDAT")
+    content[data - 4:data] = (int.from_bytes(content[data - 4:data], "big") // 2).to_bytes(4, "big")
+    (tmp_path / "damaged.png").write_bytes(bytes(content))
+    for source in (tmp_path / "damaged.png", bytes(content)):
+        with pytest.raises(user_files.UserFileError, match="unreadable image"):
+            user_files.read_user_file(source, 8000)

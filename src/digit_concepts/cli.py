@@ -1,8 +1,9 @@
-"""The command line: ``digit-concepts recognise | imagine | concepts`` (also ``python -m digit_concepts``).
+"""The command line: ``digit-concepts recognise | imagine | concepts | serve`` (also ``python -m digit_concepts``).
 
 Exit codes: 0 every file used; 1 some file could not be used or written (each named on stderr, the
-others still processed); 2 a usage error; 3 no usable trained learner: a piece missing, or one that
-cannot be read (the message names it and says what to run).
+others still processed); 2 a usage error (for ``serve``, also an address it cannot listen on); 3 no
+usable trained learner: a piece missing, or one that cannot be read (the message names it and says
+what to run).
 """
 
 import argparse
@@ -39,13 +40,12 @@ def load_learner(model: Path | None):
 
 def read_files(files: list[Path], sample_rate: int) -> tuple[list[tuple[Path, str, np.ndarray]], int]:
     """Each usable file as (path, sense, content); unusable ones are named on stderr."""
-    from .user_files import UserFileError, kind_of, read_audio, read_image
+    from .user_files import UserFileError, read_user_file
 
     samples, failures = [], 0
     for path in files:
         try:
-            sense = kind_of(path)
-            samples.append((path, sense, read_image(path) if sense == "image" else read_audio(path, sample_rate)))
+            samples.append((path, *read_user_file(path, sample_rate)))
         except UserFileError as error:
             complain(str(error))
             failures += 1
@@ -57,22 +57,9 @@ def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, 
     batches = {}
     for sense in ("image", "audio"):
         where = [i for i, (_, kind, _) in enumerate(samples) if kind == sense]
-        if not where:
-            continue
-        contents = [samples[i][2] for i in where]
-        inputs = np.stack(contents) if sense == "image" else learner.audio_inputs(contents)
-        batches[sense] = (where, learner.codes(sense, inputs))
+        if where:
+            batches[sense] = (where, learner.perceive(sense, [samples[i][2] for i in where]))
     return batches
-
-
-def describe(recognition) -> str:
-    own = f"{recognition.sense} concept {recognition.concept}"
-    if recognition.sense == "audio":
-        own += f" (cluster {recognition.cluster})"
-    zone = {"both": "convergence zone (and divergent)", "convergence": "convergence zone",
-            "divergence": "divergence zone", "none": "no zone"}.get(recognition.zone, recognition.zone)
-    return (f"{own}, confidence {recognition.confidence:.3f}; partner: {'audio' if recognition.sense == 'image' else 'image'} "
-            f"concept {recognition.partner}, P(partner | concept) {recognition.p_partner_given_concept:.2f}; {zone}")
 
 
 def recognise(arguments) -> int:
@@ -86,7 +73,7 @@ def recognise(arguments) -> int:
         if arguments.json:
             print(json.dumps({"file": str(path), **recognition.as_dict()}))
         else:
-            print(f"{path}: {describe(recognition)}")
+            print(f"{path}: {recognition.describe()}")
     return BAD_FILE if failures else OK
 
 
@@ -137,7 +124,7 @@ def imagine(arguments) -> int:
     sense, codes = next((sense, codes) for sense, (_, codes) in perceive(learner, samples).items())
     recognition = learner.recognise(sense, codes)[0]
     imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
-    print(f"{arguments.file}: {describe(recognition)}")
+    print(f"{arguments.file}: {recognition.describe()}")
     suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
         if sense == "image":
@@ -165,9 +152,37 @@ def concepts(arguments) -> int:
     return OK
 
 
+def serve(arguments) -> int:
+    from . import server
+
+    try:
+        sock = server.listening_socket(arguments.host, arguments.port)
+    except OSError as error:
+        complain(f"cannot listen on {arguments.host} port {arguments.port} ({error.strerror or error})")
+        return USAGE
+    with sock:
+        learner = load_learner(arguments.model)
+        local = arguments.host in server.LOOPBACK_NAMES
+        app = server.create_app(learner, arguments.image_from,
+                                allowed_hosts=server.LOOPBACK_NAMES if local else ("*",))
+        if not local:
+            complain(f"listening on {arguments.host}: anyone who can reach this machine on port "
+                     f"{sock.getsockname()[1]} can use the page (there is no authentication)")
+        print(f"{PROGRAM}: the learner of {learner.root.resolve()} is served at {server.url_of(sock)} (Ctrl+C stops)",
+              flush=True)
+        server.serve(app, sock)
+    return OK
+
+
 def non_negative(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {text!r}")
     return int(text)
 
 
@@ -194,14 +209,24 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
     command.add_argument("--temperature", type=float, default=0.5,
                          help="spread of the samples after the first, in the partner concept's Gaussian")
-    command.add_argument("--image-from", choices=IMAGINATION_ROUTES, default="concept",
-                         help="a recording's image: drawn from the image concept it is named (concept, the "
-                              "pipeline's convergence.imagine_images_from) or the brain module's translation of "
-                              "its code (brain)")
+    image_from = dict(choices=IMAGINATION_ROUTES, default="concept",
+                      help="a recording's image: drawn from the image concept it is named (concept, the "
+                           "pipeline's convergence.imagine_images_from) or the brain module's translation of "
+                           "its code (brain)")
+    command.add_argument("--image-from", **image_from)
     command.set_defaults(run=imagine)
     command = commands.add_parser("concepts", parents=[common], help="the per-concept table (size, partner, zone)")
     command.add_argument("--json", action="store_true", help="one JSON object per concept")
     command.set_defaults(run=concepts)
+    command = commands.add_parser("serve", parents=[common],
+                                  help="a local web page on which to draw or say a digit and see what the learner "
+                                       "makes of it")
+    command.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets anyone on "
+                              "the network use it, without authentication: prefer an SSH tunnel)")
+    command.add_argument("--port", type=port_number, default=8000, help="port to listen on (default 8000; 0: any free one)")
+    command.add_argument("--image-from", **image_from)
+    command.set_defaults(run=serve)
     return top
 
 

@@ -49,6 +49,10 @@ UNREADABLE = (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError)
 UNREADABLE_MODEL = (*UNREADABLE, TypeError)
 
 
+ZONE_WORDS = {"both": "convergence zone (and divergent)", "convergence": "convergence zone",
+              "divergence": "divergence zone", "none": "no zone"}
+
+
 class MissingLearner(RuntimeError):
     """The pipeline's outputs are not there; the message says what to run."""
 
@@ -96,6 +100,22 @@ class Recognition:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "partner_sense": OTHER[self.sense], "convergence": self.convergence}
+
+    def describe(self) -> str:
+        """One line, as ``digit-concepts recognise`` prints it."""
+        own = f"{self.sense} concept {self.concept}" + (f" (cluster {self.cluster})" if self.sense == "audio" else "")
+        return (f"{own}, confidence {self.confidence:.3f}; partner: {OTHER[self.sense]} concept {self.partner}, "
+                f"P(partner | concept) {self.p_partner_given_concept:.2f}; {ZONE_WORDS.get(self.zone, self.zone)}")
+
+
+def predicted(model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
+    """``model.predict(inputs, batch_size)``. Inputs that fit in one batch go straight to the
+    compiled step that predict would run on them (``predict_on_batch``: the same numbers, without
+    predict's tens of milliseconds of set-up per call, which the try-it page would pay per stroke)."""
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if len(inputs) <= batch_size:
+        return np.asarray(model.predict_on_batch(inputs))
+    return model.predict(inputs, batch_size=batch_size, verbose=0)
 
 
 def missing_files(root: Path) -> list[Path]:
@@ -156,21 +176,32 @@ class Learner:
     def audio_inputs(self, signals: list[np.ndarray]) -> np.ndarray:
         """What the audio autoencoder reads, made as ``preprocess`` makes it for FSDD recordings."""
         settings = self.audio_settings
+        if settings.features == "log_mel":
+            return self.log_mels(signals)
+        statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
+        if not statistics_file.is_file():
+            raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
         powers = [audio.trimmed_power(signal, settings) for signal in signals]
-        if settings.features != "log_mel":
-            statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
-            if not statistics_file.is_file():
-                raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
-            return audio.standardised(audio.features_of(powers, settings),
-                                      self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
-        decibels, _ = audio.spectrograms(powers, settings)
+        return audio.standardised(audio.features_of(powers, settings),
+                                  self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
+
+    def log_mels(self, signals: list[np.ndarray]) -> np.ndarray:
+        """Normalised log-mels (n, n_mels, frames), made as ``preprocess`` makes FSDD's (trimmed,
+        time-normalised, loudness removed): what an imagined sound is decoded to."""
+        settings = self.audio_settings
+        decibels, _ = audio.spectrograms([audio.trimmed_power(signal, settings) for signal in signals], settings)
         if settings.per_recording_normalisation:
             decibels, _ = audio.remove_loudness(decibels)
         return audio.normalise(decibels, settings)
 
+    def perceive(self, sense: str, contents: list[np.ndarray]) -> np.ndarray:
+        """Codes of one sense's samples, in one batch: pictures as ``user_files.read_image`` gives
+        them, recordings as ``user_files.read_audio`` does."""
+        return self.codes(sense, np.stack(contents) if sense == "image" else self.audio_inputs(contents))
+
     def codes(self, sense: str, samples: np.ndarray) -> np.ndarray:
         encoder, _ = self.halves(sense)
-        return encoder.predict(np.asarray(samples, dtype=np.float32), batch_size=1024, verbose=0)
+        return predicted(encoder, samples, 1024)
 
     def clusters(self, sense: str, codes: np.ndarray) -> np.ndarray:
         """Each code's cluster, exactly as the pipeline assigns a test sample."""
@@ -232,7 +263,7 @@ class Learner:
             partners = self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0)
             centres = self.gaussians["image_means"][partners].astype(np.float32)
         else:
-            centres = self.brain(DIRECTIONS[sense]).predict(np.asarray(codes, dtype=np.float32), verbose=0)
+            centres = predicted(self.brain(DIRECTIONS[sense]), codes, 32)  # 32: predict's default batch
             partners = self.clusters(target, centres)
         covariances = self.gaussians[f"{target}_covariances"]
         rng = np.random.default_rng(self.seed)
@@ -240,7 +271,7 @@ class Learner:
                  if samples > 1 else np.zeros((0, code.size), np.float32) for code, partner in zip(centres, partners)]
         all_codes = np.stack([np.concatenate([code[None], extra]) for code, extra in zip(centres, drawn)])
         _, decoder = self.halves(target)
-        flat = decoder.predict(all_codes.reshape(-1, all_codes.shape[-1]).astype(np.float32), batch_size=1024, verbose=0)
+        flat = predicted(decoder, all_codes.reshape(-1, all_codes.shape[-1]), 1024)
         return flat.reshape(all_codes.shape[:2] + flat.shape[1:])
 
     def sound(self, normalised_log_mel: np.ndarray) -> np.ndarray:

@@ -6,9 +6,12 @@ made as MNIST was made: grayscale, the digit light on dark (inverted if it is da
 cropped to its ink, fitted into a 20x20 box and centred by mass in a 28x28 field. A picture
 already in MNIST's form (28x28, light on dark) is taken as it is.
 
-Every problem is a ``UserFileError`` whose message names the file and says why.
+A file is a path, or its content as bytes (an upload to the try-it page, ``server.py``): both
+go through the same readers. Every problem is a ``UserFileError`` whose message names the file
+(or the name given for the bytes) and says why.
 """
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -19,59 +22,91 @@ MNIST_SIDE, MNIST_BOX = 28, 20
 INK_THRESHOLD = 0.1  # share of the ink's full range that counts as ink when cropping
 MIN_CONTRAST = 0.1  # a picture whose ink barely differs from its paper is blank
 
+Source = Path | str | bytes  # a file on disk, or a file's content
+
 
 class UserFileError(ValueError):
     """A file the tool cannot use; the message is one line, starting with the file name."""
 
 
-def kind_of(path: Path) -> str:
-    """"image" or "audio", judged by content; UserFileError for anything else or unreadable."""
-    path = Path(path)
+class TooLarge(UserFileError):
+    """A file beyond a limit the caller set (a recording too long, a picture too large)."""
+
+
+def label_of(source: Source, name: str | None = None) -> str:
+    """How messages name ``source``: ``name`` if given, else the path (or "the upload" for bytes)."""
+    if name is not None:
+        return name
+    return "the upload" if isinstance(source, (bytes, bytearray)) else str(source)
+
+
+def opened(source: Source):
+    """What soundfile and Pillow read: the path, or the bytes as a fresh file-like object."""
+    return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
+
+
+def head_of(source: Source, label: str) -> bytes:
+    """The first bytes of ``source``; UserFileError for a path that is missing, a folder or unreadable."""
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source[:64])
+    path = Path(source)
     if not path.exists():
-        raise UserFileError(f"{path}: no such file")
+        raise UserFileError(f"{label}: no such file")
     if path.is_dir():
-        raise UserFileError(f"{path}: is a folder, not a file")
+        raise UserFileError(f"{label}: is a folder, not a file")
     try:
         with open(path, "rb") as stream:
-            head = stream.read(64)
+            return stream.read(64)
     except OSError as error:
-        raise UserFileError(f"{path}: cannot be read ({error.strerror or error})") from error
-    if not head:
-        raise UserFileError(f"{path}: empty file")
+        raise UserFileError(f"{label}: cannot be read ({error.strerror or error})") from error
+
+
+def kind_of(source: Source, name: str | None = None) -> str:
+    """"image" or "audio", judged by content; UserFileError for anything else or unreadable."""
+    label = label_of(source, name)
+    if not head_of(source, label):
+        raise UserFileError(f"{label}: empty file")
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path):
+        with Image.open(opened(source)):
             return "image"
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         pass
     import soundfile
 
     try:
-        soundfile.info(str(path))
+        soundfile.info(opened(source))
         return "audio"
     except (RuntimeError, soundfile.LibsndfileError):
-        raise UserFileError(f"{path}: neither audio (WAV, FLAC, OGG) nor an image (PNG, JPEG)") from None
+        raise UserFileError(f"{label}: neither audio (WAV, FLAC, OGG) nor an image (PNG, JPEG)") from None
 
 
-def read_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 signal at ``sample_rate`` (downmixed, resampled); UserFileError if unusable."""
+def read_audio(source: Source, sample_rate: int, name: str | None = None,
+               max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 signal at ``sample_rate`` (downmixed, resampled); UserFileError if unusable,
+    TooLarge if it lasts more than ``max_seconds`` (only that much is ever decoded)."""
     import soundfile
 
+    label = label_of(source, name)
     try:
-        signal, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        # One frame past the limit is enough to know it is too long, whatever length the header claims.
+        frames = -1 if max_seconds is None else int(max_seconds * soundfile.info(opened(source)).samplerate) + 1
+        signal, rate = soundfile.read(opened(source), frames=frames, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise UserFileError(f"{path}: unreadable audio ({error})") from None
+        raise UserFileError(f"{label}: unreadable audio ({error})") from None
+    if max_seconds is not None and len(signal) > max_seconds * rate:
+        raise TooLarge(f"{label}: too long (more than {max_seconds:g} s; a spoken digit takes about 1 s)")
     signal = signal.mean(axis=1, dtype=np.float32) if signal.shape[1] > 1 else signal[:, 0]
     if signal.size == 0:
-        raise UserFileError(f"{path}: no audio in the file (0 samples)")
+        raise UserFileError(f"{label}: no audio in the file (0 samples)")
     if not np.isfinite(signal).all():
-        raise UserFileError(f"{path}: the audio has non-finite samples")
+        raise UserFileError(f"{label}: the audio has non-finite samples")
     if signal.size / rate < MIN_SECONDS:
-        raise UserFileError(f"{path}: too short ({signal.size / rate:.3f} s; a spoken digit needs at least "
+        raise UserFileError(f"{label}: too short ({signal.size / rate:.3f} s; a spoken digit needs at least "
                             f"{MIN_SECONDS} s)")
     if np.abs(signal).max() < SILENT_PEAK:
-        raise UserFileError(f"{path}: silent (peak below -80 dBFS)")
+        raise UserFileError(f"{label}: silent (peak below -80 dBFS)")
     if rate != sample_rate:
         import librosa
 
@@ -79,23 +114,39 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
     return signal
 
 
-def read_image(path: Path) -> np.ndarray:
-    """A 28x28 float32 image in [0, 1], light digit on dark, as MNIST's; UserFileError if unusable."""
+def read_image(source: Source, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
+    """A 28x28 float32 image in [0, 1], light digit on dark, as MNIST's; UserFileError if unusable,
+    TooLarge if it has more than ``max_pixels`` pixels (checked before decoding them)."""
     from PIL import Image, UnidentifiedImageError
 
+    label = label_of(source, name)
     try:
-        with Image.open(path) as picture:
+        with Image.open(opened(source)) as picture:
+            if max_pixels is not None and picture.width * picture.height > max_pixels:
+                raise TooLarge(f"{label}: too large ({picture.width}x{picture.height} pixels; at most "
+                               f"{max_pixels:,} pixels)")
             picture.load()
             if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
                 background = Image.new("RGBA", picture.size, (255, 255, 255, 255))
                 picture = Image.alpha_composite(background, picture.convert("RGBA"))
             gray = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UserFileError(f"{path}: unreadable image ({error})") from None
+    except TooLarge:  # a ValueError too, but not an unreadable image
+        raise
+    # Pillow raises SyntaxError for a PNG whose chunks are damaged (found by fuzzing the uploads).
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise UserFileError(f"{label}: unreadable image ({error})") from None
     try:
         return mnist_form(gray)
     except ValueError as error:
-        raise UserFileError(f"{path}: {error}") from None
+        raise UserFileError(f"{label}: {error}") from None
+
+
+def read_user_file(source: Source, sample_rate: int, name: str | None = None, max_seconds: float | None = None,
+                   max_pixels: int | None = None) -> tuple[str, np.ndarray]:
+    """(sense, content): a picture as ``read_image`` gives it, a recording as ``read_audio`` does."""
+    if kind_of(source, name) == "image":
+        return "image", read_image(source, name, max_pixels)
+    return "audio", read_audio(source, sample_rate, name, max_seconds)
 
 
 def border(gray: np.ndarray) -> np.ndarray:
