@@ -1,10 +1,10 @@
 """Exploration (not a stage): which restart of the image mixture is kept, judged on validation over seeds.
 
 Produced: docs/experiments.md, section "Which restart of the image mixture", its table. Command,
-from the repository root, after the seeds sweep has finished for a commit with
-``cluster.gmm_restart_choice: likelihood``:
+from the repository root, on the seeds sweep of a commit that kept the likeliest restart (before
+``cluster.gmm_restart_choice`` existed, or with it ``likelihood``):
 
-    .venv/bin/python experiments/image_restarts_over_seeds.py --seeds 42 1 2 3 4
+    .venv/bin/python experiments/image_restarts_over_seeds.py --commit 76c40265ccfedfb4cd1948b03868f6461ff78e3f
 
 For each seed's run it reads the image codes, the episodes and the audio clusters (DVC cache),
 redoes the cluster stage's seeded UMAP, and picks the image concepts with
@@ -19,11 +19,16 @@ import json
 
 import dvc.api
 import numpy as np
+from ruamel.yaml import YAML
 
-from digit_concepts import clustering, relations, scoring, sweeps
+from digit_concepts import clustering, relations, scoring
 from digit_concepts.params import load
 from digit_concepts.reduction import NeighbourVote, reduce
 from digit_concepts.standardisation import Standardiser
+
+
+def load_yaml(text: str) -> dict:
+    return YAML(typ="safe").load(text)
 
 
 def read_npz(path: str, revision: str) -> dict:
@@ -40,17 +45,20 @@ def accuracy(train: np.ndarray, assignments: np.ndarray, k: int, codes: np.ndarr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 4])
+    parser.add_argument("--commit", required=True, help="the commit whose seeds sweep is the likelihood side")
     arguments = parser.parse_args()
     settings = load()["cluster"]
     config = settings["image"]
     fitting = clustering.Fitting(settings["gmm_restarts"], settings["gmm_reg_covar"], settings["kmeans_restarts"],
                                  "cooccurrence")
-    repository = sweeps.Repository(".")
-    finished = repository.finished()
+    commit = arguments.commit
     digits = {split: scoring.load_digits("image", split) for split in ("validation", "test")}
     results = {}
     for seed in arguments.seeds:
-        revision = finished[f"seed-{seed}"]
+        revision = f"refs/exps/{commit[:2]}/{commit[2:]}/seed-{seed}"
+        kept = load_yaml(dvc.api.read("params.yaml", rev=revision))["cluster"].get("gmm_restart_choice", "likelihood")
+        if kept != "likelihood":
+            raise ValueError(f"{revision}: cluster.gmm_restart_choice is {kept}; the likelihood side needs likelihood")
         committed = json.loads(dvc.api.read("metrics/cluster.json", rev=revision))["image"]
         codes = read_npz("data/encodings/codes.npz", revision)
         streams = read_npz("data/preprocessed/episodes.npz", revision)

@@ -26,12 +26,17 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 MINIMUM_DISTINCT_COLOURS = 50  # a page of figures has thousands; an empty or error page a handful
 
 
-def find_browser() -> str:
-    for name in BROWSERS:
+def first_installed(names: tuple[str, ...], what: str, package: str) -> str:
+    """The path of the first of ``names`` on the PATH; ValueError naming them and the Debian package."""
+    for name in names:
         found = shutil.which(name)
         if found:
             return found
-    raise ValueError(f"no headless browser found (tried {', '.join(BROWSERS)}); apt-get install -y chromium")
+    raise ValueError(f"no {what} found (tried {', '.join(names)}); apt-get install -y {package}")
+
+
+def find_browser() -> str:
+    return first_installed(BROWSERS, "headless browser", "chromium")
 
 
 def screenshot(page: Path, target: Path, timeout_s: float = 120.0) -> None:

@@ -6,14 +6,13 @@ apt-get install -y chromium chromium-driver); Selenium is told where both are, s
 download a driver.
 """
 
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from check_report import find_browser
+from check_report import find_browser, first_installed
 
 DRIVERS = ("chromedriver", "chromium-driver")
 # Headless and offline, as scripts/check_report.py runs it; a fake microphone (a beep) so that
@@ -30,11 +29,7 @@ DIGITS = {
 
 
 def find_driver() -> str:
-    for name in DRIVERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    raise ValueError(f"no chromedriver found (tried {', '.join(DRIVERS)}); apt-get install -y chromium-driver")
+    return first_installed(DRIVERS, "chromedriver", "chromium-driver")
 
 
 def missing_browser() -> str | None:
