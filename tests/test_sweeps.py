@@ -101,3 +101,26 @@ def test_finished_jobs_carry_over_commits_that_leave_the_pipeline_alone(tmp_path
     (tmp_path / "params.yaml").write_text("seed: 7\n")
     git("commit", "-q", "-am", "params changed")
     assert repository.finished() == {}
+
+
+def test_a_queue_worker_is_found_by_its_repositorys_node_name(tmp_path):
+    """The sweep restarts workers only when none of its repository's is alive (a busy worker that
+    misses DVC's ping must not get a twin)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    repository = sweeps.Repository(tmp_path)
+    queue_folder = str(tmp_path.resolve() / ".dvc" / "tmp" / "exps" / "celery")
+    node = f"dvc-exp-{hashlib.sha256(queue_folder.encode('utf-8')).hexdigest()[:6]}-1@localhost"
+    assert repository.living_workers() == []
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "exp", "queue-worker",
+                              "dvc-exp-000000-1@localhost"])
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "exp", "queue-worker", node])
+    try:
+        assert repository.living_workers() == [ours.pid]
+    finally:
+        for process in (other, ours):
+            process.kill()
+            process.wait()
+    assert not sweeps.worker_of(["dvc", "exp", "run", node], node[:15])

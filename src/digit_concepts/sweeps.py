@@ -34,6 +34,24 @@ from .paths import METRICS_FILES
 LAST_STAGE = "convergence"  # every summarised metric is written by then
 
 
+def process_table() -> list[tuple[int, list[str]]]:
+    """(process id, command-line arguments) of every process this user can read (Linux /proc;
+    elsewhere the table is empty, and stopped workers are restarted as DVC alone would)."""
+    table = []
+    for folder in Path("/proc").glob("[0-9]*"):
+        try:
+            arguments = (folder / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        table.append((int(folder.name), [argument.decode("utf-8", "replace") for argument in arguments if argument]))
+    return table
+
+
+def worker_of(arguments: Sequence[str], node_prefix: str) -> bool:
+    """Whether a command line is a DVC queue worker whose node name starts with the prefix."""
+    return "queue-worker" in arguments and any(argument.startswith(node_prefix) for argument in arguments)
+
+
 def dvc_executable() -> str:
     """The dvc beside this Python (its venv), else the one on PATH: scripts run as
     ``.venv/bin/python scripts/...`` without the venv on PATH still find it."""
@@ -255,6 +273,15 @@ class Repository:
         subprocess.run([dvc_executable(), "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def living_workers(self) -> list[int]:
+        """Process ids of this repository's queue workers (``dvc exp queue-worker dvc-exp-<hash>-N``,
+        the hash DVC derives from the queue's folder), found in the process table."""
+        import hashlib
+        queue_folder = str(self.root.resolve() / ".dvc" / "tmp" / "exps" / "celery")
+        node_prefix = f"dvc-exp-{hashlib.sha256(queue_folder.encode('utf-8')).hexdigest()[:6]}-"
+        return [process_id for process_id, arguments in process_table()
+                if worker_of(arguments, node_prefix)]
+
     def wait_for(self, names: Sequence[str], started: float, workers: int, poll_seconds: float,
                  restart_after_seconds: float = 30.0) -> dict[str, str]:
         """Poll the queue until every named job has finished; RuntimeError naming the ones that
@@ -278,7 +305,11 @@ class Repository:
             short = "queued" in [state.lower() for state in rows.values()] and running < workers
             short_since = (short_since or time.monotonic()) if short else None
             if short_since is not None and time.monotonic() - short_since >= restart_after_seconds:
-                self.start_workers(workers)
+                # Only when none is left: DVC counts a worker as alive only if it answers a celery
+                # ping within a second, which a worker busy on 2 cores may not; `dvc queue start`
+                # then spawns a second worker under the same name, and the CPU is oversubscribed.
+                if not self.living_workers():
+                    self.start_workers(workers)
                 short_since = None
             time.sleep(poll_seconds)
 
