@@ -166,8 +166,14 @@ def main() -> int:
         repository.require_clean()
         finished = repository.finished()
         to_run = [job for job in jobs if job.name not in finished]
+        # A rerun resumes: what is still queued or running is waited for, what failed is queued again.
+        states = {name: state.lower() for name, state in repository.queue_states().items()}
+        pending = [job.name for job in to_run if states.get(job.name) in ("queued", "running")]
+        if pending:
+            print(f"already in the queue: {', '.join(pending)}", flush=True)
+        repository.forget([job.name for job in to_run if states.get(job.name) == "failed"])
         if to_run:
-            repository.queue(to_run)
+            repository.queue([job for job in to_run if job.name not in pending])
             repository.start_workers(arguments.jobs)
             finished = repository.wait_for(names, started, arguments.jobs, arguments.poll_seconds)
         minutes = (time.monotonic() - started) / 60

@@ -124,3 +124,18 @@ def test_a_queue_worker_is_found_by_its_repositorys_node_name(tmp_path):
             process.kill()
             process.wait()
     assert not sweeps.worker_of(["dvc", "exp", "run", node], node[:15])
+
+
+def test_queue_states_are_read_by_name_and_the_latest_entry_wins(tmp_path, monkeypatch):
+    status = """Task     Name                   Created       Status
+b58bb0a  loso-lucas-seed-42    Dec 01, 2026  Success
+e039866  loso-lucas-seed-1      02:58 AM      Failed
+119fcb8  loso-jackson-seed-1    02:58 AM      Running
+6883a03  loso-lucas-seed-42    01:53 AM      Queued
+
+Worker status: 1 active, 0 idle
+"""
+    repository = sweeps.Repository(tmp_path)
+    monkeypatch.setattr(repository, "run", lambda command, check=True: status)
+    assert repository.queue_states() == {"loso-lucas-seed-42": "Queued", "loso-lucas-seed-1": "Failed",
+                                         "loso-jackson-seed-1": "Running"}

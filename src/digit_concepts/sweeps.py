@@ -282,14 +282,25 @@ class Repository:
         return [process_id for process_id, arguments in process_table()
                 if worker_of(arguments, node_prefix)]
 
+    def queue_states(self) -> dict[str, str]:
+        """The state of each queue entry by name (Queued, Running, Success, Failed...; the latest
+        entry of a name wins, as ``dvc queue status`` lists them oldest first)."""
+        status = self.run([dvc_executable(), "queue", "status"], check=False)
+        return {line.split()[1]: line.split()[-1] for line in status.splitlines()
+                if len(line.split()) >= 3 and not line.startswith(("Task ", "Worker "))}
+
+    def forget(self, names: Sequence[str]) -> None:
+        """Remove these entries from the queue (failed ones, before they are queued again)."""
+        if names:
+            self.run([dvc_executable(), "queue", "remove", *names])
+
     def wait_for(self, names: Sequence[str], started: float, workers: int, poll_seconds: float,
                  restart_after_seconds: float = 30.0) -> dict[str, str]:
         """Poll the queue until every named job has finished; RuntimeError naming the ones that
         failed. Workers that exit while jobs are still queued (seen with 2 workers) are restarted."""
         short_since = None  # since when fewer jobs run than there are workers, with jobs queued
         while True:
-            status = self.run([dvc_executable(), "queue", "status"], check=False)
-            every_row = {line.split()[1]: line.split()[-1] for line in status.splitlines() if len(line.split()) >= 3}
+            every_row = self.queue_states()
             rows = {name: state for name, state in every_row.items() if name in names}
             failed = [name for name, state in rows.items() if state.lower() == "failed"]
             if failed:
