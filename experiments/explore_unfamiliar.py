@@ -1,7 +1,11 @@
-"""How well does familiarity (distance to the k-th nearest train code, as a share of validation
-samples) tell digits from things that are not digits? Run after `dvc repro` in the repository:
+"""Exploration (not a stage): which signal tells digits from things that are not digits, for the
+tool's unfamiliar flag (``familiarity.py``)?
 
-    .venv/bin/python experiments/explore_unfamiliar.py [--k 1 5 15] [--shares 0.01 0.02 0.05]
+Produced: docs/experiments.md, section "Unfamiliar samples: the flag and what it catches" (the
+table). It chose the flag's signals: the distance to the nearest train code (k = 1) and the
+reconstruction error, combined (Bonferroni). Command, from the repository root after `dvc repro`:
+
+    .venv/bin/python experiments/explore_unfamiliar.py [--k 1 15] [--shares 0.01 0.02 0.05]
 
 Calibration is on the validation split only. Reported, per sense and k: the share flagged of
 test digits (should be about the chosen share), of digits shifted in ways the learner should
