@@ -5,6 +5,8 @@ import pandas as pd
 
 from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion, generation, paths, relations,
                             scoring, storage, zones)
+from digit_concepts.familiarity import Familiarity, reconstruction_errors
+from digit_concepts.standardisation import Standardiser
 from digit_concepts.adaptation import recording_features
 from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
@@ -57,6 +59,13 @@ def main() -> None:
                         named[split], features[split], features["train"], neighbours,
                         settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
+    # How unlike the train samples a validation sample gets: what flags a new one as unfamiliar.
+    errors = {f"{sense}_{split}": reconstruction_errors(samples[sense][split], decoders[sense].predict(
+                  codes[f"{sense}_{split}"], batch_size=1024, verbose=0))
+              for sense in SENSES for split in ("validation", "test")}
+    references = {sense: Familiarity.calibrate(Standardiser.fit(codes[f"{sense}_train"]), codes[f"{sense}_train"],
+                                               codes[f"{sense}_validation"], errors[f"{sense}_validation"],
+                                               settings["unfamiliar_share"]) for sense in SENSES}
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
                                                         settings["evaluation_classifier_epochs"], seed, other_images,
@@ -69,6 +78,9 @@ def main() -> None:
         **zones.zone_counts(table),
         "n_audio_concepts_merged": int(len(np.unique(audio_concept_of_cluster))),
         **coherence,
+        # The share of test digits flagged unfamiliar: the calibration checked (about unfamiliar_share).
+        **{f"unfamiliar_share_test_{sense}": float(reference.unfamiliar(
+            reference.of(codes[f"{sense}_test"], errors[f"{sense}_test"])).mean()) for sense, reference in references.items()},
     }
 
     generated = generation.report_examples(imagined, samples["image"]["test"], samples["audio"]["test"],
@@ -78,6 +90,8 @@ def main() -> None:
                       fused_concept=decision.concepts, episode_image_index=streams["test_image_index"],
                       episode_audio_index=streams["test_audio_index"])
     storage.write_npz(paths.GENERATED, **generated)
+    storage.write_npz(paths.FAMILIARITY, **{name: values for sense, reference in references.items()
+                                            for name, values in reference.arrays(sense).items()})
     storage.write_json(paths.CONVERGENCE_METRICS, metrics)
     print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items() if not isinstance(value, dict)))
 

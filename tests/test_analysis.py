@@ -188,6 +188,17 @@ def test_discovery_picks_the_true_number_of_clusters():
         assert [k for k, _ in trials] == list(range(2, 8))
 
 
+def test_candidates_fitted_side_by_side_give_what_one_after_another_gives(monkeypatch):
+    rng = np.random.default_rng(3)
+    centres = np.array([[0, 0], [6, 0], [0, 6], [6, 6], [3, 9]])
+    train = np.concatenate([centre + rng.standard_normal((80, 2)) for centre in centres])
+    side_by_side = clustering.discover(train, "gmm", 2, "bic", [2, 8], 400, seed=0)
+    monkeypatch.setattr(clustering, "TRIAL_THREADS", 1)
+    one_by_one = clustering.discover(train, "gmm", 2, "bic", [2, 8], 400, seed=0)
+    assert side_by_side[1] == one_by_one[1]
+    np.testing.assert_array_equal(side_by_side[0].centres, one_by_one[0].centres)
+
+
 def test_cooccurrence_keeps_the_restart_that_fits_the_partner_best():
     """Four equal blobs at a square's corners: two clusters can split them left/right or top/bottom
     with the same likelihood. The partner sense splits left/right; only that restart is kept."""

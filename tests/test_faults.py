@@ -249,6 +249,8 @@ def test_user_errors_are_one_line_real_bugs_keep_their_traceback(tmp_path, monke
     project = _project(tmp_path / "project")
     stage = project / "stages" / "x.py"
     monkeypatch.chdir(tmp_path)
+    # This fake project has no package of its own (a real copy's is checked in test_runtime.py).
+    monkeypatch.setattr(stage_runner, "check_own_package", lambda root: None)
 
     def user_error():
         assert Path.cwd() == project  # run from the repository root
@@ -286,7 +288,8 @@ def _stage(project: Path, name: str, cwd: Path, **env: str) -> subprocess.Comple
 @pytest.fixture
 def stage_project(tmp_path) -> Path:
     project = _project(tmp_path / "project")
-    shutil.copytree(REPO / "stages", project / "stages")
+    shutil.copytree(REPO / "stages", project / "stages", symlinks=True)  # a stage runs its own checkout's code
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "params.yaml", project / "params.yaml")
     (tmp_path / "elsewhere").mkdir()
     return project

@@ -176,6 +176,11 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
         assert 0.0 <= entry["confidence"] <= 1.0 and 0.0 <= entry["p_partner_given_concept"] <= 1.0
         if entry["sense"] == "audio":
             assert entry["concept"] == merged[entry["cluster"]]
+        assert 0.0 < entry["familiarity"] <= 1.0 and entry["confidence"] <= entry["posterior"]
+    # The unfamiliar flag, as the pipeline measured it on the same test samples.
+    metrics = json.loads((project / "metrics" / "convergence.json").read_text())
+    for sense, entries in (("image", found[:len(pictures)]), ("audio", found[len(pictures):])):
+        assert np.mean([entry["unfamiliar"] for entry in entries]) == metrics[f"unfamiliar_share_test_{sense}"]
 
 
 def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_split(pipeline, tmp_path):

@@ -64,3 +64,29 @@ def test_archive_members_keep_their_content_apart_from_the_stamps():
         assert json.loads(archive.read("metadata.json")) == {"keras_version": "3"}
         assert json.loads(archive.read("config.json")) == {"x": 1}
         assert archive.read("model.weights.h5") == b"\x00weights"
+
+
+def test_a_stage_runs_the_code_of_its_own_checkout(tmp_path):
+    """A copy of the repository (as a queued experiment gets) imports its own package, not the
+    editable install's, and a stage whose link is gone refuses to run."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repository = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "copy"
+    for name in ("stages", "src"):
+        shutil.copytree(repository / name, copy / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(repository / "dvc.yaml", copy / "dvc.yaml")
+    (copy / "stages" / "where.py").write_text(
+        "import digit_concepts\nfrom digit_concepts.stage_runner import run\n"
+        "run(lambda: print(digit_concepts.__file__), __file__)\n")
+    found = subprocess.run([sys.executable, "stages/where.py"], cwd=copy, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert Path(found.stdout.strip()).resolve().is_relative_to(copy / "src"), found.stdout
+
+    (copy / "stages" / "digit_concepts").unlink()
+    refused = subprocess.run([sys.executable, "stages/where.py"], cwd=copy, capture_output=True, text=True)
+    assert refused.returncode == 1 and "not from its own checkout" in refused.stderr, refused.stderr

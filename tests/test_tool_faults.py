@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from digit_concepts import cli, learner, paths, storage
-from digit_concepts.learner import REQUIRED, Learner, Recognition
+from digit_concepts.learner import REQUIRED, Learner, Perception, Recognition
 from digit_concepts.user_files import write_image
 from fakes import tone
 from tiny_project import run_tool
@@ -32,10 +32,10 @@ class _FakeLearner:
         return np.zeros((len(inputs), 4), np.float32)
 
     def perceive(self, sense, contents):
-        return self.codes(sense, contents)
+        return Perception(self.codes(sense, contents), np.zeros(len(contents)))
 
-    def recognise(self, sense, codes, batch_neighbours=0):
-        return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in codes]
+    def recognise(self, sense, perceived, batch_neighbours=0):
+        return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in perceived.codes]
 
     def imagine(self, sense, codes, samples=1, temperature=0.5, image_from="brain"):
         shape = (8, 12) if sense == "image" else (28, 28)  # a log-mel to sound out, or an image

@@ -72,7 +72,7 @@ def make_project(root: Path) -> Path:
         target = project / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, target)
     write_tiny_params(REPO / "params.yaml", project / "params.yaml")

@@ -10,10 +10,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .params import IMAGINATION_ROUTES
+
+if TYPE_CHECKING:
+    from .learner import Perception
 
 OK, BAD_FILE, USAGE, NO_LEARNER = 0, 1, 2, 3
 PROGRAM = "digit-concepts"
@@ -52,8 +56,8 @@ def read_files(files: list[Path], sample_rate: int) -> tuple[list[tuple[Path, st
     return samples, failures
 
 
-def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, tuple[list[int], np.ndarray]]:
-    """Per sense: the positions of its samples in ``samples`` and their codes (one batch per sense)."""
+def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, tuple[list[int], "Perception"]]:
+    """Per sense: the positions of its samples in ``samples`` and their perception (one batch per sense)."""
     batches = {}
     for sense in ("image", "audio"):
         where = [i for i, (_, kind, _) in enumerate(samples) if kind == sense]
@@ -66,8 +70,8 @@ def recognise(arguments) -> int:
     learner = load_learner(arguments.model)
     samples, failures = read_files(arguments.files, learner.audio_settings.sample_rate)
     results = [None] * len(samples)
-    for sense, (where, codes) in perceive(learner, samples).items():
-        for position, recognition in zip(where, learner.recognise(sense, codes, arguments.adapt)):
+    for sense, (where, perceived) in perceive(learner, samples).items():
+        for position, recognition in zip(where, learner.recognise(sense, perceived, arguments.adapt)):
             results[position] = recognition
     for (path, _, _), recognition in zip(samples, results):
         if arguments.json:
@@ -121,9 +125,9 @@ def imagine(arguments) -> int:
     samples, failures = read_files([arguments.file], learner.audio_settings.sample_rate)
     if failures:
         return BAD_FILE
-    sense, codes = next((sense, codes) for sense, (_, codes) in perceive(learner, samples).items())
-    recognition = learner.recognise(sense, codes)[0]
-    imagined = learner.imagine(sense, codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
+    sense, perceived = next((sense, perceived) for sense, (_, perceived) in perceive(learner, samples).items())
+    recognition = learner.recognise(sense, perceived)[0]
+    imagined = learner.imagine(sense, perceived.codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
     print(f"{arguments.file}: {recognition.describe()}")
     suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):

@@ -6,6 +6,7 @@ a new sample can be placed later exactly as the test split was (``learner.py``).
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.mixture import GaussianMixture
 from .reduction import NeighbourVote, Reduction, reduce
 from .standardisation import Standardiser
 
+TRIAL_THREADS = 2  # candidate k fitted at once: the two cores the pipeline is built for
 AGGLOMERATIVE_MAX_SAMPLES = 6000  # ward linkage is quadratic in memory: fit on a seeded subsample
 
 
@@ -162,16 +164,24 @@ def discover(features: np.ndarray, algorithm: str, k: int, criterion: str, k_ran
         print(f"  {algorithm} k={k} ({len(features)} x {features.shape[1]}): {time.perf_counter() - started:.1f} s",
               flush=True)
         return clustering, []
-    trials = []
-    for candidate in range(k_range[0], k_range[1] + 1):
+    def trial(candidate: int) -> tuple[list[Clustering], list[float], float]:
         started = time.perf_counter()
         options = fit_options(features, algorithm, candidate, seed, fitting, criterion)
         scores = [selection_score(features, option, algorithm, criterion, sample, seed, partner_score)
                   for option in options]
+        return options, scores, time.perf_counter() - started
+
+    # The candidates are fitted side by side: each fit is seeded on its own, so the results are
+    # the same as one after another (most of a fit is numpy, which lets the other thread run).
+    candidates = list(range(k_range[0], k_range[1] + 1))
+    with ThreadPoolExecutor(max_workers=TRIAL_THREADS) as pool:
+        results = list(pool.map(trial, candidates))
+    trials = []
+    for candidate, (options, scores, seconds) in zip(candidates, results):
         best = int(np.argmax(scores))  # the first of equal scores
         restarts = f" (restarts {' '.join(f'{score:.4f}' for score in scores)})" if len(options) > 1 else ""
-        print(f"  {algorithm} k={candidate}: {criterion} score {scores[best]:.4f}{restarts}, "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        print(f"  {algorithm} k={candidate}: {criterion} score {scores[best]:.4f}{restarts}, {seconds:.1f} s",
+              flush=True)
         trials.append((candidate, scores[best], options[best]))
     best = max(trials, key=lambda trial: trial[1])
     return best[2], [(candidate, score) for candidate, score, _ in trials]

@@ -14,7 +14,11 @@ sample takes exactly the steps a test sample took in the pipeline, through the s
   concept through its best image partner (``relations.merge_by_partner``).
 
 Confidence is the calibrated posterior the fused decision uses (code-space Gaussians for
-images, k-means posteriors for recordings, each softened by its label-free temperature).
+images, k-means posteriors for recordings, each softened by its label-free temperature), lowered
+for a sample unlike every train sample: familiarity (``familiarity.py``, calibrated on validation
+in ``convergence``) is the share of validation samples at least as far from the train codes and
+as badly reconstructed; below the flagged share the sample is *unfamiliar*, and its confidence is
+the posterior times familiarity / flagged share.
 """
 
 import zipfile
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio, clustering, fusion, paths, relations, storage
+from .familiarity import Familiarity, reconstruction_errors
 from .generation import sample_concepts
 from .params import IMAGINATION_ROUTES
 
@@ -35,7 +40,7 @@ OTHER = {"image": "audio", "audio": "image"}
 REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", paths.CLUSTER_MODELS: "cluster",
             paths.COOCCURRENCE: "relate", paths.brain_model("image_to_audio"): "relate",
             paths.brain_model("audio_to_image"): "relate", paths.CONCEPT_TABLE: "convergence",
-            paths.CONVERGENCE_METRICS: "convergence", paths.AUDIO_SETTINGS: "preprocess",
+            paths.CONVERGENCE_METRICS: "convergence", paths.FAMILIARITY: "convergence", paths.AUDIO_SETTINGS: "preprocess",
             paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
 STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
 # Each file the tool may read (some only for some settings), and the stage that writes it.
@@ -93,6 +98,9 @@ class Recognition:
     partner: int  # the partner concept in the other sense
     p_partner_given_concept: float
     zone: str  # the concept's zone in the concept table: convergence, divergence, both or none
+    familiarity: float = 1.0  # share of validation samples as unlike the train samples (familiarity.py)
+    unfamiliar: bool = False  # familiarity below the flagged share: far from every concept
+    posterior: float | None = None  # the calibrated posterior before familiarity lowered it
 
     @property
     def convergence(self) -> bool:
@@ -104,8 +112,18 @@ class Recognition:
     def describe(self) -> str:
         """One line, as ``digit-concepts recognise`` prints it."""
         own = f"{self.sense} concept {self.concept}" + (f" (cluster {self.cluster})" if self.sense == "audio" else "")
+        unlike = f"; UNFAMILIAR: unlike every train sample (familiarity {self.familiarity:.3f})" if self.unfamiliar else ""
         return (f"{own}, confidence {self.confidence:.3f}; partner: {OTHER[self.sense]} concept {self.partner}, "
-                f"P(partner | concept) {self.p_partner_given_concept:.2f}; {ZONE_WORDS.get(self.zone, self.zone)}")
+                f"P(partner | concept) {self.p_partner_given_concept:.2f}; {ZONE_WORDS.get(self.zone, self.zone)}"
+                + unlike)
+
+
+@dataclass(frozen=True)
+class Perception:
+    """Samples of one sense as the learner perceives them."""
+
+    codes: np.ndarray  # (n, code size)
+    errors: np.ndarray  # each sample's reconstruction error (what its autoencoder cannot give back)
 
 
 def predicted(model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
@@ -150,6 +168,8 @@ class Learner:
         self.temperatures = {"image": calibration["calibration_temperature_image"],
                              "audio": calibration["calibration_temperature_audio"]}
         self.audio_settings = audio.AudioSettings(**self._read(paths.AUDIO_SETTINGS, storage.read_json))
+        references = self._read(paths.FAMILIARITY, storage.read_npz)
+        self.familiarity = {sense: Familiarity.from_arrays(references, sense) for sense in ("image", "audio")}
         self.keras_models = {}
 
     def _read(self, relative: Path, reader, errors=UNREADABLE):
@@ -194,10 +214,20 @@ class Learner:
             decibels, _ = audio.remove_loudness(decibels)
         return audio.normalise(decibels, settings)
 
-    def perceive(self, sense: str, contents: list[np.ndarray]) -> np.ndarray:
-        """Codes of one sense's samples, in one batch: pictures as ``user_files.read_image`` gives
-        them, recordings as ``user_files.read_audio`` does."""
-        return self.codes(sense, np.stack(contents) if sense == "image" else self.audio_inputs(contents))
+    def perceive(self, sense: str, contents: list[np.ndarray]) -> Perception:
+        """One sense's samples, in one batch: pictures as ``user_files.read_image`` gives them,
+        recordings as ``user_files.read_audio`` does."""
+        if sense == "image":
+            pictures = np.stack(contents)
+            return self.perception(sense, pictures, pictures)
+        return self.perception(sense, self.audio_inputs(contents), self.log_mels(contents))
+
+    def perception(self, sense: str, samples: np.ndarray, targets: np.ndarray) -> Perception:
+        """What the encoder reads (``samples``) and what the decoder should give back (``targets``:
+        the pictures themselves, or the recordings' normalised log-mels)."""
+        codes = self.codes(sense, samples)
+        _, decoder = self.halves(sense)
+        return Perception(codes, reconstruction_errors(targets, predicted(decoder, codes, 1024)))
 
     def codes(self, sense: str, samples: np.ndarray) -> np.ndarray:
         encoder, _ = self.halves(sense)
@@ -225,15 +255,18 @@ class Learner:
                                                         self.models["audio"].standardiser.apply(codes),
                                                         batch_neighbours, self.arrays["audio_train_features"])
 
-    def recognise(self, sense: str, codes: np.ndarray, batch_neighbours: int = 0) -> list[Recognition]:
-        """What the learner makes of each code; recordings given together adapt to their voice
+    def recognise(self, sense: str, perceived: Perception, batch_neighbours: int = 0) -> list[Recognition]:
+        """What the learner makes of each sample; recordings given together adapt to their voice
         when ``batch_neighbours`` > 0 (the concept may then differ from the cluster's own)."""
+        codes = perceived.codes
+        reference = self.familiarity[sense]
+        familiarities = reference.of(codes, perceived.errors)
         clusters = self.clusters(sense, codes)
         posteriors = self.calibrated_posteriors(sense, codes)
         adapted = (self.adapted_audio_concepts(codes, batch_neighbours) if sense == "audio" and batch_neighbours
                    else None)
         results = []
-        for index, (cluster, posterior) in enumerate(zip(clusters, posteriors)):
+        for index, (cluster, posterior, familiar) in enumerate(zip(clusters, posteriors, familiarities)):
             if sense == "image":
                 concept = int(cluster)
                 confidence = float(posterior[concept])
@@ -245,7 +278,9 @@ class Learner:
             partner = int(shares.argmax())
             row = self.table[(self.table["sense"] == sense) & (self.table["concept"] == int(cluster))]
             zone = str(row["zone"].iloc[0]) if len(row) else "none"
-            results.append(Recognition(sense, concept, int(cluster), confidence, partner, float(shares[partner]), zone))
+            lowered = confidence * min(1.0, float(familiar) / reference.flagged_share)
+            results.append(Recognition(sense, concept, int(cluster), lowered, partner, float(shares[partner]), zone,
+                                       float(familiar), bool(reference.unfamiliar(familiar)), confidence))
         return results
 
     # --- imagination ---

@@ -70,6 +70,9 @@ def data_uri(content: bytes, media_type: str) -> str:
 def doubts(recognition: Recognition) -> list[str]:
     """Why the learner may be wrong about this sample, in words; empty when it is sure."""
     reasons = []
+    if recognition.unfamiliar:
+        reasons.append(f"unlike anything it learnt from: only {recognition.familiarity:.1%} of the digits it was "
+                       f"checked on look this far from every concept (is it a digit?)")
     if recognition.confidence < UNSURE_BELOW:
         reasons.append(f"low confidence ({recognition.confidence:.2f}): other concepts are also likely")
     if recognition.p_partner_given_concept < WEAK_PARTNER_BELOW:
@@ -107,9 +110,9 @@ def drawing_answer(learner: Learner, content: bytes, max_seconds: float, max_pix
     its concept, the sound imagined for it, and what the learner saw."""
     started = time.perf_counter()
     picture = read_upload(learner, content, "image", max_seconds, max_pixels)
-    codes = learner.perceive("image", [picture])
-    recognition = learner.recognise("image", codes)[0]
-    sound = learner.sound(learner.imagine("image", codes, 1, image_from=image_from)[0, 0])
+    perceived = learner.perceive("image", [picture])
+    recognition = learner.recognise("image", perceived)[0]
+    sound = learner.sound(learner.imagine("image", perceived.codes, 1, image_from=image_from)[0, 0])
     return {**answer(recognition), "seen": data_uri(png_bytes(picture), "image/png"),
             "imagined_sound": data_uri(wav_bytes(sound, learner.audio_settings.sample_rate), "audio/wav"),
             "examples_of": recognition.concept, "learner_seconds": time.perf_counter() - started}
@@ -120,9 +123,9 @@ def recording_answer(learner: Learner, content: bytes, max_seconds: float, max_p
     imagined for it, and its log-mel as the learner hears it."""
     started = time.perf_counter()
     signal = read_upload(learner, content, "audio", max_seconds, max_pixels)
-    codes = learner.perceive("audio", [signal])
-    recognition = learner.recognise("audio", codes)[0]
-    image = learner.imagine("audio", codes, 1, image_from=image_from)[0, 0]
+    perceived = learner.perceive("audio", [signal])
+    recognition = learner.recognise("audio", perceived)[0]
+    image = learner.imagine("audio", perceived.codes, 1, image_from=image_from)[0, 0]
     return {**answer(recognition), "seconds": len(signal) / learner.audio_settings.sample_rate,
             "spectrogram": data_uri(spectrogram_png(learner.log_mels([signal])[0]), "image/png"),
             "imagined_image": data_uri(png_bytes(image), "image/png"),

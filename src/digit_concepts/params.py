@@ -183,6 +183,7 @@ SCHEMA: dict[str, Callable] = {
     "convergence.cross_modal_examples": integer(1, 100),
     "convergence.generation_temperature": number(0.0, 10.0),
     "convergence.imagine_images_from": choice(*IMAGINATION_ROUTES),
+    "convergence.unfamiliar_share": number(0.0, 0.5, strict_minimum=True),
     "convergence.evaluation_classifier_epochs.image": integer(1, 1000),
     "convergence.evaluation_classifier_epochs.audio": integer(1, 1000),
     "evidence.bootstrap_resamples": integer(100, 100_000),

@@ -64,6 +64,7 @@ CONVERGENCE_DIR = Path("data/convergence")
 CONCEPT_TABLE = RELATIONS_DIR / "concepts.csv"
 ATTENTION = CONVERGENCE_DIR / "attention.npz"
 GENERATED = CONVERGENCE_DIR / "generated.npz"
+FAMILIARITY = CONVERGENCE_DIR / "familiarity.npz"  # validation scores that tell an unfamiliar sample
 
 METRICS_DIR = Path("metrics")
 RECONSTRUCTION_METRICS = METRICS_DIR / "reconstruction.json"

@@ -4,6 +4,12 @@
 ``data/`` there (every path in ``paths.py`` is relative to the root). And a user's mistake
 (a bad param, a missing input, a wrong download) deserves one line naming it, not a traceback;
 real bugs (any other exception) keep theirs.
+
+A stage runs the code of its own checkout: ``stages/digit_concepts`` links to ``src/digit_concepts``,
+and Python looks in the script's folder first. Without it, the package installed in editable mode
+would be imported from wherever it was installed: a queued experiment (``dvc exp run --queue``
+copies the repository into a temporary folder) would run the workspace's code as it is when the
+stage starts, edits included, and record it under the experiment's commit.
 """
 
 import os
@@ -26,10 +32,20 @@ def repository_root(stage_file: str) -> Path:
     return root
 
 
+def check_own_package(root: Path) -> None:
+    """ValueError unless this package is ``root``'s own ``src/digit_concepts``."""
+    package, own = Path(__file__).resolve().parent, (root / "src" / "digit_concepts").resolve()
+    if package != own:
+        raise ValueError(f"this stage imported digit_concepts from {package}, not from its own checkout ({own}): "
+                         f"restore the link stages/digit_concepts -> ../src/digit_concepts (git checkout stages)")
+
+
 def run(main: Callable[[], None], stage_file: str) -> None:
     """Run ``main`` in the repository root of ``stage_file``; exit 1 with ``error: ...`` on a user error."""
     try:
-        os.chdir(repository_root(stage_file))
+        root = repository_root(stage_file)
+        check_own_package(root)
+        os.chdir(root)
         main()
     except USER_ERRORS as error:
         if os.environ.get(TRACEBACK_ENV):  # debugging: the whole story
