@@ -135,16 +135,16 @@ def main() -> int:
         validation_p = {}
         for score in scores["validation digits"]:
             validation = np.sort(scores["validation digits"][score])
-            validation_p[score] = {name: familiarity.familiarity(scores[name][score], validation) for name in scores}
+            validation_p[score] = {name: familiarity.share_at_least(scores[name][score], validation) for name in scores}
         # Both signals: the smaller familiarity of distance (k=1) and reconstruction, doubled (Bonferroni).
-        combined = {name: np.minimum(1.0, 2 * np.minimum(validation_p[f"distance, k={arguments.k[0]}"][name],
-                                                         validation_p["reconstruction MSE"][name])) for name in scores}
+        combined = {name: familiarity.combined(validation_p[f"distance, k={arguments.k[0]}"][name],
+                                               validation_p["reconstruction MSE"][name]) for name in scores}
         for score, shares_of in [*validation_p.items(), ("both (Bonferroni)", combined)]:
             for name in scores:
                 if name == "validation digits":
                     continue
                 shares = shares_of[name]
-                flagged = [familiarity.unfamiliar(shares, share).mean() for share in arguments.shares]
+                flagged = [(shares < share).mean() for share in arguments.shares]
                 # AUROC on familiarity: lower is farther.
                 area = auroc(-shares_of["validation digits"], -shares)
                 print(f"| {sense} | {score} | {name} | {len(shares)} | {area:.3f} | "
