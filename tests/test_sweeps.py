@@ -113,7 +113,7 @@ def test_a_queue_worker_is_found_by_its_repositorys_node_name(tmp_path):
     repository = sweeps.Repository(tmp_path)
     queue_folder = str(tmp_path.resolve() / ".dvc" / "tmp" / "exps" / "celery")
     node = f"dvc-exp-{hashlib.sha256(queue_folder.encode('utf-8')).hexdigest()[:6]}-1@localhost"
-    assert repository.living_workers() == []
+    assert repository.living_workers() == {}
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "exp", "queue-worker",
                               "dvc-exp-000000-1@localhost"])
     ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "exp", "queue-worker", node])
@@ -121,9 +121,9 @@ def test_a_queue_worker_is_found_by_its_repositorys_node_name(tmp_path):
         import time
 
         deadline = time.monotonic() + 10  # a loaded machine may show the new command line late
-        while repository.living_workers() != [ours.pid] and time.monotonic() < deadline:
+        while repository.living_workers() != {1: ours.pid} and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert repository.living_workers() == [ours.pid], sweeps.process_table()
+        assert repository.living_workers() == {1: ours.pid}, sweeps.process_table()
     finally:
         for process in (other, ours):
             process.kill()
@@ -131,12 +131,13 @@ def test_a_queue_worker_is_found_by_its_repositorys_node_name(tmp_path):
     assert not sweeps.worker_of(["dvc", "exp", "run", node], node[:15])
 
 
-def test_queue_states_are_read_by_name_and_the_latest_entry_wins(tmp_path, monkeypatch):
+def test_queue_states_are_read_by_name_and_the_liveliest_entry_wins(tmp_path, monkeypatch):
     status = """Task     Name                   Created       Status
 b58bb0a  loso-lucas-seed-42    Dec 01, 2026  Success
 e039866  loso-lucas-seed-1      02:58 AM      Failed
 119fcb8  loso-jackson-seed-1    02:58 AM      Running
 6883a03  loso-lucas-seed-42    01:53 AM      Queued
+eb60a77  loso-jackson-seed-1    Dec 01, 2026  Success
 
 Worker status: 1 active, 0 idle
 """

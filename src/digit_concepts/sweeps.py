@@ -273,21 +273,55 @@ class Repository:
         subprocess.run([dvc_executable(), "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def living_workers(self) -> list[int]:
-        """Process ids of this repository's queue workers (``dvc exp queue-worker dvc-exp-<hash>-N``,
-        the hash DVC derives from the queue's folder), found in the process table."""
+    def node_prefix(self) -> str:
+        """The start of this repository's queue workers' node names, ``dvc-exp-<hash>-`` (the hash
+        DVC derives from the queue's folder; the worker's number and ``@localhost`` follow)."""
         import hashlib
         queue_folder = str(self.root.resolve() / ".dvc" / "tmp" / "exps" / "celery")
-        node_prefix = f"dvc-exp-{hashlib.sha256(queue_folder.encode('utf-8')).hexdigest()[:6]}-"
-        return [process_id for process_id, arguments in process_table()
-                if worker_of(arguments, node_prefix)]
+        return f"dvc-exp-{hashlib.sha256(queue_folder.encode('utf-8')).hexdigest()[:6]}-"
+
+    def living_workers(self) -> dict[int, int]:
+        """Worker number -> process id of this repository's queue workers, from the process table."""
+        prefix, living = self.node_prefix(), {}
+        for process_id, arguments in process_table():
+            if worker_of(arguments, prefix):
+                node = next(argument for argument in arguments if argument.startswith(prefix))
+                number = node[len(prefix):].split("@")[0]
+                if number.isdigit():
+                    living[int(number)] = process_id
+        return living
+
+    def start_missing_workers(self, workers: int) -> list[int]:
+        """Start the workers numbered 1..``workers`` that are not running, as ``dvc queue start``
+        would (``dvc exp queue-worker <node>``, the first with ``--clean``), but judged by the process
+        table: DVC judges by a ping, which a worker busy on 2 cores may not answer in time, and then
+        starts it a twin. Returns the numbers started."""
+        import os
+
+        living = self.living_workers()
+        missing = [number for number in range(1, workers + 1) if number not in living]
+        # The worker starts each job as `dvc ...`: the dvc beside this Python must come first on PATH.
+        environment = {**os.environ, "PATH": f"{Path(dvc_executable()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        for number in missing:
+            subprocess.Popen([dvc_executable(), "exp", "queue-worker", f"{self.node_prefix()}{number}@localhost",
+                              *(["--clean"] if number == 1 else [])], cwd=self.root, env=environment,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return missing
 
     def queue_states(self) -> dict[str, str]:
-        """The state of each queue entry by name (Queued, Running, Success, Failed...; the latest
-        entry of a name wins, as ``dvc queue status`` lists them oldest first)."""
+        """The state of each queue entry by name (Queued, Running, Success, Failed...). A name can
+        have several entries (a job rerun, or run under an earlier commit); the liveliest wins:
+        Running, then Queued, then Failed, then any other."""
         status = self.run([dvc_executable(), "queue", "status"], check=False)
-        return {line.split()[1]: line.split()[-1] for line in status.splitlines()
-                if len(line.split()) >= 3 and not line.startswith(("Task ", "Worker "))}
+        rank = {"running": 0, "queued": 1, "failed": 2}
+        states: dict[str, str] = {}
+        for line in status.splitlines():
+            if len(line.split()) < 3 or line.startswith(("Task ", "Worker ")):
+                continue
+            name, state = line.split()[1], line.split()[-1]
+            if rank.get(state.lower(), 3) < rank.get(states.get(name, "").lower(), 4):
+                states[name] = state
+        return states
 
     def forget(self, names: Sequence[str]) -> None:
         """Remove these entries from the queue (failed ones, before they are queued again)."""
@@ -316,11 +350,9 @@ class Repository:
             short = "queued" in [state.lower() for state in rows.values()] and running < workers
             short_since = (short_since or time.monotonic()) if short else None
             if short_since is not None and time.monotonic() - short_since >= restart_after_seconds:
-                # Only when none is left: DVC counts a worker as alive only if it answers a celery
-                # ping within a second, which a worker busy on 2 cores may not; `dvc queue start`
-                # then spawns a second worker under the same name, and the CPU is oversubscribed.
-                if not self.living_workers():
-                    self.start_workers(workers)
+                started_again = self.start_missing_workers(workers)
+                if started_again:
+                    print(f"started queue worker(s) {', '.join(map(str, started_again))} again", flush=True)
                 short_since = None
             time.sleep(poll_seconds)
 
