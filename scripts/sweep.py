@@ -174,7 +174,7 @@ def main() -> int:
         repository.forget([job.name for job in to_run if states.get(job.name) == "failed"])
         if to_run:
             repository.queue([job for job in to_run if job.name not in pending])
-            repository.start_workers(arguments.jobs)
+            repository.start_missing_workers(arguments.jobs)
             finished = repository.wait_for(names, started, arguments.jobs, arguments.poll_seconds)
         minutes = (time.monotonic() - started) / 60
         timing = (f"{len(to_run)} of {len(jobs)} jobs run by this command (the others were already finished for "

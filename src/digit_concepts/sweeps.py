@@ -35,15 +35,15 @@ LAST_STAGE = "convergence"  # every summarised metric is written by then
 
 
 def process_table() -> list[tuple[int, list[str]]]:
-    """(process id, command-line arguments) of every process this user can read (Linux /proc;
-    elsewhere the table is empty, and stopped workers are restarted as DVC alone would)."""
+    """(process id, command-line arguments) of every process this user can read (psutil, which
+    DVC itself depends on: the same on Linux, macOS and Windows)."""
+    import psutil
+
     table = []
-    for folder in Path("/proc").glob("[0-9]*"):
-        try:
-            arguments = (folder / "cmdline").read_bytes().split(b"\0")
-        except OSError:  # gone, or not ours to read
-            continue
-        table.append((int(folder.name), [argument.decode("utf-8", "replace") for argument in arguments if argument]))
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        arguments = process.info.get("cmdline")
+        if arguments:  # None or empty: not ours to read, or a kernel thread
+            table.append((process.info["pid"], list(arguments)))
     return table
 
 
@@ -267,12 +267,6 @@ class Repository:
             self.run(job.run_command(queue=True))
             print(f"queued {job.name}", flush=True)
 
-    def start_workers(self, workers: int) -> None:
-        # The worker outlives `dvc queue start` and would hold a captured pipe open until every job
-        # is done, hiding the progress lines: let it write nowhere (`dvc queue logs` has it all).
-        subprocess.run([dvc_executable(), "queue", "start", "--jobs", str(workers)], cwd=self.root, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
     def node_prefix(self) -> str:
         """The start of this repository's queue workers' node names, ``dvc-exp-<hash>-`` (the hash
         DVC derives from the queue's folder; the worker's number and ``@localhost`` follow)."""
@@ -305,6 +299,8 @@ class Repository:
         for number in missing:
             subprocess.Popen([dvc_executable(), "exp", "queue-worker", f"{self.node_prefix()}{number}@localhost",
                               *(["--clean"] if number == 1 else [])], cwd=self.root, env=environment,
+                             # The worker outlives this command: a captured pipe would stay open until every
+                             # job is done (`dvc queue logs` has its output).
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         return missing
 
