@@ -332,10 +332,11 @@ class Repository:
         while True:
             every_row = self.queue_states()
             rows = {name: state for name, state in every_row.items() if name in names}
-            failed = [name for name, state in rows.items() if state.lower() == "failed"]
+            done = {name: ref for name, ref in self.finished().items() if name in names}
+            # A finished experiment wins over a failed entry of the same name (a killed duplicate).
+            failed = [name for name, state in rows.items() if state.lower() == "failed" and name not in done]
             if failed:
                 raise RuntimeError(f"jobs failed: {', '.join(failed)} (see `dvc queue logs <name>`)")
-            done = {name: ref for name, ref in self.finished().items() if name in names}
             print(f"[{time.monotonic() - started:6.0f} s] {len(done)}/{len(names)} jobs done"
                   + "".join(f"; {name} {state}" for name, state in rows.items() if state.lower() == "running"),
                   flush=True)
