@@ -20,13 +20,26 @@ augmentation families (affine, thicker, thinner):
 - ``elastic``: Simard et al.'s elastic distortion (a random displacement field smoothed by a
   Gaussian of ``sigma`` pixels and scaled by ``alpha``);
 - ``blurred``: a Gaussian blur;
-- ``low_resolution``: down to ``side`` x ``side`` pixels and back (bilinear).
+- ``low_resolution``: down to ``side`` x ``side`` pixels and back (bilinear);
+- ``large_picture``: the digit as a person's picture of it would be (112 x 112, dark ink on
+  light paper), read back as the tool reads any picture (``user_files.mnist_form``: cropped to
+  its ink, fitted into 20 x 20, centred by mass).
+
+``held_out_views`` makes all four, seeded: the image transfer proxies that measure transfer,
+beside the three the autoencoder trains on (``transfer.transfer_views``).
 """
 
 import numpy as np
 from scipy import ndimage, signal
 
+from .user_files import mnist_form
+
 TELEPHONE_BAND = (300.0, 3400.0)
+HELD_OUT_IMAGE_VIEWS = ("elastic", "blur", "low_resolution", "large_picture")
+ELASTIC = {"alpha": 34.0, "sigma": 4.0}  # Simard et al.'s values for MNIST
+BLUR_SIGMA = 1.0
+LOW_SIDE = 8
+LARGE_SIDE = 112
 MU = 255.0  # 8-bit mu-law
 
 
@@ -140,3 +153,18 @@ def low_resolution(images: np.ndarray, side: int) -> np.ndarray:
     back = ndimage.zoom(small, (1.0, images.shape[1] / small.shape[1], images.shape[2] / small.shape[2]), order=1,
                         grid_mode=True, mode="nearest")
     return np.clip(back, 0.0, 1.0).astype(np.float32)
+
+
+def large_picture(image: np.ndarray, side: int = LARGE_SIDE) -> np.ndarray:
+    """One digit drawn large, dark on light, and read back as the tool reads a picture."""
+    image = np.asarray(image, dtype=np.float64)
+    large = ndimage.zoom(image, side / image.shape[0], order=1, grid_mode=True, mode="nearest")
+    return mnist_form(1.0 - np.clip(large, 0.0, 1.0))
+
+
+def held_out_views(images: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """The four image shifts no training view resembles, keyed by HELD_OUT_IMAGE_VIEWS."""
+    rng = np.random.default_rng([seed, 18])  # its own stream: the trained views' draws stay as they were
+    return {"elastic": elastic(images, ELASTIC["alpha"], ELASTIC["sigma"], rng), "blur": blurred(images, BLUR_SIGMA),
+            "low_resolution": low_resolution(images, LOW_SIDE),
+            "large_picture": np.stack([large_picture(image) for image in _checked_images(images)]).astype(np.float32)}
