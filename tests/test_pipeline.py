@@ -59,7 +59,8 @@ def test_metrics(pipeline):
     assert alone["n_clusters"] == 4 and 0.0 <= alone["acc"] <= 1.0  # raw codes: no voices (count_selection none)
     transfer = json.loads((project / "metrics" / "transfer.json").read_text())
     assert set(transfer) == {f"{prefix}image_{view}_acc{suffix}" for prefix in ("", "validation_")
-                             for view in ("affine", "thick", "thin") for suffix in ("", "_interval")}
+                             for view in ("affine", "thick", "thin", "elastic", "blur", "low_resolution",
+                                          "large_picture") for suffix in ("", "_interval")}
     relate = json.loads((project / "metrics" / "relate.json").read_text())
     assert {"audio_acc_through_images_each_alone", "validation_audio_acc_through_images"} <= set(relate)
     # Every headline metric has its 95% bootstrap interval beside it; around it where the naming is

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import clustering, relations, scoring, transfer, voices
+from . import clustering, relations, scoring, shifts, transfer, voices
 from .adaptation import recording_features
 from .evidence import Bootstrap
 
@@ -71,13 +71,14 @@ def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> 
 
 def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict,
                     bootstrap: Bootstrap | None = None) -> dict:
-    """Validation and test digits drawn differently (``transfer.TRANSFER_VIEW_NAMES``), named by the
+    """Validation and test digits drawn differently (``transfer.TRANSFER_VIEW_NAMES``, trained on;
+    ``shifts.HELD_OUT_IMAGE_VIEWS``, never seen in training), named by the
     learner as clean ones are: accuracy with each concept meaning the digit it means for the clean
     split (``image_concepts[split]``). ``transfer_codes[f"{split}_{view}"]``: their image codes."""
     scores = {}
     for split, prefix in (("test", "image_"), ("validation", "validation_image_")):
         digits = scoring.load_digits("image", split)
-        for view in transfer.TRANSFER_VIEW_NAMES:
+        for view in (*transfer.TRANSFER_VIEW_NAMES, *shifts.HELD_OUT_IMAGE_VIEWS):
             _, log_posteriors = image_model.place(transfer_codes[f"{split}_{view}"])
             scores.update(scoring.with_share(f"{prefix}{view}_acc", scoring.right_under_mapping_of(
                 image_concepts[split], digits, log_posteriors.argmax(axis=1), digits), bootstrap))
