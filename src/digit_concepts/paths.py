@@ -36,7 +36,7 @@ def training_log_dir(modality: str) -> Path:
 
 
 ENCODINGS = Path("data/encodings/codes.npz")
-# Image codes of validation and test digits drawn differently (transfer.TRANSFER_VIEW_NAMES, shifts.HELD_OUT_IMAGE_VIEWS).
+# Image codes of validation and test digits drawn differently (transfer.TRANSFER_VIEW_NAMES).
 TRANSFER_ENCODINGS = Path("data/encodings/transfer_codes.npz")
 CLUSTERS_DIR = Path("data/clusters")
 CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
