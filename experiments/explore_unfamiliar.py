@@ -123,15 +123,12 @@ def main() -> int:
     print("|---|---|---|---|---|" + "---|" * len(arguments.shares))
     for sense, sense_inputs in inputs.items():
         standardiser = learner.models[sense].standardiser
-        encoder, decoder = learner.halves(sense)
         scores = {}
         for name, (samples, targets) in sense_inputs.items():
-            codes_of = learner.codes(sense, samples)
-            reconstructed = decoder.predict(codes_of, batch_size=1024, verbose=0)
-            scores[name] = {f"distance, k={k}": familiarity.train_distances(standardiser.apply(codes_of), train[sense], k)
-                            for k in arguments.k}
-            scores[name]["reconstruction MSE"] = np.mean(
-                (targets.reshape(len(samples), -1) - reconstructed.reshape(len(samples), -1)) ** 2, axis=1)
+            perceived = learner.perception(sense, samples, targets)
+            scores[name] = {f"distance, k={k}": familiarity.train_distances(standardiser.apply(perceived.codes),
+                                                                         train[sense], k) for k in arguments.k}
+            scores[name]["reconstruction MSE"] = perceived.errors
         validation_p = {}
         for score in scores["validation digits"]:
             validation = np.sort(scores["validation digits"][score])

@@ -5,7 +5,7 @@ import pandas as pd
 
 from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion, generation, paths, relations,
                             scoring, storage, zones)
-from digit_concepts.familiarity import Familiarity, reconstruction_errors
+from digit_concepts.familiarity import Familiarity
 from digit_concepts.standardisation import Standardiser
 from digit_concepts.adaptation import recording_features
 from digit_concepts.evidence import Bootstrap
@@ -60,8 +60,8 @@ def main() -> None:
                         settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
     # How unlike the train samples a validation sample gets: what flags a new one as unfamiliar.
-    errors = {f"{sense}_{split}": reconstruction_errors(samples[sense][split], decoders[sense].predict(
-                  codes[f"{sense}_{split}"], batch_size=1024, verbose=0))
+    errors = {f"{sense}_{split}": autoencoders.sample_errors(samples[sense][split], decoders[sense].predict(
+                  codes[f"{sense}_{split}"], batch_size=1024, verbose=0), binary=False)["mse"]
               for sense in SENSES for split in ("validation", "test")}
     references = {sense: Familiarity.calibrate(Standardiser.fit(codes[f"{sense}_train"]), codes[f"{sense}_train"],
                                                codes[f"{sense}_validation"], errors[f"{sense}_validation"],

@@ -43,14 +43,6 @@ def train_distances(standardised_codes: np.ndarray, train_codes: np.ndarray, k: 
     return distances[:, k - 1]
 
 
-def reconstruction_errors(targets: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
-    """Each sample's mean squared error between what its autoencoder should give back and what it does."""
-    targets, reconstructions = np.asarray(targets, np.float64), np.asarray(reconstructions, np.float64)
-    if targets.shape != reconstructions.shape:
-        raise ValueError(f"targets {targets.shape} and reconstructions {reconstructions.shape} must have one shape")
-    return np.mean((targets - reconstructions).reshape(len(targets), -1) ** 2, axis=1)
-
-
 def share_at_least(scores: np.ndarray, validation_scores: np.ndarray) -> np.ndarray:
     """The share of validation samples scoring at least as high as each score (conformal p-value,
     in (0, 1]; ``validation_scores`` sorted ascending)."""

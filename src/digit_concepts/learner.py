@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio, clustering, fusion, paths, relations, storage
-from .familiarity import Familiarity, reconstruction_errors
+from .familiarity import Familiarity
 from .generation import sample_concepts
 from .params import IMAGINATION_ROUTES
 
@@ -225,9 +225,11 @@ class Learner:
     def perception(self, sense: str, samples: np.ndarray, targets: np.ndarray) -> Perception:
         """What the encoder reads (``samples``) and what the decoder should give back (``targets``:
         the pictures themselves, or the recordings' normalised log-mels)."""
+        from .autoencoders import sample_errors
+
         codes = self.codes(sense, samples)
         _, decoder = self.halves(sense)
-        return Perception(codes, reconstruction_errors(targets, predicted(decoder, codes, 1024)))
+        return Perception(codes, sample_errors(targets, predicted(decoder, codes, 1024), binary=False)["mse"])
 
     def codes(self, sense: str, samples: np.ndarray) -> np.ndarray:
         encoder, _ = self.halves(sense)
