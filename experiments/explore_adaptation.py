@@ -35,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts.adaptation import batch_neighbourhoods  # noqa: E402
+from digit_concepts.adaptation import batch_neighbourhoods, batch_neighbours_for  # noqa: E402
 
 CANDIDATES = (0, 5, 10, 20, 40)
 DEFAULT = 20
@@ -63,6 +63,68 @@ def accuracies(features, targets, digits, train, test) -> list[float]:
     return scores
 
 
+BATCH_SIZES = (1, 10, 40, 500)  # how a user might give one new voice's files: alone, a few, a set, all
+SHARES = (0.5, 1.0, 2.0)  # rule candidates: at most share x (batch size / concepts - 1) neighbours, and 20
+
+
+def named_in_batches(probabilities, points, train_points, batch_size, neighbours_of, rng) -> np.ndarray:
+    """Each recording named within a random batch of ``batch_size`` (whole batches of a random
+    order), borrowing from ``neighbours_of(batch_size)`` neighbours at most, as the pipeline does
+    (probabilities summed; ``adaptation.batch_neighbourhoods``)."""
+    order = rng.permutation(len(points))
+    named = np.full(len(points), -1)
+    for start in range(0, len(order) - batch_size + 1, batch_size):
+        batch = order[start:start + batch_size]
+        indices, weights = batch_neighbourhoods(points[batch], neighbours_of(batch_size), train_points)
+        named[batch] = (probabilities[batch][indices] * weights[:, :, None]).sum(axis=1).argmax(axis=1)
+    return named
+
+
+def batch_rules() -> dict:
+    rules = {"each alone": lambda size: 0, f"fixed {DEFAULT}": lambda size: DEFAULT}
+    for share in SHARES:
+        rules[f"share {share}"] = lambda size, share=share: batch_neighbours_for(size, 10, DEFAULT, share)
+    return rules
+
+
+def explore_batch_sizes(features, targets, digits, speakers) -> None:
+    """Every (fold's test speaker, validation speaker) pair: the validation speaker's recordings
+    given in batches of each size, named by each rule; the test speaker never read."""
+    rules = batch_rules()
+    scores = {(size, rule): [] for size in BATCH_SIZES for rule in rules}
+    for held_out in np.unique(speakers):
+        for validation in np.unique(speakers):
+            if validation == held_out:
+                continue
+            train = (speakers != held_out) & (speakers != validation)
+            mean, deviation = features[train].mean(axis=0), features[train].std(axis=0) + 1e-6
+            pca = PCA(64, random_state=0).fit((features[train] - mean) / deviation)
+            train_points, points = (pca.transform((features[rows] - mean) / deviation)
+                                    for rows in (train, speakers == validation))
+            probe = LogisticRegression(C=0.1, max_iter=2000).fit(train_points, targets[train])
+            probabilities = probe.predict_proba(points)
+            truth = digits[speakers == validation]
+            for size in BATCH_SIZES:
+                for rule, neighbours_of in rules.items():
+                    # The same batches for every rule: a fresh generator per size, seeded alike.
+                    named = named_in_batches(probabilities, points, train_points, size, neighbours_of,
+                                             np.random.default_rng([0, size]))
+                    kept = named >= 0
+                    scores[size, rule].append(float(np.mean(named[kept] == truth[kept])))
+            print(f"  {held_out} out, {validation} scored: " + "; ".join(
+                f"{size}: " + " ".join(f"{scores[size, rule][-1]:.3f}" for rule in rules) for size in BATCH_SIZES),
+                flush=True)
+    print(f"\nmean over {len(scores[BATCH_SIZES[0], 'each alone'])} (test speaker out, validation speaker) pairs; "
+          "in brackets the worst pair's difference from each alone")
+    print("| batch size | " + " | ".join(rules) + " |")
+    print("|---" * (len(rules) + 1) + "|")
+    for size in BATCH_SIZES:
+        alone = np.array(scores[size, "each alone"])
+        print(f"| {size} | " + " | ".join(
+            f"{np.mean(scores[size, rule]):.3f} ({np.min(np.array(scores[size, rule]) - alone):+.3f})"
+            for rule in rules) + " |")
+
+
 def main() -> None:
     cache = explore_audio_transfer().build_cache()
     features, digits, speakers = cache["cep"].reshape(len(cache["cep"]), -1), cache["digit"], cache["speaker"]
@@ -70,6 +132,9 @@ def main() -> None:
     targets = digits.copy()
     flipped = rng.random(len(digits)) < 0.03
     targets[flipped] = rng.integers(0, 10, flipped.sum())
+    if "--batch-sizes" in sys.argv[1:]:
+        explore_batch_sizes(features, targets, digits, speakers)
+        return
     print("| fold's test speaker | " + " | ".join(f"k = {k}" for k in CANDIDATES) + " | chosen | test speaker at k = "
           f"{DEFAULT} (k = 0) |")
     for held_out in np.unique(speakers):

@@ -309,6 +309,15 @@ def test_neighbourhoods_put_each_sample_first_and_weigh_only_members_nearer_than
     assert (adaptation.batch_neighbourhoods(duplicates, 2, np.ones((1, 2)))[0][:, 0] == [0, 1, 2]).all()
 
 
+@pytest.mark.parametrize("batch_size, expected", [(0, 0), (1, 0), (10, 0), (19, 0), (20, 1), (40, 3), (300, 20),
+                                                 (500, 20)])
+def test_a_batch_borrows_no_more_than_it_holds_of_one_concept(batch_size, expected):
+    assert adaptation.batch_neighbours_for(batch_size, 10, 20) == expected
+    assert adaptation.batch_neighbours_for(40, 10, 20, share=0.5) == 1 and adaptation.batch_neighbours_for(40, 10, 2) == 2
+    with pytest.raises(ValueError, match="concepts >= 1"):
+        adaptation.batch_neighbours_for(40, 0, 20)
+
+
 def test_evidence_through_carries_posteriors_to_the_other_sense():
     log_posteriors = np.log([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]] + np.finfo(float).tiny)
     conditional = np.array([[1.0, 0.0], [0.0, 1.0], [0.25, 0.75]])  # P(image | audio cluster)

@@ -74,6 +74,18 @@ def test_load_recording_errors(tmp_path, case, message):
     assert str(path) in str(caught.value)
 
 
+@pytest.mark.parametrize("frames, n_mels, fmin", [(40, 40, 100.0), (7, 64, 0.0), (1, 8, 0.0)])
+def test_mel_power_is_librosas_melspectrogram_to_the_byte(settings, frames, n_mels, fmin):
+    import librosa
+
+    power = np.random.default_rng(frames).random((settings.n_fft // 2 + 1, frames)).astype(np.float32) ** 3
+    expected = librosa.feature.melspectrogram(S=power, sr=settings.sample_rate, n_fft=settings.n_fft, n_mels=n_mels,
+                                              fmin=fmin, fmax=settings.fmax)
+    for _ in range(2):  # built once, then reused
+        found = audio._mel_power(power, settings, n_mels, fmin)
+        assert found.dtype == expected.dtype and np.array_equal(found, expected)
+
+
 @pytest.mark.parametrize("seconds", [0.2, 2.0], ids=["short", "long"])
 def test_log_mel_shape(settings, seconds):
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE

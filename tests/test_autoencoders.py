@@ -28,37 +28,36 @@ def test_partner_head_is_a_second_output_and_the_halves_stay_extractable():
     assert plain(np.zeros((1, 4, 5), np.float32)).shape == (1, 4, 5)
 
 
-def test_fresh_views_every_epoch_are_new_each_epoch_and_repeatable():
-    keras = runtime.keras_with_seed(0)
+def test_fresh_renderings_are_new_each_epoch_repeatable_and_drawn_as_views_then_order():
     samples = np.arange(10, dtype=np.float32).reshape(10, 1)
 
     def shifted(values, rng):  # a rendering: each sample moved by a random amount
         return values + rng.integers(1, 1000, size=values.shape).astype(np.float32)
 
     def two_epochs(seed):
-        batches = autoencoders._fresh_views_every_epoch(keras, samples, samples, shifted, 4,
-                                                         np.random.default_rng(seed))
-        assert len(batches) == 3  # 10 samples in batches of 4
-        first = [batches[index] for index in range(len(batches))]
-        batches.on_epoch_end()
-        second = [batches[index] for index in range(len(batches))]
-        return first, second
+        epochs = autoencoders.fresh_renderings(samples, samples, shifted, np.random.default_rng(seed))
+        return next(epochs), next(epochs)
 
     first, second = two_epochs(1)
-    for views, targets in first:  # each view is its own clean sample, rendered
-        assert (views > targets).all() and set(targets.ravel()) <= set(samples.ravel())
-    assert sorted(np.concatenate([targets for _, targets in first]).ravel()) == list(samples.ravel())  # all, once
-    assert not np.array_equal(np.concatenate([views for views, _ in first]),
-                              np.concatenate([views for views, _ in second]))  # epoch 2 sees new views
-    again_first, again_second = two_epochs(1)
-    for (views, targets), (views_again, targets_again) in zip(first + second, again_first + again_second):
-        np.testing.assert_array_equal(views, views_again)
-        np.testing.assert_array_equal(targets, targets_again)
-    # Drawn ahead in a thread, yet the generator is used as if in line: views, then order, per epoch.
-    rng = np.random.default_rng(1)
-    for epoch in (first, second):
-        views, order = shifted(samples, rng), rng.permutation(len(samples))
-        np.testing.assert_array_equal(np.concatenate([batch_views for batch_views, _ in epoch]), views[order])
+    for views, targets in (first, second):  # each view is its own clean sample, rendered; all, once
+        assert (views > targets).all() and sorted(targets.ravel()) == list(samples.ravel())
+    assert not np.array_equal(first[0], second[0])  # epoch 2 sees new views
+    for epoch, again in zip((first, second), two_epochs(1)):
+        np.testing.assert_array_equal(epoch[0], again[0])
+        np.testing.assert_array_equal(epoch[1], again[1])
+    rng = np.random.default_rng(1)  # the generator is used as views, then order, per epoch
+    for views, targets in (first, second):
+        rendered, order = shifted(samples, rng), rng.permutation(len(samples))
+        np.testing.assert_array_equal(views, rendered[order])
+        np.testing.assert_array_equal(targets, samples[order])
+
+
+def test_batches_come_whole_in_the_order_named_the_last_one_short():
+    runtime.keras_with_seed(0)
+    samples = np.arange(10, dtype=np.float32).reshape(10, 1)
+    batches = [(np.asarray(views).ravel().tolist(), np.asarray(targets).ravel().tolist())
+               for views, targets in autoencoders._batches(samples, -samples, 4, [2, 0, 1])]
+    assert batches == [([8, 9], [-8, -9]), ([0, 1, 2, 3], [0, -1, -2, -3]), ([4, 5, 6, 7], [-4, -5, -6, -7])]
 
 
 def test_frames_architecture_convolves_over_time_and_keeps_a_dense_decoder():

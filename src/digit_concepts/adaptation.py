@@ -18,6 +18,17 @@ import numpy as np
 from .standardisation import Standardiser
 
 
+def batch_neighbours_for(batch_size: int, concepts: int, most: int, share: float = 1.0) -> int:
+    """How many batch neighbours a recording may borrow from, decided by the batch: at most
+    ``share`` x (``batch_size`` / ``concepts`` - 1), the fellow recordings of its own concept an
+    evenly mixed batch holds, and never more than ``most``. A batch of one recording per concept
+    or fewer borrows nothing (each alone); a large batch borrows ``most``."""
+    if batch_size < 0 or concepts < 1 or most < 0 or share < 0:
+        raise ValueError(f"need batch_size >= 0, concepts >= 1, most >= 0 and share >= 0, got {batch_size}, "
+                         f"{concepts}, {most} and {share}")
+    return int(min(most, max(0, np.floor(share * (batch_size / concepts - 1.0)))))
+
+
 def batch_neighbourhoods(batch_features: np.ndarray, neighbours: int,
                          train_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each batch member, the indices of itself and its ``neighbours`` nearest batch members

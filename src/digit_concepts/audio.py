@@ -1,5 +1,6 @@
 """Recordings to fixed-size log-mel spectrograms and back to sound (Griffin-Lim)."""
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,10 +96,23 @@ def trimmed_power(signal: np.ndarray, settings: AudioSettings) -> np.ndarray:
     return np.abs(librosa.stft(trimmed, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
 
 
+@functools.lru_cache(maxsize=16)
+def _mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    filters = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    filters.setflags(write=False)
+    return filters
+
+
+def _mel_power(power: np.ndarray, settings: AudioSettings, n_mels: int, fmin: float = 0.0) -> np.ndarray:
+    """``librosa.feature.melspectrogram(S=power, ...)`` to the byte, with the filter bank built once
+    rather than per call (a fifth of preprocessing went to rebuilding it)."""
+    filters = _mel_filters(settings.sample_rate, settings.n_fft, n_mels, float(fmin), float(settings.fmax))
+    return np.einsum("...ft,mf->...mt", power, filters, optimize=True)
+
+
 def _mel_decibels(power: np.ndarray, settings: AudioSettings, n_mels: int, fmin: float = 0.0) -> np.ndarray:
     """Mel bands of a power spectrogram in dB, floored ``settings.silence_floor_db`` below the peak."""
-    mel_power = librosa.feature.melspectrogram(S=power, sr=settings.sample_rate, n_fft=settings.n_fft,
-                                               n_mels=n_mels, fmin=fmin, fmax=settings.fmax)
+    mel_power = _mel_power(power, settings, n_mels, fmin)
     decibels = librosa.power_to_db(mel_power, ref=1.0, amin=1e-10, top_db=None)
     return np.maximum(decibels, decibels.max() - settings.silence_floor_db)
 
@@ -323,9 +337,7 @@ def voice_descriptors(signal: np.ndarray, power: np.ndarray, settings: AudioSett
     padded = np.pad(signal, (0, max(0, settings.n_fft - signal.size)))
     whole = np.abs(librosa.stft(padded, n_fft=settings.n_fft, hop_length=settings.hop_length)) ** 2
     # No floor below the peak here (unlike ``_mel_decibels``): the quiet frames are what it would clip.
-    bands = librosa.power_to_db(librosa.feature.melspectrogram(S=whole, sr=settings.sample_rate, n_fft=settings.n_fft,
-                                                               n_mels=NOISE_BANDS, fmax=settings.fmax),
-                                ref=1.0, amin=1e-10, top_db=None)
+    bands = librosa.power_to_db(_mel_power(whole, settings, NOISE_BANDS), ref=1.0, amin=1e-10, top_db=None)
     energy = bands.mean(axis=0)
     noise_floor = bands[:, energy <= np.quantile(energy, QUIET_SHARE)].mean(axis=1)
     level = [1e3 * float(signal.mean()), float(np.log(np.abs(signal).max())), float(np.log(signal.size))]
