@@ -299,7 +299,59 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, 
             shift = codes[train].mean(0) if tag else 0.0
             probs = head.predict(c[test] + shift, batch_size=1024, verbose=0)
             result["head" + tag] = hungarian(probs.argmax(1), test_digits)
+    if BATCH_SIZES_FLAG in sys.argv[1:]:
+        result.update(batch_adaptation(codes, train, test, audio_index, partner_concepts, n_concepts, test_digits))
     result["fold_s"] = time.time() - start
+    return result
+
+
+BATCH_SIZES_FLAG = "--batch-sizes"
+BATCH_SIZES = (1, 10, 40, 500)
+BATCH_SHARES = (0.25, 0.5, 1.0)
+BATCHINGS = 5  # random batchings per size and speaker
+
+
+def batch_adaptation(codes, train, test, cooc_audio, cooc_concepts, n_concepts, test_digits) -> dict:
+    """The pipeline's naming with test-time adaptation (relations.name_with_batch_neighbours on
+    k-means-300 posteriors carried through the co-occurrence), the scored speaker's recordings
+    given in random batches of each size: each alone, at most 20 neighbours, and the batch-size
+    rule (adaptation.batch_neighbours_for) at each share. Keys ta_<size>_<rule>."""
+    from scipy.special import log_softmax
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    from digit_concepts import relations
+    from digit_concepts.adaptation import batch_neighbours_for
+
+    mean, std = codes[train].mean(0), codes[train].std(0) + 1e-6
+    standardised = (codes - mean) / std
+    pca = PCA(min(32, codes.shape[1]), random_state=SEED).fit(standardised[train])
+    a, b = pca.transform(standardised[train]), pca.transform(standardised[test])
+    km = KMeans(300, n_init=4, random_state=SEED).fit(a)
+    spread = max(float(((a - km.cluster_centers_[km.labels_]) ** 2).sum(1).mean() / a.shape[1]), 1e-8)
+    squared = ((b[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    log_posteriors = log_softmax(-squared / (2.0 * spread), axis=1)  # as clustering.Clustering's k-means
+    counts = relations.cooccurrence(cooc_concepts, km.labels_[cooc_audio], n_concepts, 300)
+    evidence = relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T)
+    rules = {"alone": lambda size: 0, "k20": lambda size: 20,
+             **{f"share{share}": (lambda size, share=share: batch_neighbours_for(size, n_concepts, 20, share))
+                for share in BATCH_SHARES}}
+    result = {}
+    for size in BATCH_SIZES:
+        # Several random batchings of the speaker's recordings (one for the whole speaker), averaged.
+        batchings = [np.random.default_rng([SEED, size, draw]).permutation(len(b))
+                     for draw in range(BATCHINGS if size < len(b) else 1)]
+        for rule, neighbours_of in rules.items():
+            accuracies = []
+            for order in batchings:
+                batches = [order[start:start + size] for start in range(0, len(order) - size + 1, size)]
+                kept = np.concatenate(batches)
+                named = np.full(len(b), -1)
+                for batch in batches:
+                    named[batch] = relations.name_with_batch_neighbours(evidence[batch], standardised[test][batch],
+                                                                        neighbours_of(size), standardised[train])
+                accuracies.append(hungarian(named[kept], test_digits[kept]))
+            result[f"ta_{size}_{rule}"] = float(np.mean(accuracies))
     return result
 
 
@@ -335,6 +387,10 @@ def main():
     # other four: choices made this way never see the fold's test speaker.
     parser.add_argument("--split", default="loso", choices=["loso", "official", "inner"])
     parser.add_argument("--speakers", default=",".join(SPEAKERS))
+    parser.add_argument("--all-validation", action="store_true",
+                        help="with --split inner: score every other speaker in turn, not only the next one")
+    parser.add_argument(BATCH_SIZES_FLAG, action="store_true",
+                        help="also score test-time adaptation with batches of 1/10/40/500 (keys ta_<size>_<rule>)")
     args = parser.parse_args()
     cache = build_cache()
     image_digits, image_concepts, image_codes = image_teacher()
@@ -345,15 +401,20 @@ def main():
         for fold in folds:
             test = cache["speaker"] == fold if fold != "official" else cache["index"] < 5
             train = ~test
+            pairs = [(train, test, fold)]
             if args.split == "inner":
-                scored = SPEAKERS[(SPEAKERS.index(fold) + 1) % len(SPEAKERS)]
-                train, test = (cache["speaker"] != fold) & (cache["speaker"] != scored), cache["speaker"] == scored
-            result = run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes)
-            record = {"split": args.split, "variant": name, "fold": fold, **result, "cfg": cfg}
-            with RESULTS_JSONL.open("a") as handle:
-                handle.write(json.dumps(record) + "\n")
-            write_table()
-            log(name, fold, {k: round(v, 3) for k, v in result.items()})
+                # The next speaker (cyclically) is scored; with --all-validation, every other one in turn.
+                scored_speakers = ([speaker for speaker in SPEAKERS if speaker != fold] if args.all_validation
+                                   else [SPEAKERS[(SPEAKERS.index(fold) + 1) % len(SPEAKERS)]])
+                pairs = [((cache["speaker"] != fold) & (cache["speaker"] != scored), cache["speaker"] == scored,
+                          fold if not args.all_validation else f"{fold}/{scored}") for scored in scored_speakers]
+            for train, test, label in pairs:
+                result = run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes)
+                record = {"split": args.split, "variant": name, "fold": label, **result, "cfg": cfg}
+                with RESULTS_JSONL.open("a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                write_table()
+                log(name, label, {k: round(v, 3) for k, v in result.items()})
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ def main() -> None:
     # Before minutes of work: every k, k_range and voice count must fit the train samples.
     check_cluster_sizes(params, train_sample_counts(paths.IMAGE_METADATA, paths.AUDIO_METADATA))
     found = concepts.find(storage.read_npz(paths.ENCODINGS), storage.read_npz(paths.EPISODES), params["cluster"],
-                          params["seed"], storage.read_npz(paths.TRANSFER_ENCODINGS),
-                          storage.read_npz(paths.VOICE_DESCRIPTORS), Bootstrap.from_params(params))
+                          params["seed"], storage.read_npz(paths.VOICE_DESCRIPTORS), Bootstrap.from_params(params))
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **found.assignments)
     storage.write_npz(paths.AUDIO_ALONE, **found.audio_alone)  # scored only: nothing downstream decides on it
     storage.write_npz(paths.LEARNER_ARRAYS, **found.learner)
@@ -20,7 +19,6 @@ def main() -> None:
     storage.write_npz(paths.CLUSTER_MODELS, **found.gaussians)
     storage.write_csv(paths.CLUSTER_CHOICE, found.choice_table())
     storage.write_json(paths.CLUSTER_METRICS, found.metrics)
-    storage.write_json(paths.TRANSFER_METRICS, found.transfer_metrics)
     for space, scores in found.metrics.items():
         print(f"{space}: " + ", ".join(f"{name} {value:.3f}" for name, value in scores.items()
                                        if not isinstance(value, dict)))

@@ -34,8 +34,12 @@ def main() -> None:
                               for views in (transfer.transfer_views(samples[split], params["seed"]),
                                             shifts.held_out_views(samples[split], params["seed"]))
                               for view, drawn in views.items()}
+        else:  # the same recordings heard differently (shifts.AUDIO_SHIFTS)
+            heard = storage.read_npz(paths.AUDIO_SHIFTS)
+            audio_transfer_codes = {f"audio_{name}": encoder.predict(inputs, batch_size=1024, verbose=0)
+                                    for name, inputs in heard.items()}
     storage.write_npz(paths.ENCODINGS, **codes)
-    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes)
+    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes, **audio_transfer_codes)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
     print(metrics)
 

@@ -17,6 +17,7 @@ def main() -> None:
     audio_arrays, features, statistics, voice_descriptors, settings, audio_table = preprocessing.recordings(params)
     streams = preprocessing.episode_streams(image_table, audio_table, params["pairs"]["noise"],
                                             np.random.default_rng(params["seed"]))
+    shifted = preprocessing.shifted_recordings(params["seed"], settings, statistics, audio_table)
 
     storage.write_npz(paths.IMAGES, **image_arrays)
     storage.write_npz(paths.SPECTROGRAMS, **audio_arrays)
@@ -24,6 +25,7 @@ def main() -> None:
     if statistics is not None:
         storage.write_npz(paths.AUDIO_FEATURE_STATISTICS, **statistics)
     storage.write_npz(paths.VOICE_DESCRIPTORS, **voice_descriptors)
+    storage.write_npz(paths.AUDIO_SHIFTS, **shifted)
     storage.write_json(paths.AUDIO_SETTINGS, settings.as_dict())
     storage.write_csv(paths.IMAGE_METADATA, image_table)
     storage.write_csv(paths.AUDIO_METADATA, audio_table)

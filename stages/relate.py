@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from digit_concepts import brain, paths, relations, scoring, storage
-from digit_concepts.adaptation import recording_features
+from digit_concepts import brain, clustering, paths, relations, scoring, storage, transfer_proxies
+from digit_concepts.adaptation import recording_features, recording_space
 from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
 
@@ -43,6 +43,22 @@ def main() -> None:
         metrics.update(scoring.with_accuracy(f"{prefix}image_acc_through_audio", image_named,
                                              scoring.load_digits("image", split), bootstrap))
 
+    # The transfer proxies: samples drawn or heard differently, placed as the tool places new ones.
+    learner_arrays, learner_settings = storage.read_npz(paths.LEARNER_ARRAYS), storage.read_json(paths.LEARNER_SETTINGS)
+    models = {sense: clustering.SenseModel.from_arrays(learner_arrays, sense, learner_settings[sense]["reduction"])
+              for sense in ("image", "audio")}
+    transfer_codes = storage.read_npz(paths.TRANSFER_ENCODINGS)
+    clean_named = {split: relations.name_recordings_through_images(
+        assignments[f"audio_{split}_log_posteriors"], counts, features[split], 0, features["train"])
+        for split in ("test", "validation")}
+    transfer_metrics = {
+        **transfer_proxies.image_scores(models["image"], {split: assignments[f"image_{split}"]
+                                                          for split in ("test", "validation")},
+                                        transfer_codes, bootstrap),
+        **transfer_proxies.audio_scores(models["audio"], counts, clean_named, transfer_codes,
+                                        recording_space(codes).apply,
+                                        features["train"], neighbours, bootstrap)}
+
     for direction in brain.DIRECTIONS:
         source, target = direction.split("_to_")
         loss = brain.train_map(codes[f"{source}_train"][streams[f"train_{source}_index"]],
@@ -55,6 +71,7 @@ def main() -> None:
     storage.write_csv(paths.ONE_TO_MANY, relations.one_to_many(counts, params["relate"]["min_share"]))
     storage.write_csv(paths.TEST_EPISODE_CONCEPTS, pd.DataFrame({"image_concept": test_image, "audio_concept": test_audio}))
     storage.write_json(paths.RELATE_METRICS, metrics)
+    storage.write_json(paths.TRANSFER_METRICS, transfer_metrics)
     print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items() if isinstance(value, float)))
 
 

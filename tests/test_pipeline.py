@@ -58,9 +58,13 @@ def test_metrics(pipeline):
     alone = json.loads((project / "metrics" / "cluster.json").read_text())["audio_reference"]
     assert alone["n_clusters"] == 4 and 0.0 <= alone["acc"] <= 1.0  # raw codes: no voices (count_selection none)
     transfer = json.loads((project / "metrics" / "transfer.json").read_text())
-    assert set(transfer) == {f"{prefix}image_{view}_acc{suffix}" for prefix in ("", "validation_")
-                             for view in ("affine", "thick", "thin", "elastic", "blur", "low_resolution",
-                                          "large_picture") for suffix in ("", "_interval")}
+    assert set(transfer) == ({f"{prefix}image_{view}_acc{suffix}" for prefix in ("", "validation_")
+                              for view in ("affine", "thick", "thin", "elastic", "blur", "low_resolution",
+                                           "large_picture") for suffix in ("", "_interval")}
+                             | {f"{prefix}audio_{shift}_acc{adapted}{suffix}" for prefix in ("", "validation_")
+                                for shift in ("telephone", "noise", "reverb", "speed", "pitch")
+                                for adapted in ("", "_adapted") for suffix in ("", "_interval")})
+    assert all(0.0 <= value <= 1.0 for key, value in transfer.items() if not key.endswith("_interval"))
     relate = json.loads((project / "metrics" / "relate.json").read_text())
     assert {"audio_acc_through_images_each_alone", "validation_audio_acc_through_images"} <= set(relate)
     # Every headline metric has its 95% bootstrap interval beside it; around it where the naming is

@@ -72,8 +72,13 @@ def pooled(values: np.ndarray, batch_features: np.ndarray, neighbours: int,
     return (values[indices] * weights[:, :, None]).sum(axis=1), weights.sum(axis=1, keepdims=True)
 
 
+def recording_space(codes: dict) -> Standardiser:
+    """The space in which recordings are near each other: audio codes standardised with the train
+    recordings' (``codes["audio_train"]``) statistics."""
+    return Standardiser.fit(codes["audio_train"])
+
+
 def recording_features(codes: dict, splits) -> dict[str, np.ndarray]:
-    """The space in which recordings are near each other: each split's audio codes
-    (``codes[f"audio_{split}"]``) standardised with the train recordings' statistics."""
-    standardiser = Standardiser.fit(codes["audio_train"])
-    return {split: standardiser.apply(codes[f"audio_{split}"]) for split in splits}
+    """Each split's audio codes (``codes[f"audio_{split}"]``) in ``recording_space``."""
+    space = recording_space(codes)
+    return {split: space.apply(codes[f"audio_{split}"]) for split in splits}

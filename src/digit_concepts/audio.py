@@ -245,6 +245,21 @@ def feature_statistics(train: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": train.mean(axis=0).astype(np.float32), "deviation": (train.std(axis=0) + 1e-6).astype(np.float32)}
 
 
+def inputs_of(signals: list[np.ndarray], settings: AudioSettings, statistics: dict | None) -> np.ndarray:
+    """What the audio autoencoder reads for these recordings, made as ``preprocess`` makes FSDD's:
+    normalised log-mels (``settings.features`` log_mel), or cepstral features standardised with
+    the train ``statistics``."""
+    powers = [trimmed_power(signal, settings) for signal in signals]
+    if settings.features == "log_mel":
+        decibels, _ = spectrograms(powers, settings)
+        if settings.per_recording_normalisation:
+            decibels, _ = remove_loudness(decibels)
+        return normalise(decibels, settings)
+    if statistics is None:
+        raise ValueError("cepstral features need the train split's feature statistics")
+    return standardised(features_of(powers, settings), statistics)
+
+
 def standardised(features: np.ndarray, statistics: dict[str, np.ndarray]) -> np.ndarray:
     return ((features - statistics["mean"]) / statistics["deviation"]).astype(np.float32)
 

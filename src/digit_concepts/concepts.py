@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import clustering, relations, scoring, shifts, transfer, voices
+from . import clustering, relations, scoring, voices
 from .adaptation import recording_features
 from .evidence import Bootstrap
 
@@ -27,7 +27,6 @@ class Concepts:
     learner_settings: dict = field(default_factory=dict)
     gaussians: dict = field(default_factory=dict)  # each concept's Gaussian in code space
     metrics: dict = field(default_factory=dict)
-    transfer_metrics: dict = field(default_factory=dict)
     trials: list = field(default_factory=list)  # (space, k, score) of every k tried
 
     def choice_table(self) -> pd.DataFrame:
@@ -69,24 +68,8 @@ def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> 
             "audio_voice_train": train_voices, "audio_voice_test": test_voices}
 
 
-def transfer_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict,
-                    bootstrap: Bootstrap | None = None) -> dict:
-    """Validation and test digits drawn differently (``transfer.TRANSFER_VIEW_NAMES``, trained on;
-    ``shifts.HELD_OUT_IMAGE_VIEWS``, never seen in training), named by the
-    learner as clean ones are: accuracy with each concept meaning the digit it means for the clean
-    split (``image_concepts[split]``). ``transfer_codes[f"{split}_{view}"]``: their image codes."""
-    scores = {}
-    for split, prefix in (("test", "image_"), ("validation", "validation_image_")):
-        digits = scoring.load_digits("image", split)
-        for view in (*transfer.TRANSFER_VIEW_NAMES, *shifts.HELD_OUT_IMAGE_VIEWS):
-            _, log_posteriors = image_model.place(transfer_codes[f"{split}_{view}"])
-            scores.update(scoring.with_share(f"{prefix}{view}_acc", scoring.right_under_mapping_of(
-                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits), bootstrap))
-    return scores
-
-
-def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: dict,
-         voice_descriptors: dict | None = None, bootstrap: Bootstrap | None = None) -> Concepts:
+def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptors: dict | None = None,
+         bootstrap: Bootstrap | None = None) -> Concepts:
     """The cluster stage's work: each sense's concepts (placing validation and test as new
     samples), the audio-alone reference, the joint episode concepts, their scores (with their
     intervals, given a bootstrap) and the learner."""
@@ -128,9 +111,6 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, transfer_codes: 
                                         scoring.load_digits(sense, "train"), bootstrap)
         scores["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         if sense == "image":  # audio's 300 clusters are scored named through images (relate)
-            found.transfer_metrics = transfer_scores(result.model, {split: outputs[f"image_{split}"]
-                                                                    for split in ("test", "validation")}, transfer_codes,
-                                                   bootstrap)
             scores.update(scoring.with_accuracy("validation_acc", outputs["image_validation"],
                                                 scoring.load_digits("image", "validation"), bootstrap))
         found.metrics[sense] = scores

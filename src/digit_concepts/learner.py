@@ -201,9 +201,7 @@ class Learner:
         statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
         if not statistics_file.is_file():
             raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
-        powers = [audio.trimmed_power(signal, settings) for signal in signals]
-        return audio.standardised(audio.features_of(powers, settings),
-                                  self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
+        return audio.inputs_of(signals, settings, self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
 
     def log_mels(self, signals: list[np.ndarray]) -> np.ndarray:
         """Normalised log-mels (n, n_mels, frames), made as ``preprocess`` makes FSDD's (trimmed,

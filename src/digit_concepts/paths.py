@@ -13,6 +13,8 @@ SPECTROGRAMS = PREPROCESSED_DIR / "spectrograms.npz"
 AUDIO_FEATURES = PREPROCESSED_DIR / "audio_features.npz"  # the audio autoencoder's inputs
 # Train mean and deviation of those inputs when they are not log-mels (the tool standardises with them).
 AUDIO_FEATURE_STATISTICS = PREPROCESSED_DIR / "audio_feature_statistics.npz"
+# The autoencoder's inputs for validation and test recordings through each of shifts.AUDIO_SHIFTS.
+AUDIO_SHIFTS = PREPROCESSED_DIR / "audio_shifts.npz"
 AUDIO_SETTINGS = PREPROCESSED_DIR / "audio_settings.json"
 VOICE_DESCRIPTORS = PREPROCESSED_DIR / "voice_descriptors.npz"  # who speaks: only for voice-aware clustering
 EPISODES = PREPROCESSED_DIR / "episodes.npz"
@@ -36,7 +38,8 @@ def training_log_dir(modality: str) -> Path:
 
 
 ENCODINGS = Path("data/encodings/codes.npz")
-# Image codes of validation and test digits drawn differently (transfer.TRANSFER_VIEW_NAMES).
+# Codes of validation and test samples drawn differently: images ("<split>_<view>", transfer and
+# shifts), recordings ("audio_<split>_<shift>", shifts.AUDIO_SHIFTS).
 TRANSFER_ENCODINGS = Path("data/encodings/transfer_codes.npz")
 CLUSTERS_DIR = Path("data/clusters")
 CLUSTER_ASSIGNMENTS = CLUSTERS_DIR / "assignments.npz"
@@ -69,7 +72,7 @@ FAMILIARITY = CONVERGENCE_DIR / "familiarity.npz"  # validation scores that tell
 METRICS_DIR = Path("metrics")
 RECONSTRUCTION_METRICS = METRICS_DIR / "reconstruction.json"
 CLUSTER_METRICS = METRICS_DIR / "cluster.json"
-TRANSFER_METRICS = METRICS_DIR / "transfer.json"  # image concepts of digits drawn differently
+TRANSFER_METRICS = METRICS_DIR / "transfer.json"  # digits drawn and recordings heard differently
 RELATE_METRICS = METRICS_DIR / "relate.json"
 CONVERGENCE_METRICS = METRICS_DIR / "convergence.json"
 # Every metrics file a full dvc repro writes, by name (the report shows them; dvc.yaml lists them).

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from . import audio, data, episodes, paths
+from . import audio, data, episodes, paths, shifts
 
 SPLITS = ("train", "validation", "test")
 
@@ -67,6 +67,25 @@ def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.Audio
         parts.append(part)
     voice_descriptors = {split: descriptors[split_of == split] for split in SPLITS}
     return arrays, features, statistics, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
+
+
+def shifted_recordings(seed: int, settings: audio.AudioSettings, statistics: dict | None,
+                       audio_table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The audio transfer proxies: every validation and test recording through each of
+    ``shifts.AUDIO_SHIFTS``, as the autoencoder reads it; keys ``<split>_<shift>``, rows in the
+    split's order."""
+    rng = np.random.default_rng([seed, 19])  # a stream of its own: nothing else moves
+    shifted = {}
+    for split in ("validation", "test"):
+        heard = {shift: [] for shift in shifts.AUDIO_SHIFTS}
+        for name in audio_table.loc[audio_table["split"] == split, "file"]:
+            recording = audio.load_recording(paths.FSDD_RECORDINGS_DIR / name, settings.sample_rate,
+                                             min_samples=settings.n_fft)
+            for shift, waveform in shifts.shifted_recordings(recording, settings.sample_rate, rng).items():
+                heard[shift].append(waveform)
+        shifted.update({f"{split}_{shift}": audio.inputs_of(waveforms, settings, statistics)
+                        for shift, waveforms in heard.items()})
+    return shifted
 
 
 def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list, split_of: np.ndarray,

@@ -1,5 +1,19 @@
-"""Shifts: the same digits as another hand or another picture would give them, for the image
-transfer proxies held out of training (issue 18).
+"""Shifts: the same digits as another world would give them, for the transfer proxies (issue 18).
+
+Recordings (mono float signals at ``rate`` Hz), each a pure, seeded function:
+
+- ``telephone``: a 300-3400 Hz band-pass, then 8-bit mu-law (G.711's companding);
+- ``with_noise``: white noise at a given signal-to-noise ratio;
+- ``reverberant``: convolved with a synthetic room impulse response (a direct path, then
+  exponentially decaying noise reaching -60 dB at ``rt60`` seconds);
+- ``faster``: played ``factor`` times faster (tempo and pitch together, as a tape would);
+- ``pitch_shifted``: the pitch moved by semitones at the same tempo (librosa).
+
+Which of them the audio autoencoder's training views resemble: its views warp the spectrum
+(a vocal tract's length, close to a pitch and formant shift) and bend time (close to a tempo
+change), so ``faster`` and ``pitch_shifted`` are near its own families. The telephone channel,
+noise and a room are held out: nothing like them is ever trained on. ``shifted_recordings``
+makes all five of one recording, seeded.
 
 Images ((n, 28, 28) in [0, 1], ink bright on dark), none of them among the image autoencoder's
 augmentation families (affine, thicker, thinner):
@@ -17,15 +31,111 @@ beside the three the autoencoder trains on (``transfer.transfer_views``).
 """
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from .user_files import mnist_form
 
+TELEPHONE_BAND = (300.0, 3400.0)
 HELD_OUT_IMAGE_VIEWS = ("elastic", "blur", "low_resolution", "large_picture")
 ELASTIC = {"alpha": 34.0, "sigma": 4.0}  # Simard et al.'s values for MNIST
 BLUR_SIGMA = 1.0
 LOW_SIDE = 8
 LARGE_SIDE = 112
+MU = 255.0  # 8-bit mu-law
+AUDIO_SHIFTS = ("telephone", "noise", "reverb", "speed", "pitch")
+NOISE_SNR_DB = 10.0
+ROOM_RT60 = 0.4  # seconds: a furnished room
+SPEED_CHANGE = 0.1  # played 10% faster or slower
+PITCH_SEMITONES = 2.0
+
+
+def _checked_signal(waveform: np.ndarray) -> np.ndarray:
+    waveform = np.asarray(waveform, dtype=np.float64)
+    if waveform.ndim != 1 or len(waveform) == 0:
+        raise ValueError(f"a recording must be a non-empty 1-d signal, got shape {waveform.shape}")
+    return waveform
+
+
+def _peak_like(shifted: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """``shifted`` scaled to the original's peak (no clipping, the same loudness to the ear)."""
+    peak = np.max(np.abs(shifted))
+    return (shifted * (np.max(np.abs(original)) / peak if peak > 0 else 0.0)).astype(np.float32)
+
+
+def mu_law(waveform: np.ndarray, levels: int = 256) -> np.ndarray:
+    """Compand to ``levels`` mu-law steps and back (a signal in [-1, 1])."""
+    clipped = np.clip(waveform, -1.0, 1.0)
+    companded = np.sign(clipped) * np.log1p(MU * np.abs(clipped)) / np.log1p(MU)
+    steps = np.round((companded + 1.0) / 2.0 * (levels - 1)) / (levels - 1) * 2.0 - 1.0
+    return np.sign(steps) * np.expm1(np.abs(steps) * np.log1p(MU)) / MU
+
+
+def telephone(waveform: np.ndarray, rate: int) -> np.ndarray:
+    """A telephone line: 300-3400 Hz (4th-order Butterworth, zero phase), 8-bit mu-law."""
+    waveform = _checked_signal(waveform)
+    high = min(TELEPHONE_BAND[1], 0.45 * rate)  # below Nyquist at any rate
+    sections = signal.butter(4, [TELEPHONE_BAND[0], high], btype="bandpass", fs=rate, output="sos")
+    banded = signal.sosfiltfilt(sections, waveform, padlen=min(len(waveform) - 1, 3 * 2 * len(sections)))
+    peak = np.max(np.abs(banded))
+    scale = 0.9 / peak if peak > 0 else 1.0  # a line's level: the codec's range used, not clipped
+    return _peak_like(mu_law(banded * scale), waveform)
+
+
+def with_noise(waveform: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White Gaussian noise added at ``snr_db`` (signal power over noise power)."""
+    waveform = _checked_signal(waveform)
+    noise = rng.standard_normal(len(waveform))
+    power = np.mean(waveform ** 2)
+    noise *= np.sqrt(power / (np.mean(noise ** 2) * 10.0 ** (snr_db / 10.0))) if power > 0 else 0.0
+    return (waveform + noise).astype(np.float32)
+
+
+def room_impulse_response(rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """A direct path, then noise decaying by 60 dB over ``rt60`` seconds (a diffuse tail)."""
+    if rt60 <= 0:
+        raise ValueError(f"rt60 must be > 0 seconds, got {rt60}")
+    times = np.arange(int(rt60 * rate)) / rate
+    tail = rng.standard_normal(len(times)) * 10.0 ** (-3.0 * times / rt60) * 0.3
+    tail[0] = 1.0
+    return tail
+
+
+def reverberant(waveform: np.ndarray, rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+    """The recording as heard in a room: convolved with ``room_impulse_response``, cut to the
+    original length plus the tail, at the original peak."""
+    waveform = _checked_signal(waveform)
+    return _peak_like(signal.fftconvolve(waveform, room_impulse_response(rate, rt60, rng)), waveform)
+
+
+def faster(waveform: np.ndarray, factor: float) -> np.ndarray:
+    """Played ``factor`` times faster (> 1 shorter and higher, < 1 longer and lower)."""
+    waveform = _checked_signal(waveform)
+    if factor <= 0:
+        raise ValueError(f"factor must be > 0, got {factor}")
+    positions = np.arange(0.0, len(waveform) - 1, factor)
+    return np.interp(positions, np.arange(len(waveform)), waveform).astype(np.float32)
+
+
+def pitch_shifted(waveform: np.ndarray, rate: int, semitones: float) -> np.ndarray:
+    """The pitch moved by ``semitones`` at the same tempo (librosa's phase vocoder + resampling),
+    in 64 ms windows: a spoken digit is shorter than librosa's default window at 8 kHz."""
+    import librosa
+
+    waveform = _checked_signal(waveform)
+    window = int(2 ** np.ceil(np.log2(0.064 * rate)))
+    return librosa.effects.pitch_shift(waveform.astype(np.float32), sr=rate, n_steps=semitones, n_fft=window,
+                                       hop_length=window // 4).astype(np.float32)
+
+
+def shifted_recordings(waveform: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One recording through each of AUDIO_SHIFTS: a telephone line, white noise at NOISE_SNR_DB,
+    a room of ROOM_RT60, SPEED_CHANGE faster or slower and PITCH_SEMITONES higher or lower (each
+    direction drawn at random). The draws come from ``rng`` in a fixed order."""
+    speed_direction, pitch_direction = rng.choice([-1.0, 1.0], size=2)
+    return {"telephone": telephone(waveform, rate), "noise": with_noise(waveform, NOISE_SNR_DB, rng),
+            "reverb": reverberant(waveform, rate, ROOM_RT60, rng),
+            "speed": faster(waveform, 1.0 + speed_direction * SPEED_CHANGE),
+            "pitch": pitch_shifted(waveform, rate, pitch_direction * PITCH_SEMITONES)}
 
 
 def _checked_images(images: np.ndarray) -> np.ndarray:

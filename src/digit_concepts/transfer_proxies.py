@@ -1,0 +1,50 @@
+"""The transfer proxies (``metrics/transfer.json``, written by the relate stage): validation and
+test samples drawn or heard differently, named as the learner names new samples, each concept
+meaning the digit it means for the clean split. Images: ``transfer.TRANSFER_VIEW_NAMES`` (the
+families the image autoencoder trains on) and ``shifts.HELD_OUT_IMAGE_VIEWS`` (never seen in
+training). Recordings: ``shifts.AUDIO_SHIFTS``, named through images as relate names the clean
+ones, each alone and adapted to their batch (the shifted split).
+"""
+
+import numpy as np
+
+from . import clustering, relations, scoring, shifts, transfer
+from .evidence import Bootstrap
+
+SPLITS = (("test", ""), ("validation", "validation_"))  # (split, metric prefix)
+
+
+def image_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict,
+                 bootstrap: Bootstrap | None = None) -> dict:
+    """``<prefix>image_<view>_acc``: the share of the split's digits drawn as ``view`` named right,
+    a concept meaning what it means for the clean split (``image_concepts[split]``).
+    ``transfer_codes[f"{split}_{view}"]``: their image codes."""
+    scores = {}
+    for split, prefix in SPLITS:
+        digits = scoring.load_digits("image", split)
+        for view in (*transfer.TRANSFER_VIEW_NAMES, *shifts.HELD_OUT_IMAGE_VIEWS):
+            log_posteriors = image_model.log_posteriors(transfer_codes[f"{split}_{view}"])
+            scores.update(scoring.with_share(f"{prefix}image_{view}_acc", scoring.right_under_mapping_of(
+                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits), bootstrap))
+    return scores
+
+
+def audio_scores(audio_model: clustering.SenseModel, counts: np.ndarray, clean_named: dict, transfer_codes: dict,
+                 features_of, train_features: np.ndarray, neighbours: int, bootstrap: Bootstrap | None = None) -> dict:
+    """``<prefix>audio_<shift>_acc`` (each recording alone) and ``..._acc_adapted`` (with up to
+    ``neighbours`` batch neighbours, the shifted split being the batch): the share of the split's
+    recordings heard through ``shift`` named right, an image concept meaning what it means for
+    the clean recordings named alone (``clean_named[split]``). ``transfer_codes[f"audio_{split}_{shift}"]``:
+    their audio codes; ``features_of(codes)``: where recordings are near each other."""
+    scores = {}
+    for split, prefix in SPLITS:
+        digits = scoring.load_digits("audio", split)
+        for shift in shifts.AUDIO_SHIFTS:
+            codes = transfer_codes[f"audio_{split}_{shift}"]
+            log_posteriors = audio_model.log_posteriors(codes)
+            for suffix, count in (("", 0), ("_adapted", neighbours)):
+                named = relations.name_recordings_through_images(log_posteriors, counts, features_of(codes), count,
+                                                                 train_features)
+                scores.update(scoring.with_share(f"{prefix}audio_{shift}_acc{suffix}", scoring.right_under_mapping_of(
+                    clean_named[split], digits, named, digits), bootstrap))
+    return scores
