@@ -7,7 +7,7 @@ from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion,
                             scoring, storage, zones)
 from digit_concepts.familiarity import Familiarity
 from digit_concepts.standardisation import Standardiser
-from digit_concepts.adaptation import recording_features
+from digit_concepts.adaptation import batch_neighbours_for, recording_features
 from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
 
@@ -35,11 +35,14 @@ def main() -> None:
           flush=True)
 
     rng = np.random.default_rng(seed)
-    neighbours = params["adaptation"]["batch_neighbours"]
+    most = params["adaptation"]["batch_neighbours"]
     features = recording_features(codes, ("train", "validation", "test"))  # where recordings are near each other
+    # How many neighbours each split's recordings may borrow from: no more than the batch holds of one concept.
+    neighbours = {split: batch_neighbours_for(len(features[split]), counts.shape[0], most)
+                  for split in ("validation", "test")}
     # The image concept each recording is named (as relate names it): what the concept route imagines.
     named = {split: relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
-                                                             features[split], neighbours, features["train"])
+                                                             features[split], neighbours[split], features["train"])
              for split in ("validation", "test")}
     decoders = {sense: autoencoders.load_halves(paths.autoencoder_model(sense), seed)[1] for sense in SENSES}
     brain_maps = {direction: brain.load_map(paths.brain_model(direction), seed) for direction in brain.DIRECTIONS}
@@ -56,7 +59,7 @@ def main() -> None:
                     for split, prefix in (("validation", "validation_"), ("test", ""))
                     for route, images in generation.images_by_route(
                         decoders["image"], brain_maps["audio_to_image"], gaussians, codes[f"audio_{split}"],
-                        named[split], features[split], features["train"], neighbours,
+                        named[split], features[split], features["train"], neighbours[split],
                         settings["generation_temperature"], seed).items()}
     imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
     # How unlike the train samples a validation sample gets: what flags a new one as unfamiliar.

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from digit_concepts import brain, clustering, paths, relations, scoring, storage, transfer_proxies
-from digit_concepts.adaptation import recording_features, recording_space
+from digit_concepts.adaptation import batch_neighbours_for, recording_features, recording_space
 from digit_concepts.evidence import Bootstrap
 from digit_concepts.params import load
 
@@ -34,7 +34,8 @@ def main() -> None:
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
         audio_digits = scoring.load_digits("audio", split)
         # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
-        for suffix, count in (("", neighbours), ("_each_alone", 0)):
+        for suffix, count in (("", batch_neighbours_for(len(features[split]), n_image, neighbours)),
+                              ("_each_alone", 0)):
             named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
                                                              features[split], count, features["train"])
             metrics.update(scoring.with_accuracy(f"{prefix}audio_acc_through_images{suffix}", named, audio_digits,
@@ -72,6 +73,7 @@ def main() -> None:
     storage.write_csv(paths.TEST_EPISODE_CONCEPTS, pd.DataFrame({"image_concept": test_image, "audio_concept": test_audio}))
     storage.write_json(paths.RELATE_METRICS, metrics)
     storage.write_json(paths.TRANSFER_METRICS, transfer_metrics)
+    storage.write_json(paths.ADAPTATION_SETTINGS, {"batch_neighbours": neighbours})  # the tool's --adapt
     print(", ".join(f"{name} {value:.3f}" for name, value in metrics.items() if isinstance(value, float)))
 
 

@@ -190,7 +190,7 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
 
 def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_split(pipeline, tmp_path):
     """recognise --adapt N on the test recordings gives the names relate's test-time adaptation gives."""
-    from digit_concepts import relations
+    from digit_concepts import adaptation, relations
     from digit_concepts.standardisation import Standardiser
 
     project, env, _ = pipeline
@@ -209,6 +209,19 @@ def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_sp
         relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T), standardiser.apply(test),
         neighbours, standardiser.apply(train))
     assert found == expected.tolist()
+    # --adapt alone, before the files: the learner's own most (adaptation.batch_neighbours), held to
+    # what the batch holds of one concept; a batch of one recording per concept borrows nothing.
+    most = json.loads((project / "models" / "adaptation.json").read_text())["batch_neighbours"]
+    as_trained = _tool(["recognise", "--json", "--model", project, "--adapt", *recordings], tmp_path, env)
+    assert as_trained.returncode == 0, as_trained.stderr[-3000:]
+    expected = relations.name_with_batch_neighbours(
+        relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T), standardiser.apply(test),
+        adaptation.batch_neighbours_for(len(test), counts.shape[0], most), standardiser.apply(train))
+    assert [json.loads(line)["concept"] for line in as_trained.stdout.splitlines()] == expected.tolist()
+    few = recordings[:counts.shape[0]]
+    alone = _tool(["recognise", "--json", "--model", project, *few], tmp_path, env)
+    adapted = _tool(["recognise", "--json", "--model", project, *few, "--adapt", "50"], tmp_path, env)
+    assert adapted.returncode == 0 and adapted.stdout == alone.stdout
     refused = _tool(["recognise", "--adapt", "-1", "--model", project, *recordings[:1]], tmp_path, env)
     assert refused.returncode == 2 and "must be a whole number >= 0" in refused.stderr
 

@@ -8,6 +8,7 @@ what to run).
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,12 +67,25 @@ def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, 
     return batches
 
 
+def adaptation_of(arguments) -> int | None:
+    """``--adapt``'s number: N, or None for the learner's own (``--adapt`` alone). ``--adapt`` alone
+    before the files takes the first file as its value: that file is put back among the files."""
+    if arguments.adapt == ADAPT_AS_TRAINED:
+        return None
+    if arguments.adapt.isdigit():
+        return int(arguments.adapt)
+    arguments.files.insert(0, Path(arguments.adapt))
+    return None
+
+
 def recognise(arguments) -> int:
+    adapt = adaptation_of(arguments)
     learner = load_learner(arguments.model)
+    batch_neighbours = learner.batch_neighbours if adapt is None else adapt
     samples, failures = read_files(arguments.files, learner.audio_settings.sample_rate)
     results = [None] * len(samples)
     for sense, (where, perceived) in perceive(learner, samples).items():
-        for position, recognition in zip(where, learner.recognise(sense, perceived, arguments.adapt)):
+        for position, recognition in zip(where, learner.recognise(sense, perceived, batch_neighbours)):
             results[position] = recognition
     for (path, _, _), recognition in zip(samples, results):
         if arguments.json:
@@ -178,6 +192,16 @@ def serve(arguments) -> int:
     return OK
 
 
+ADAPT_AS_TRAINED = "as trained"  # --adapt without a number
+
+
+def adapt_value(text: str) -> str:
+    """``--adapt``'s value: a whole number >= 0, or (``--adapt`` alone before the files) a file."""
+    if re.fullmatch(r"[-+]?[0-9.]+", text):
+        non_negative(text)
+    return text
+
+
 def non_negative(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
@@ -201,10 +225,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("files", nargs="+", type=Path, metavar="FILE",
                          help="audio (WAV, FLAC, OGG; any rate, any channels) or image (PNG, JPEG; any size)")
     command.add_argument("--json", action="store_true", help="one JSON object per file")
-    command.add_argument("--adapt", type=non_negative, default=0, metavar="N",
+    command.add_argument("--adapt", nargs="?", type=adapt_value, const=ADAPT_AS_TRAINED, default="0", metavar="N",
                          help="recordings given together are one batch of new voices: each may borrow evidence from "
-                              "up to N fellow recordings nearer to it than any train recording (the pipeline's "
-                              "adaptation.batch_neighbours, 20); default 0: each file alone")
+                              "up to N fellow recordings nearer to it than any train recording, and never more than "
+                              "the batch holds of one concept (10 recordings or fewer: none); --adapt alone: the "
+                              "pipeline's adaptation.batch_neighbours; default: each file alone")
     command.set_defaults(run=recognise)
     command = commands.add_parser("imagine", parents=[common],
                                   help="imagine the other sense: an image for a recording, a sound for an image")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from . import audio, clustering, fusion, paths, relations, storage
+from .adaptation import batch_neighbours_for
 from .familiarity import Familiarity
 from .generation import sample_concepts
 from .params import IMAGINATION_ROUTES
@@ -39,7 +40,8 @@ OTHER = {"image": "audio", "audio": "image"}
 # Each file the tool reads, and the stage that writes it.
 REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", paths.CLUSTER_MODELS: "cluster",
             paths.COOCCURRENCE: "relate", paths.brain_model("image_to_audio"): "relate",
-            paths.brain_model("audio_to_image"): "relate", paths.CONCEPT_TABLE: "convergence",
+            paths.brain_model("audio_to_image"): "relate", paths.ADAPTATION_SETTINGS: "relate",
+            paths.CONCEPT_TABLE: "convergence",
             paths.CONVERGENCE_METRICS: "convergence", paths.FAMILIARITY: "convergence", paths.AUDIO_SETTINGS: "preprocess",
             paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
 STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
@@ -170,6 +172,8 @@ class Learner:
         self.audio_settings = audio.AudioSettings(**self._read(paths.AUDIO_SETTINGS, storage.read_json))
         references = self._read(paths.FAMILIARITY, storage.read_npz)
         self.familiarity = {sense: Familiarity.from_arrays(references, sense) for sense in ("image", "audio")}
+        # The most batch neighbours a recording borrows from (the pipeline's adaptation.batch_neighbours).
+        self.batch_neighbours = int(self._read(paths.ADAPTATION_SETTINGS, storage.read_json)["batch_neighbours"])
         self.keras_models = {}
 
     def _read(self, relative: Path, reader, errors=UNREADABLE):
@@ -249,11 +253,13 @@ class Learner:
     def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int) -> np.ndarray:
         """Audio concepts of recordings given together, as the pipeline names its test split:
         each borrows evidence from up to ``batch_neighbours`` fellow recordings nearer to it than
-        its nearest train recording (``adaptation.py``)."""
+        its nearest train recording, and never more than the batch holds of one concept
+        (``adaptation.batch_neighbours_for``: a batch of 10 or fewer borrows nothing)."""
+        borrowed = batch_neighbours_for(len(codes), self.counts.shape[0], batch_neighbours)
         # An audio concept is named after its image partner (relations.merge_by_partner).
         return relations.name_recordings_through_images(self.models["audio"].log_posteriors(codes), self.counts,
                                                         self.models["audio"].standardiser.apply(codes),
-                                                        batch_neighbours, self.arrays["audio_train_features"])
+                                                        borrowed, self.arrays["audio_train_features"])
 
     def recognise(self, sense: str, perceived: Perception, batch_neighbours: int = 0) -> list[Recognition]:
         """What the learner makes of each sample; recordings given together adapt to their voice

@@ -58,6 +58,8 @@ ONE_TO_MANY = RELATIONS_DIR / "one_to_many.csv"
 TEST_EPISODE_CONCEPTS = RELATIONS_DIR / "test_episode_concepts.csv"
 BRAIN_DIR = MODELS_DIR / "brain"
 
+ADAPTATION_SETTINGS = MODELS_DIR / "adaptation.json"  # what `recognise --adapt` borrows at most
+
 
 def brain_model(direction: str) -> Path:
     return BRAIN_DIR / f"{direction}.keras"

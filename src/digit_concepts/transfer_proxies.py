@@ -9,6 +9,7 @@ ones, each alone and adapted to their batch (the shifted split).
 import numpy as np
 
 from . import clustering, relations, scoring, shifts, transfer
+from .adaptation import batch_neighbours_for
 from .evidence import Bootstrap
 
 SPLITS = (("test", ""), ("validation", "validation_"))  # (split, metric prefix)
@@ -32,7 +33,8 @@ def image_scores(image_model: clustering.SenseModel, image_concepts: dict, trans
 def audio_scores(audio_model: clustering.SenseModel, counts: np.ndarray, clean_named: dict, transfer_codes: dict,
                  features_of, train_features: np.ndarray, neighbours: int, bootstrap: Bootstrap | None = None) -> dict:
     """``<prefix>audio_<shift>_acc`` (each recording alone) and ``..._acc_adapted`` (with up to
-    ``neighbours`` batch neighbours, the shifted split being the batch): the share of the split's
+    ``neighbours`` batch neighbours, as ``adaptation.batch_neighbours_for`` allows; the shifted
+    split is the batch): the share of the split's
     recordings heard through ``shift`` named right, an image concept meaning what it means for
     the clean recordings named alone (``clean_named[split]``). ``transfer_codes[f"audio_{split}_{shift}"]``:
     their audio codes; ``features_of(codes)``: where recordings are near each other."""
@@ -42,7 +44,7 @@ def audio_scores(audio_model: clustering.SenseModel, counts: np.ndarray, clean_n
         for shift in shifts.AUDIO_SHIFTS:
             codes = transfer_codes[f"audio_{split}_{shift}"]
             log_posteriors = audio_model.log_posteriors(codes)
-            for suffix, count in (("", 0), ("_adapted", neighbours)):
+            for suffix, count in (("", 0), ("_adapted", batch_neighbours_for(len(codes), counts.shape[0], neighbours))):
                 named = relations.name_recordings_through_images(log_posteriors, counts, features_of(codes), count,
                                                                  train_features)
                 scores.update(scoring.with_share(f"{prefix}audio_{shift}_acc{suffix}", scoring.right_under_mapping_of(
