@@ -20,6 +20,12 @@ docs/experiments.md). Prints the mean validation
 accuracy per k for each fold, and the k it would choose. Also prints, for the default k, the
 fold's own test speaker and the official split (scored only, never used to choose).
 
+With --batch-sizes it instead gives every (fold's test speaker, other speaker) pair's scored
+speaker in random batches of 1, 10, 40 and 500 and names them with each batch-size rule
+(``adaptation.batch_neighbours_for``); docs/experiments.md, "How much a small batch may borrow",
+cites its result (the probe showed no harm from small batches; the pipeline's recipe in
+explore_audio_transfer.py --batch-sizes did).
+
 Needs the feature cache of experiments/explore_audio_transfer.py (.tmp/audio_transfer_cache.npz,
 built on first use from data/raw/fsdd).
 """

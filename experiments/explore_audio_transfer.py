@@ -26,6 +26,12 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1,cep_w1_aug,lm_w1_spk
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep_w1_aug --split official
 
+- the table under "How much a small batch may borrow" (the batch-size rule of test-time
+  adaptation, `adaptation.batch_neighbours_for`; metrics ``ta_<batch size>_<rule>``, 30 pairs):
+
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner --all-validation \
+          --variants cep_w1_aug_reg_conv_n0.6 --batch-sizes
+
 Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
