@@ -13,7 +13,7 @@ concept shared by most of their 15 nearest train codes).
 
 Command, from the repository root after a full `dvc repro`:
 
-    .venv/bin/python experiments/explore_self_labelling.py [--epochs 6]
+    .venv/bin/python experiments/explore_self_labelling.py [--epochs 6] [--variants cnn_all] [--seed 1]
 """
 
 import argparse
@@ -64,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--variants", default="mlp_all,mlp_sure,cnn_all,cnn_sure")
+    parser.add_argument("--seed", type=int, default=SEED, help="the classifier's seed (the concepts stay the run's)")
     args = parser.parse_args()
     images = storage.read_npz(paths.IMAGES)
     assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
@@ -82,10 +83,10 @@ def main() -> None:
                                      "scale_range": [0.85, 1.15], "max_shift_pixels": 2.0})
     for variant in args.variants.split(","):
         kind, members = variant.split("_")
-        keras = keras_with_seed(SEED)
+        keras = keras_with_seed(args.seed)
         rows = sure if members == "sure" else np.ones(len(pseudo), bool)
         network = model(keras, kind, int(pseudo.max()) + 1)
-        rng = np.random.default_rng([SEED, 7])
+        rng = np.random.default_rng([args.seed, 7])
         started = time.time()
         for epoch in range(args.epochs):
             network.fit(augment(images["train"][rows], rng), pseudo[rows], batch_size=256, epochs=1, verbose=0,

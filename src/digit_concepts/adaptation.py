@@ -10,7 +10,10 @@ and what it imagines is the mean of their translations (``generation.translate``
 It borrows only from members closer to it than its nearest train recording. A voice heard in
 training has train recordings of the same digit nearer than any fellow test recording, so it
 borrows little and keeps its own (already good) answer; a new voice borrows from most of its
-neighbours. No labels, no voices to find, one number to set: how many neighbours at most.
+neighbours. And it borrows from no more of them than the batch holds of one concept
+(``batch_neighbours_for``): in a batch of one recording per digit every neighbour says another
+digit, so a batch of 10 or fewer is named each alone. No labels, no voices to find, one number
+to set: how many neighbours at most.
 """
 
 import numpy as np

@@ -23,6 +23,9 @@ HEADLINE = (  # (metrics file, key, label, what it means)
     ("transfer", "image_affine_acc", "digits tilted, scaled, shifted",
      "Test images under a random rotation (up to 20 degrees), scale (0.85-1.15) and shift (2 px), named as the "
      "clean ones are."),
+    ("transfer", "audio_noise_acc", "recordings in noise",
+     "Test recordings with white noise added at 10 dB signal-to-noise (nothing like it is trained on), each "
+     "named alone through images as the clean ones are: the weakest of the five ways of hearing them differently."),
     ("convergence", "fused_acc", "both senses together",
      "Test episodes (an image and a recording of one digit) for which the two senses, each weighted by its "
      "confidence, name the right concept."),
