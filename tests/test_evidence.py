@@ -120,4 +120,5 @@ def test_committed_headline_metrics_lie_inside_their_intervals():
         if not key.startswith("n_"):
             interval = intervals[f"{file}.{key}"]
             assert interval["low"] <= flat[f"{file}.{key}"] <= interval["high"], (file, key)
-            assert interval["high"] - interval["low"] < 0.05, (file, key)  # informative, not vacuous
+            # Informative, not vacuous: a share near 0.8 over 300 recordings spans about +-4.6 points.
+            assert interval["high"] - interval["low"] < 0.1, (file, key)
