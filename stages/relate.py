@@ -31,6 +31,7 @@ def main() -> None:
     neighbours = params["adaptation"]["batch_neighbours"]
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     features = recording_features(codes, ("train", "test", "validation"))
+    named_alone = {}  # each recording named alone: what the recordings heard differently are scored against
     for split, prefix in (("test", ""), ("validation", "validation_")):  # choices are made on validation
         audio_digits = scoring.load_digits("audio", split)
         # Each recording of the split named with its batch neighbours (test-time adaptation), and alone.
@@ -38,6 +39,8 @@ def main() -> None:
                               ("_each_alone", 0)):
             named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
                                                              features[split], count, features["train"])
+            if not count:
+                named_alone[split] = named
             metrics.update(scoring.with_accuracy(f"{prefix}audio_acc_through_images{suffix}", named, audio_digits,
                                                  bootstrap))
         image_named = relations.name_through(assignments[f"image_{split}"], forward)
@@ -49,14 +52,11 @@ def main() -> None:
     models = {sense: clustering.SenseModel.from_arrays(learner_arrays, sense, learner_settings[sense]["reduction"])
               for sense in ("image", "audio")}
     transfer_codes = storage.read_npz(paths.TRANSFER_ENCODINGS)
-    clean_named = {split: relations.name_recordings_through_images(
-        assignments[f"audio_{split}_log_posteriors"], counts, features[split], 0, features["train"])
-        for split in ("test", "validation")}
     transfer_metrics = {
         **transfer_proxies.image_scores(models["image"], {split: assignments[f"image_{split}"]
                                                           for split in ("test", "validation")},
                                         transfer_codes, bootstrap),
-        **transfer_proxies.audio_scores(models["audio"], counts, clean_named, transfer_codes,
+        **transfer_proxies.audio_scores(models["audio"], counts, named_alone, transfer_codes,
                                         recording_space(codes).apply,
                                         features["train"], neighbours, bootstrap)}
 

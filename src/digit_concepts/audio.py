@@ -245,19 +245,24 @@ def feature_statistics(train: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": train.mean(axis=0).astype(np.float32), "deviation": (train.std(axis=0) + 1e-6).astype(np.float32)}
 
 
+def normalised_log_mels(signals: list[np.ndarray], settings: AudioSettings) -> np.ndarray:
+    """Normalised log-mels (n, n_mels, frames) of new recordings, made as ``preprocess`` makes
+    FSDD's (trimmed, time-normalised, loudness removed): what sounds are decoded to."""
+    decibels, _ = spectrograms([trimmed_power(signal, settings) for signal in signals], settings)
+    if settings.per_recording_normalisation:
+        decibels, _ = remove_loudness(decibels)
+    return normalise(decibels, settings)
+
+
 def inputs_of(signals: list[np.ndarray], settings: AudioSettings, statistics: dict | None) -> np.ndarray:
     """What the audio autoencoder reads for these recordings, made as ``preprocess`` makes FSDD's:
-    normalised log-mels (``settings.features`` log_mel), or cepstral features standardised with
-    the train ``statistics``."""
-    powers = [trimmed_power(signal, settings) for signal in signals]
+    ``normalised_log_mels`` (``settings.features`` log_mel), or cepstral features standardised
+    with the train ``statistics``."""
     if settings.features == "log_mel":
-        decibels, _ = spectrograms(powers, settings)
-        if settings.per_recording_normalisation:
-            decibels, _ = remove_loudness(decibels)
-        return normalise(decibels, settings)
+        return normalised_log_mels(signals, settings)
     if statistics is None:
         raise ValueError("cepstral features need the train split's feature statistics")
-    return standardised(features_of(powers, settings), statistics)
+    return standardised(features_of([trimmed_power(signal, settings) for signal in signals], settings), statistics)
 
 
 def standardised(features: np.ndarray, statistics: dict[str, np.ndarray]) -> np.ndarray:

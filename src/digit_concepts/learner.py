@@ -210,11 +210,7 @@ class Learner:
     def log_mels(self, signals: list[np.ndarray]) -> np.ndarray:
         """Normalised log-mels (n, n_mels, frames), made as ``preprocess`` makes FSDD's (trimmed,
         time-normalised, loudness removed): what an imagined sound is decoded to."""
-        settings = self.audio_settings
-        decibels, _ = audio.spectrograms([audio.trimmed_power(signal, settings) for signal in signals], settings)
-        if settings.per_recording_normalisation:
-            decibels, _ = audio.remove_loudness(decibels)
-        return audio.normalise(decibels, settings)
+        return audio.normalised_log_mels(signals, self.audio_settings)
 
     def perceive(self, sense: str, contents: list[np.ndarray]) -> Perception:
         """One sense's samples, in one batch: pictures as ``user_files.read_image`` gives them,
