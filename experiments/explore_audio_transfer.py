@@ -116,8 +116,11 @@ VARIANTS = {
     "cep_w1_aug_reg_conv_f128": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
                                      filters=128),
     "lm_w1_aug_reg": dict(features="lm", w=1.0, views=VIEWS, epochs=20, teacher="reg"),
+    # The pipeline's recipe with its views also in background noise (audio.NoiseViews, NOISE_VIEWS).
+    "cep_w1_aug_reg_conv_n0.6_bg": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
+                                        noise=0.6, noise_views=True),
 }
-DEFAULTS = dict(w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense", teacher="hist",
+DEFAULTS = dict(noise_views=False, w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense", teacher="hist",
                 protos=0, kernel=5, filters=64)
 
 
@@ -151,6 +154,35 @@ def build_cache() -> dict:
     return cache
 
 
+SHIFTED = ("noise", "room")  # the pipeline's audio proxies scored here (shifts.py): white noise 10 dB, RT60 0.4 s
+NOISE_VIEWS = audio.NoiseViews(probability=0.5, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0))
+
+
+def extend_cache(cache: dict) -> dict:
+    """Adds what later variants need: cepstral views with background noise (``noise_views``), and every
+    recording's cepstral features heard through the SHIFTED proxies (cep_<shift>)."""
+    wanted = ["cep_noise_views", *(f"cep_{shift}" for shift in SHIFTED)]
+    if all(key in cache for key in wanted):
+        return cache
+    from digit_concepts import shifts
+
+    settings = audio.AudioSettings(**{**load()["audio"], "features": "cepstral"})
+    table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
+    signals = [audio.load_recording(paths.FSDD_RECORDINGS_DIR / name, settings.sample_rate) for name in table["file"]]
+    powers = [audio.trimmed_power(signal, settings) for signal in signals]
+    cache["cep_noise_views"] = audio.augmented_views(powers, settings, VIEWS, 0.15, 0.08, 0.2,
+                                                     np.random.default_rng([42, 2]), NOISE_VIEWS).astype(np.float32)
+    rng = np.random.default_rng([42, 3])
+    heard = {"noise": [shifts.with_noise(signal, 10.0, rng) for signal in signals],
+             "room": [shifts.reverberant(signal, settings.sample_rate, 0.4, rng) for signal in signals]}
+    for shift in SHIFTED:
+        cache[f"cep_{shift}"] = audio.features_of([audio.trimmed_power(s, settings) for s in heard[shift]],
+                                                  settings).astype(np.float32)
+    np.savez(CACHE, **cache)
+    log("cache extended")
+    return cache
+
+
 def image_teacher():
     import pandas as pd
 
@@ -180,23 +212,27 @@ def centre_by_speaker(values, speakers, scale=False):
     return out
 
 
-def through_images(train_codes, test_codes, cooc_audio, cooc_concepts, n_concepts, test_digits):
-    """Pipeline's audio path: standardise, PCA 32, k-means 300, clusters named by co-occurring image concept."""
+def through_images(train_codes, test_codes, cooc_audio, cooc_concepts, n_concepts, test_digits, shifted=()):
+    """Pipeline's audio path: standardise, PCA 32, k-means 300, clusters named by co-occurring image concept.
+    With ``shifted`` codes of the same test recordings (heard differently), a list of their accuracies too."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
     mean, std = train_codes.mean(0), train_codes.std(0) + 1e-6
-    a, b = (train_codes - mean) / std, (test_codes - mean) / std
+    a = (train_codes - mean) / std
     pca = PCA(min(32, a.shape[1]), random_state=SEED).fit(a)
-    a, b = pca.transform(a), pca.transform(b)
+    a = pca.transform(a)
     km = KMeans(300, n_init=4, random_state=SEED).fit(a)
     labels = km.labels_
     centres = np.stack([a[labels == c].mean(0) for c in range(300)])
     cooc = np.zeros((300, n_concepts))
     np.add.at(cooc, (labels[cooc_audio], cooc_concepts), 1)
     names = cooc.argmax(1)
-    nearest = ((b[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
-    return hungarian(names[nearest], test_digits)
+    def accuracy(codes):
+        reduced = pca.transform((codes - mean) / std)
+        return hungarian(names[((reduced[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)], test_digits)
+
+    return accuracy(test_codes) if not shifted else [accuracy(test_codes), *map(accuracy, shifted)]
 
 
 def build_model(keras, shape, n_concepts, cfg, regression_dim=0):
@@ -240,7 +276,8 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     start = time.time()
-    feats, views = cache[cfg["features"]].astype(np.float32), cache[cfg["features"] + "_views"][: cfg["views"]]
+    views_key = cfg["features"] + ("_noise_views" if cfg["noise_views"] else "_views")
+    feats, views = cache[cfg["features"]].astype(np.float32), cache[views_key][: cfg["views"]]
     speakers, digits = cache["speaker"], cache["digit"]
     if cfg["speaker_centred"]:  # transductive: each speaker's (incl. the held-out one's) own mean input removed
         feats = centre_by_speaker(feats, speakers)
@@ -300,6 +337,13 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, 
                 mask = part & (speakers == sp)
                 centred[mask] = codes[mask] - codes[mask].mean(0)
     for tag, c in (("", codes), ("_ctr", centred)):
+        if not tag and cfg["features"] == "cep":  # the proxies, each recording alone
+            shifted = [encoder.predict(((cache[f"cep_{shift}"][test] - m) / s).astype(np.float32), batch_size=1024,
+                                       verbose=0) for shift in SHIFTED]
+            scores = through_images(c[train], c[test], audio_index, partner_concepts, n_concepts, test_digits, shifted)
+            result["ti"] = scores[0]
+            result.update({f"ti_{shift}": score for shift, score in zip(SHIFTED, scores[1:])})
+            continue
         result["ti" + tag] = through_images(c[train], c[test], audio_index, partner_concepts, n_concepts, test_digits)
         if cfg["w"] > 0 and cfg["teacher"] != "reg" and not cfg["protos"]:
             shift = codes[train].mean(0) if tag else 0.0
@@ -375,7 +419,7 @@ def write_table():
     for (split, variant), folds in grouped.items():
         metrics = [k for k in next(iter(folds.values())) if k.startswith(("ti", "head"))]
         for metric in metrics:
-            values = [folds[s][metric] if s in folds else None for s in (SPEAKERS if split != "official" else ["official"])]
+            values = [folds[s].get(metric) if s in folds else None for s in (SPEAKERS if split != "official" else ["official"])]
             got = [v for v in values if v is not None]
             cells = " | ".join("" if v is None else f"{v:.3f}" for v in values)
             if split == "official":
@@ -387,6 +431,7 @@ def write_table():
 
 
 def main():
+    global SEED
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default="lm,cep,cep_w1,lm_w1")
     # inner: each fold's test speaker stays out and the next speaker (cyclically) is scored, trained on the
@@ -397,8 +442,10 @@ def main():
                         help="with --split inner: score every other speaker in turn, not only the next one")
     parser.add_argument(BATCH_SIZES_FLAG, action="store_true",
                         help="also score test-time adaptation with batches of 1/10/40/500 (keys ta_<size>_<rule>)")
+    parser.add_argument("--seed", type=int, default=SEED, help="the models' seed (the cached views keep 42)")
     args = parser.parse_args()
-    cache = build_cache()
+    SEED = args.seed
+    cache = extend_cache(build_cache())
     image_digits, image_concepts, image_codes = image_teacher()
     n_concepts = int(image_concepts.max()) + 1
     folds = args.speakers.split(",") if args.split != "official" else ["official"]
@@ -416,11 +463,12 @@ def main():
                           fold if not args.all_validation else f"{fold}/{scored}") for scored in scored_speakers]
             for train, test, label in pairs:
                 result = run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes)
-                record = {"split": args.split, "variant": name, "fold": label, **result, "cfg": cfg}
+                variant = name if SEED == 42 else f"{name}@seed{SEED}"
+                record = {"split": args.split, "variant": variant, "fold": label, **result, "cfg": cfg}
                 with RESULTS_JSONL.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
                 write_table()
-                log(name, label, {k: round(v, 3) for k, v in result.items()})
+                log(variant, label, {k: round(v, 3) for k, v in result.items()})
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts import paths, scoring, storage, transfer  # noqa: E402
+from digit_concepts import paths, scoring, shifts, storage, transfer  # noqa: E402
 from digit_concepts.runtime import keras_with_seed  # noqa: E402
 
 SEED = 42
@@ -68,6 +68,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--variants", default="mlp_all,mlp_sure,cnn_all,cnn_sure")
     parser.add_argument("--seed", type=int, default=SEED, help="the classifier's seed (the concepts stay the run's)")
+    parser.add_argument("--proxies", action="store_true",
+                        help="after the last epoch, also name the validation digits drawn differently (transfer.json's views)")
     args = parser.parse_args()
     images = storage.read_npz(paths.IMAGES)
     assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
@@ -97,6 +99,12 @@ def main() -> None:
             named = network.predict(images["validation"], batch_size=1024, verbose=0).argmax(axis=1)
             print(f"{variant} epoch {epoch + 1}: validation ACC {scoring.hungarian_accuracy(named, digits):.4f} "
                   f"({time.time() - started:.0f} s)", flush=True)
+        if args.proxies:
+            views = {**transfer.transfer_views(images["validation"], SEED),
+                     **shifts.held_out_views(images["validation"], SEED)}
+            for view, drawn in views.items():
+                named = network.predict(drawn, batch_size=1024, verbose=0).argmax(axis=1)
+                print(f"{variant} {view}: validation ACC {scoring.hungarian_accuracy(named, digits):.4f}", flush=True)
 
 
 if __name__ == "__main__":

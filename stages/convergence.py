@@ -28,7 +28,9 @@ def main() -> None:
     table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
                                 settings["max_entropy_bits"], settings["divergence_alpha"])
 
-    decision = fusion.fused_decision(*fusion.episode_log_posteriors(codes, assignments, gaussians, streams),
+    image_by_classifier = storage.read_json(paths.LEARNER_SETTINGS)["image"]["classifier"]  # self-labelling
+    decision = fusion.fused_decision(*fusion.episode_log_posteriors(codes, assignments, gaussians, streams,
+                                                                    image_by_classifier),
                                     relations.image_given_audio(counts))
     print(f"calibration: image temperature {decision.image_temperature:.2f}, audio temperature "
           f"{decision.audio_temperature:.2f} (validation-episode agreement log-likelihood {decision.validation_agreement:.4f})",

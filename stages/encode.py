@@ -1,6 +1,6 @@
 """Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
-from digit_concepts import autoencoders, paths, shifts, storage, transfer
+from digit_concepts import autoencoders, paths, storage
 from digit_concepts.evidence import INTERVAL_SUFFIX, Bootstrap
 from digit_concepts.params import load
 
@@ -27,19 +27,12 @@ def main() -> None:
             # Test errors keep their old names (comparable across commits); validation ones are prefixed.
             metrics[modality].update(errors if split == "test" else {f"validation_{name}": value
                                                                      for name, value in errors.items()})
-        if modality == "image":  # the same digits drawn differently: do the concepts still hold?
-            # The trained families (transfer_views), and four held out of training (shifts).
-            transfer_codes = {f"{split}_{view}": encoder.predict(drawn, batch_size=1024, verbose=0)
-                              for split in ("validation", "test")
-                              for views in (transfer.transfer_views(samples[split], params["seed"]),
-                                            shifts.held_out_views(samples[split], params["seed"]))
-                              for view, drawn in views.items()}
-        else:  # the same recordings heard differently (shifts.AUDIO_SHIFTS)
+        if modality == "audio":  # the same recordings heard differently (shifts.AUDIO_SHIFTS)
             heard = storage.read_npz(paths.AUDIO_SHIFTS)
-            audio_transfer_codes = {f"audio_{name}": encoder.predict(inputs, batch_size=1024, verbose=0)
-                                    for name, inputs in heard.items()}
+            transfer_codes = {f"audio_{name}": encoder.predict(inputs, batch_size=1024, verbose=0)
+                              for name, inputs in heard.items()}
     storage.write_npz(paths.ENCODINGS, **codes)
-    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes, **audio_transfer_codes)
+    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes)  # the images drawn differently: cluster
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
     print(metrics)
 

@@ -49,14 +49,12 @@ def main() -> None:
 
     # The transfer proxies: samples drawn or heard differently, placed as the tool places new ones.
     learner_arrays, learner_settings = storage.read_npz(paths.LEARNER_ARRAYS), storage.read_json(paths.LEARNER_SETTINGS)
-    models = {sense: clustering.SenseModel.from_arrays(learner_arrays, sense, learner_settings[sense]["reduction"])
-              for sense in ("image", "audio")}
+    audio_model = clustering.SenseModel.from_arrays(learner_arrays, "audio", learner_settings["audio"]["reduction"])
     transfer_codes = storage.read_npz(paths.TRANSFER_ENCODINGS)
     transfer_metrics = {
-        **transfer_proxies.image_scores(models["image"], {split: assignments[f"image_{split}"]
-                                                          for split in ("test", "validation")},
-                                        transfer_codes, bootstrap),
-        **transfer_proxies.audio_scores(models["audio"], counts, named_alone, transfer_codes,
+        **transfer_proxies.image_scores({split: assignments[f"image_{split}"] for split in ("test", "validation")},
+                                        storage.read_npz(paths.IMAGE_VIEW_CONCEPTS), bootstrap),
+        **transfer_proxies.audio_scores(audio_model, counts, named_alone, transfer_codes,
                                         recording_space(codes).apply,
                                         features["train"], neighbours, bootstrap)}
 

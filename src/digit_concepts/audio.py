@@ -2,7 +2,7 @@
 
 import functools
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import librosa
@@ -171,12 +171,47 @@ class View:
     crop_start: float = 0.0  # share of the trimmed recording left out at each end
     crop_end: float = 0.0
     bend: float = 0.0  # time runs t -> t + bend * sin(pi t): a faster start and slower end, or the reverse
+    noise_snr_db: float | None = None  # background noise this far below the recording's mean power; None: none
+    noise_tilt: float = 0.0  # its spectral slope: power ~ frequency ** tilt (0 white, -1 pink, -2 brown)
+    noise_seed: int = 0
 
 
-def random_views(count: int, warp: float, crop: float, bend: float, rng: np.random.Generator) -> list[View]:
-    """``count`` views: warp factor in exp(+-warp), crops in [0, crop], bend in +-bend."""
-    return [View(float(np.exp(rng.uniform(-warp, warp))), float(rng.uniform(0.0, crop)),
-                 float(rng.uniform(0.0, crop)), float(rng.uniform(-bend, bend))) for _ in range(count)]
+@dataclass(frozen=True)
+class NoiseViews:
+    """Which views also hear background noise: a share of them, at an SNR (dB) drawn from a range,
+    coloured by a slope drawn from a range. The default share 0 adds none."""
+
+    probability: float = 0.0
+    snr_db: tuple[float, float] = (0.0, 20.0)
+    tilt: tuple[float, float] = (-2.0, 1.0)
+
+
+def random_views(count: int, warp: float, crop: float, bend: float, rng: np.random.Generator,
+                 noise: NoiseViews = NoiseViews()) -> list[View]:
+    """``count`` views: warp factor in exp(+-warp), crops in [0, crop], bend in +-bend; with
+    ``noise``, a share of them in background noise (drawn only then, so that views without noise
+    stay the same draws)."""
+    views = []
+    for _ in range(count):
+        view = View(float(np.exp(rng.uniform(-warp, warp))), float(rng.uniform(0.0, crop)),
+                    float(rng.uniform(0.0, crop)), float(rng.uniform(-bend, bend)))
+        if noise.probability > 0 and rng.uniform() < noise.probability:
+            view = replace(view, noise_snr_db=float(rng.uniform(*noise.snr_db)),
+                           noise_tilt=float(rng.uniform(*noise.tilt)), noise_seed=int(rng.integers(2 ** 31)))
+        views.append(view)
+    return views
+
+
+def with_background_noise(power: np.ndarray, snr_db: float, tilt: float, seed: int) -> np.ndarray:
+    """A power spectrogram (bins, frames) as heard over stationary noise: the noise's expected power
+    per bin follows frequency ** ``tilt``, totals the recording's mean power over 10 ** (snr_db / 10),
+    and fluctuates as a complex Gaussian's does (exponentially)."""
+    bins = power.shape[0]
+    profile = (np.arange(1, bins + 1) / (bins / 2.0)) ** tilt
+    profile /= profile.mean()
+    level = power.mean() * 10.0 ** (-snr_db / 10.0)
+    fluctuation = np.random.default_rng(seed).exponential(1.0, power.shape)
+    return power + level * profile[:, None] * fluctuation
 
 
 def warp_frequencies(power: np.ndarray, warp: float) -> np.ndarray:
@@ -213,6 +248,8 @@ def view_features(power: np.ndarray, settings: AudioSettings, view: View = View(
     """The autoencoder's input for one recording seen through ``view``, stretched to ``frames``:
     peak-relative log-mel in dB (``log_mel``) or normalised cepstra with deltas (``cepstral``)."""
     power = warp_frequencies(power, view.warp)
+    if view.noise_snr_db is not None:
+        power = with_background_noise(power, view.noise_snr_db, view.noise_tilt, view.noise_seed)
     if settings.features == "cepstral":
         matrix = cepstral_features(power, settings)
     elif settings.features == "log_mel":
@@ -230,12 +267,12 @@ def features_of(powers: list[np.ndarray], settings: AudioSettings) -> np.ndarray
 
 
 def augmented_views(powers: list[np.ndarray], settings: AudioSettings, views_per_recording: int, warp: float,
-                    crop: float, bend: float, rng: np.random.Generator) -> np.ndarray:
+                    crop: float, bend: float, rng: np.random.Generator, noise: NoiseViews = NoiseViews()) -> np.ndarray:
     """(views_per_recording, n, rows, frames): each recording through its own random views."""
     if views_per_recording == 0:
         return np.zeros((0, len(powers), *view_features(powers[0], settings).shape), dtype=np.float32)
     per_recording = [[view_features(power, settings, view)
-                      for view in random_views(views_per_recording, warp, crop, bend, rng)] for power in powers]
+                      for view in random_views(views_per_recording, warp, crop, bend, rng, noise)] for power in powers]
     return np.stack([np.stack(per_view) for per_view in zip(*per_recording)])
 
 

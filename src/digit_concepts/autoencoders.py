@@ -175,7 +175,7 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
                 validation_data=(validation_samples, validation_targets), epochs=config["epochs"], verbose=2,
                 callbacks=[DVCLiveCallback(live=live)]).history
         else:
-            history = _fit_on_fresh_renderings(
+            history = fit_on_fresh_renderings(
                 autoencoder, fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4])),
                 config, (validation_samples, validation_targets), _epoch_log(live))
     final = {name: float(values[-1]) for name, values in history.items()}
@@ -200,7 +200,7 @@ def fresh_renderings(samples: np.ndarray, targets: np.ndarray, augment, rng: np.
         yield views[order], targets[order]
 
 
-def _fit_on_fresh_renderings(autoencoder, epochs, config: dict, validation_data, epoch_log) -> dict:
+def fit_on_fresh_renderings(model, epochs, config: dict, validation_data=None, epoch_log=None) -> dict:
     """``config['epochs']`` epochs, each one fit on the next item of ``epochs``, which a thread draws
     while the current epoch trains. On the 50,000 train digits an epoch took 8.5 s through a Python
     batch feeder (keras PyDataset) drawing in line, and takes 6-7 s so (fitting alone 3.7 s, drawing
@@ -222,9 +222,9 @@ def _fit_on_fresh_renderings(autoencoder, epochs, config: dict, validation_data,
             batch_order = list(range(-(-len(views) // config["batch_size"])))
             random.shuffle(batch_order)
             started = time.perf_counter()
-            logs = autoencoder.fit(_batches(views, targets, config["batch_size"], batch_order), shuffle=False,
-                                   validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1,
-                                   verbose=0, callbacks=[epoch_log]).history
+            logs = model.fit(_batches(views, targets, config["batch_size"], batch_order), shuffle=False,
+                             validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                             callbacks=[epoch_log] if epoch_log is not None else []).history
             for name, values in logs.items():
                 history.setdefault(name, []).extend(values)
             print(f"epoch {epoch + 1}/{config['epochs']}, {time.perf_counter() - started:.1f} s: "

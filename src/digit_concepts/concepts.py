@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import clustering, relations, scoring, voices
+from . import clustering, relations, scoring, self_labelling, voices
 from .adaptation import recording_features
 from .evidence import Bootstrap
 
@@ -28,9 +28,28 @@ class Concepts:
     gaussians: dict = field(default_factory=dict)  # each concept's Gaussian in code space
     metrics: dict = field(default_factory=dict)
     trials: list = field(default_factory=list)  # (space, k, score) of every k tried
+    image_classifier: object = None  # the self-labelled classifier that names new images (None: the codes do)
+    image_views: dict = field(default_factory=dict)  # the transfer proxies' image concepts, f"{split}_{view}"
 
     def choice_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.trials, columns=["space", "k", "score"])
+
+
+@dataclass(frozen=True)
+class ImageNaming:
+    """What names new images. With ``settings['epochs']`` > 0, a classifier taught the train
+    digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test)
+    and of ``views`` (the transfer proxies: f"{split}_{view}" -> images); otherwise the concepts'
+    own path names their codes (``views``: f"{split}_{view}" -> codes)."""
+
+    images: dict
+    views: dict
+    settings: dict  # params cluster.self_labelling
+    augmentation: dict  # params image_ae.augmentation: the renderings the classifier learns from
+
+    @property
+    def classifier(self) -> bool:
+        return self.settings["epochs"] > 0
 
 
 def audio_alone(codes: dict, config: dict, sample: int, seed: int,
@@ -68,11 +87,30 @@ def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> 
             "audio_voice_train": train_voices, "audio_voice_test": test_voices}
 
 
+def self_labelled(found: Concepts, model: clustering.SenseModel, train_concepts: np.ndarray, concepts: int,
+                  naming: ImageNaming, seed: int) -> None:
+    """Names validation, test and the transfer proxies' images: by the self-labelled classifier
+    (trained here on ``train_concepts``), or else by the concepts' own path from their codes."""
+    if not naming.classifier:
+        found.image_views = {view: model.log_posteriors(view_codes).argmax(axis=1)
+                             for view, view_codes in naming.views.items()}
+        return
+    found.image_classifier = self_labelling.train_classifier(naming.images["train"], train_concepts, concepts,
+                                                             naming.settings, naming.augmentation, seed)
+    for split in ("validation", "test"):
+        log_posteriors = self_labelling.log_posteriors(found.image_classifier, naming.images[split])
+        found.assignments[f"image_{split}"] = log_posteriors.argmax(axis=1)
+        found.assignments[f"image_{split}_log_posteriors"] = log_posteriors.astype(np.float32)
+    found.image_views = {view: self_labelling.log_posteriors(found.image_classifier, drawn).argmax(axis=1)
+                         for view, drawn in naming.views.items()}
+
+
 def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptors: dict | None = None,
-         bootstrap: Bootstrap | None = None) -> Concepts:
+         bootstrap: Bootstrap | None = None, image_naming: ImageNaming | None = None) -> Concepts:
     """The cluster stage's work: each sense's concepts (placing validation and test as new
     samples), the audio-alone reference, the joint episode concepts, their scores (with their
-    intervals, given a bootstrap) and the learner."""
+    intervals, given a bootstrap) and the learner. ``image_naming``: what names new images (by
+    default, their codes, and no transfer proxies)."""
     sample = settings["silhouette_sample"]
     fitting = clustering.Fitting.from_params(settings)
     found = Concepts()
@@ -106,13 +144,22 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
         outputs[f"{sense}_test_log_posteriors"] = result.test_log_posteriors.astype(np.float32)
         found.gaussians[f"{sense}_means"], found.gaussians[f"{sense}_covariances"] = clustering.concept_gaussians(
             codes[f"{sense}_train"], result.train_assignments, n_clusters)
-        scores = scoring.cluster_scores(result.test_assignments, scoring.load_digits(sense, "test"),
+        clustered = {split: outputs[f"{sense}_{split}"] for split in ("validation", "test")}
+        if sense == "image":
+            self_labelled(found, result.model, result.train_assignments, n_clusters,
+                          image_naming or ImageNaming({}, {}, {"epochs": 0}, {}), seed)
+            found.learner_settings[sense]["classifier"] = found.image_classifier is not None
+        scores = scoring.cluster_scores(outputs[f"{sense}_test"], scoring.load_digits(sense, "test"),
                                         result.test_features, sample, seed, result.train_assignments,
                                         scoring.load_digits(sense, "train"), bootstrap)
         scores["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
         if sense == "image":  # audio's 300 clusters are scored named through images (relate)
             scores.update(scoring.with_accuracy("validation_acc", outputs["image_validation"],
                                                 scoring.load_digits("image", "validation"), bootstrap))
+            if found.image_classifier is not None:  # what the codes alone named, before self-labelling
+                for split, prefix in (("test", ""), ("validation", "validation_")):
+                    scores[f"{prefix}acc_by_codes"] = scoring.hungarian_accuracy(
+                        clustered[split], scoring.load_digits(sense, split))
         found.metrics[sense] = scores
         found.trials += [(sense, k, score) for k, score in result.trials]
 

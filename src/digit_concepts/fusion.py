@@ -131,16 +131,19 @@ def fused_decision(image_log_posteriors: dict, audio_log_posteriors: dict, image
                          audio_temperature, agreement)
 
 
-def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, streams: dict) -> tuple[dict, dict]:
+def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, streams: dict,
+                           image_by_classifier: bool = False) -> tuple[dict, dict]:
     """Per split (validation, test), each episode's image concept and audio cluster log posteriors.
 
-    Image posteriors come from each concept's Gaussian in the code space: a UMAP mixture is
-    ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
+    Image posteriors come from the self-labelled classifier when it names new images
+    (``image_by_classifier``), else from each concept's Gaussian in the code space: a UMAP
+    mixture is ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
     """
     sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
     image, audio = {}, {}
     for split in ("validation", "test"):
-        image[split] = gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
-                                               gaussians["image_covariances"], sizes)[streams[f"{split}_image_index"]]
+        image[split] = (assignments[f"image_{split}_log_posteriors"] if image_by_classifier else
+                        gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
+                                                gaussians["image_covariances"], sizes))[streams[f"{split}_image_index"]]
         audio[split] = assignments[f"audio_{split}_log_posteriors"][streams[f"{split}_audio_index"]]
     return image, audio

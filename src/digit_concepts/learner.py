@@ -6,15 +6,17 @@ and the brain module (.keras), the fitted standardisers, reductions and clusters
 co-occurrence and concept tables, the calibration temperatures and the audio settings. A new
 sample takes exactly the steps a test sample took in the pipeline, through the same functions:
 
-- image: pixels -> image encoder -> standardise -> 1/distance-weighted vote of the 15 nearest
-  train codes over the concepts UMAP + the Gaussian mixture gave them (the image concept;
-  ``reduction.NeighbourVote``: UMAP itself cannot be saved without pickle);
+- image: pixels -> the self-labelled classifier (``self_labelling.py``: taught the train digits'
+  concepts) -> the image concept; its codes (image encoder) give familiarity and imagination.
+  With self-labelling off: pixels -> image encoder -> standardise -> 1/distance-weighted vote of
+  the 15 nearest train codes over the concepts UMAP + the Gaussian mixture gave them
+  (``reduction.NeighbourVote``: UMAP itself cannot be saved without pickle);
 - recording: trim, log-mel, loudness removed, normalised (``audio.py``) -> audio encoder ->
   standardise -> PCA -> nearest k-means centre (the audio cluster), merged into its audio
   concept through its best image partner (``relations.merge_by_partner``).
 
-Confidence is the calibrated posterior the fused decision uses (code-space Gaussians for
-images, k-means posteriors for recordings, each softened by its label-free temperature), lowered
+Confidence is the calibrated posterior the fused decision uses (the classifier's, or code-space
+Gaussians without it, for images; k-means posteriors for recordings, each softened by its label-free temperature), lowered
 for a sample unlike every train sample: familiarity (``familiarity.py``, calibrated on validation
 in ``convergence``) is the share of validation samples at least as far from the train codes and
 as badly reconstructed; below the flagged share the sample is *unfamiliar*, and its confidence is
@@ -23,7 +25,7 @@ the posterior times familiarity / flagged share.
 
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +48,7 @@ REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", 
             paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
 STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
 # Each file the tool may read (some only for some settings), and the stage that writes it.
-WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess"}
+WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess", paths.IMAGE_CLASSIFIER: "cluster"}
 # What reading a damaged or crafted piece raises: OSError (h5py, I/O), ValueError (np.load of an
 # object array with allow_pickle=False, JSON, CSV, Keras: "File not found" for a truncated .keras,
 # safe mode refusing a Lambda layer, an unknown class), zipfile.BadZipFile (a truncated .npz, a
@@ -126,6 +128,7 @@ class Perception:
 
     codes: np.ndarray  # (n, code size)
     errors: np.ndarray  # each sample's reconstruction error (what its autoencoder cannot give back)
+    concept_log_posteriors: np.ndarray | None = None  # images, when the self-labelled classifier names them
 
 
 def predicted(model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
@@ -158,6 +161,11 @@ class Learner:
         settings = self._read(paths.LEARNER_SETTINGS, storage.read_json)
         self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
                        for sense in ("image", "audio")}
+        # Self-labelling: a classifier taught the image concepts names new images (self_labelling.py).
+        self.image_classifier = bool(settings["image"].get("classifier", False))
+        if self.image_classifier and not (self.root / paths.IMAGE_CLASSIFIER).is_file():
+            raise MissingLearner(f"no trained learner in {self.root.resolve()}: missing {paths.IMAGE_CLASSIFIER}. "
+                                 "Train it with `dvc repro cluster` in the repository")
         self.sizes = {sense: arrays[f"{sense}_train_sizes"] for sense in ("image", "audio")}
         self.gaussians = self._read(paths.CLUSTER_MODELS, storage.read_npz)
         self.counts = self._read(paths.COOCCURRENCE, pd.read_csv).drop(columns="image_concept").to_numpy()
@@ -188,6 +196,14 @@ class Learner:
                                                   lambda path: load_halves(path, self.seed), UNREADABLE_MODEL)
         return self.keras_models[sense]
 
+    def classifier(self):
+        if "image_classifier" not in self.keras_models:
+            from .self_labelling import load_classifier
+
+            self.keras_models["image_classifier"] = self._read(
+                paths.IMAGE_CLASSIFIER, lambda path: load_classifier(path, self.seed), UNREADABLE_MODEL)
+        return self.keras_models["image_classifier"]
+
     def brain(self, direction: str):
         if direction not in self.keras_models:
             from .brain import load_map
@@ -217,7 +233,13 @@ class Learner:
         recordings as ``user_files.read_audio`` does."""
         if sense == "image":
             pictures = np.stack(contents)
-            return self.perception(sense, pictures, pictures)
+            perceived = self.perception(sense, pictures, pictures)
+            if not self.image_classifier:
+                return perceived
+            from .self_labelling import log_posteriors_of
+
+            return replace(perceived, concept_log_posteriors=log_posteriors_of(predicted(self.classifier(), pictures,
+                                                                                         1024)))
         return self.perception(sense, self.audio_inputs(contents), self.log_mels(contents))
 
     def perception(self, sense: str, samples: np.ndarray, targets: np.ndarray) -> Perception:
@@ -263,8 +285,12 @@ class Learner:
         codes = perceived.codes
         reference = self.familiarity[sense]
         familiarities = reference.of(codes, perceived.errors)
-        clusters = self.clusters(sense, codes)
-        posteriors = self.calibrated_posteriors(sense, codes)
+        if perceived.concept_log_posteriors is not None:  # images named by the self-labelled classifier
+            clusters = perceived.concept_log_posteriors.argmax(axis=1)
+            posteriors = fusion.temper(perceived.concept_log_posteriors, self.temperatures[sense])
+        else:
+            clusters = self.clusters(sense, codes)
+            posteriors = self.calibrated_posteriors(sense, codes)
         adapted = (self.adapted_audio_concepts(codes, batch_neighbours) if sense == "audio" and batch_neighbours
                    else None)
         results = []

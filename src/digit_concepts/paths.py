@@ -49,6 +49,8 @@ AUDIO_ALONE = CLUSTERS_DIR / "audio_alone.npz"  # the scored-only audio-alone re
 # The fitted learner (standardisers, reductions, clusters: learner.py), as the tool reads it.
 LEARNER_ARRAYS = CLUSTERS_DIR / "learner.npz"
 LEARNER_SETTINGS = CLUSTERS_DIR / "learner.json"
+IMAGE_CLASSIFIER = CLUSTERS_DIR / "image_classifier.keras"  # self-labelling: names new images (self_labelling.py)
+IMAGE_VIEW_CONCEPTS = CLUSTERS_DIR / "image_view_concepts.npz"  # the image transfer proxies, named
 
 # Small tables a reviewer reads in the diff: kept in git (cache: false) beside the metrics.
 RELATIONS_DIR = Path("metrics/tables")

@@ -95,8 +95,10 @@ def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list
     augmentation = params["audio_ae"]["augmentation"]
     train_powers = [power for power, split in zip(powers, split_of) if split == "train"]
     rng = np.random.default_rng([params["seed"], 1])  # a stream of its own: episodes stay as they were
+    noise = audio.NoiseViews(augmentation["noise_probability"], tuple(augmentation["noise_snr_db"]),
+                             tuple(augmentation["noise_tilt"]))
     views = audio.augmented_views(train_powers, settings, augmentation["views"], augmentation["warp"],
-                                  augmentation["crop"], augmentation["bend"], rng)
+                                  augmentation["crop"], augmentation["bend"], rng, noise)
     if settings.features == "log_mel":
         return {**log_mels, "train_views": audio.normalise(views, settings)}, None
     features = audio.features_of(powers, settings)

@@ -15,18 +15,24 @@ from .evidence import Bootstrap
 SPLITS = (("test", ""), ("validation", "validation_"))  # (split, metric prefix)
 
 
-def image_scores(image_model: clustering.SenseModel, image_concepts: dict, transfer_codes: dict,
-                 bootstrap: Bootstrap | None = None) -> dict:
+def drawn_image_views(images: dict, seed: int) -> dict[str, np.ndarray]:
+    """``f"{split}_{view}"``: the validation and test digits drawn as each view (the trained
+    families, then the held-out ones), seeded."""
+    return {f"{split}_{view}": drawn for split, _ in SPLITS
+            for views in (transfer.transfer_views(images[split], seed), shifts.held_out_views(images[split], seed))
+            for view, drawn in views.items()}
+
+
+def image_scores(image_concepts: dict, view_concepts: dict, bootstrap: Bootstrap | None = None) -> dict:
     """``<prefix>image_<view>_acc``: the share of the split's digits drawn as ``view`` named right,
     a concept meaning what it means for the clean split (``image_concepts[split]``).
-    ``transfer_codes[f"{split}_{view}"]``: their image codes."""
+    ``view_concepts[f"{split}_{view}"]``: the concepts the learner named them (the cluster stage)."""
     scores = {}
     for split, prefix in SPLITS:
         digits = scoring.load_digits("image", split)
         for view in (*transfer.TRANSFER_VIEW_NAMES, *shifts.HELD_OUT_IMAGE_VIEWS):
-            log_posteriors = image_model.log_posteriors(transfer_codes[f"{split}_{view}"])
             scores.update(scoring.with_share(f"{prefix}image_{view}_acc", scoring.right_under_mapping_of(
-                image_concepts[split], digits, log_posteriors.argmax(axis=1), digits), bootstrap))
+                image_concepts[split], digits, view_concepts[f"{split}_{view}"], digits), bootstrap))
     return scores
 
 
