@@ -32,6 +32,12 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner --all-validation \
           --variants cep_w1_aug_reg_conv_n0.6 --batch-sizes
 
+- the table under "Views in background noise" (``ti``, ``ti_noise``, ``ti_room``: the scored speaker's
+  recordings in white noise at 10 dB and in a room, as shifts.py makes them; seeds 42 and 1):
+
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner \
+          --variants cep_w1_aug_reg_conv_n0.6,cep_w1_aug_reg_conv_n0.6_bg [--seed 1]
+
 Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the

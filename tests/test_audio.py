@@ -232,6 +232,40 @@ def test_views_warp_crop_and_bend():
                for v in first)
 
 
+def test_background_noise_adds_the_named_power_with_the_named_slope_seeded():
+    power = np.full((129, 400), 2.0)
+    noisy = audio.with_background_noise(power, 10.0, 0.0, seed=3)
+    assert noisy.shape == power.shape and (noisy > power).all()
+    np.testing.assert_array_equal(noisy, audio.with_background_noise(power, 10.0, 0.0, seed=3))
+    assert not np.array_equal(noisy, audio.with_background_noise(power, 10.0, 0.0, seed=4))
+    assert (noisy - power).mean() == pytest.approx(2.0 / 10.0, rel=0.02)  # 10 dB under the mean power
+    brown = audio.with_background_noise(power, 0.0, -2.0, seed=3) - power  # power ~ f ** -2: low bins loudest
+    assert brown[:10].mean() > 100 * brown[-10:].mean()
+    assert brown.mean() == pytest.approx(2.0, rel=0.05)
+
+
+def test_noise_views_are_drawn_only_when_asked_and_leave_other_draws_alone():
+    plain = audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0))
+    assert plain == audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0), audio.NoiseViews())
+    assert all(view.noise_snr_db is None for view in plain)
+    noisy = audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0),
+                               audio.NoiseViews(1.0, (5.0, 15.0), (-1.0, 0.0)))
+    assert noisy[0].warp == plain[0].warp  # the first view's own draws come first
+    assert all(5.0 <= view.noise_snr_db <= 15.0 and -1.0 <= view.noise_tilt <= 0.0 for view in noisy)
+    assert noisy == audio.random_views(6, 0.15, 0.08, 0.2, np.random.default_rng(0),
+                                       audio.NoiseViews(1.0, (5.0, 15.0), (-1.0, 0.0)))
+
+
+def test_a_view_in_noise_changes_the_features(tmp_path, cepstral):
+    names = [_write(tmp_path / f"{digit}_theo_0.wav", tone(digit, 0, 0)).name for digit in (1, 2)]
+    powers, _ = audio.read_recordings(tmp_path, names, cepstral)
+    clean = audio.view_features(powers[0], cepstral)
+    noisy = audio.view_features(powers[0], cepstral, audio.View(noise_snr_db=0.0, noise_seed=1))
+    assert noisy.shape == clean.shape and not np.allclose(noisy, clean)
+    np.testing.assert_array_equal(noisy, audio.view_features(powers[0], cepstral,
+                                                             audio.View(noise_snr_db=0.0, noise_seed=1)))
+
+
 def test_autoencoder_inputs_with_views(tmp_path, cepstral):
     names = [_write(tmp_path / f"{digit}_theo_0.wav", tone(digit, 0, 0)).name for digit in (1, 2)]
     powers, _ = audio.read_recordings(tmp_path, names, cepstral)

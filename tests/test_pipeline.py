@@ -162,8 +162,10 @@ def _test_files(project: Path, folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
-    """Agreement 1.0: the tool, run on the test files, places each exactly as the pipeline did."""
+    """Agreement 1.0: the tool, run on the test files, places each exactly as the pipeline did
+    (images through the self-labelled classifier, which the tiny params keep on)."""
     project, env, _ = pipeline
+    assert json.loads((project / "data" / "clusters" / "learner.json").read_text())["image"]["classifier"]
     pictures, recordings = _test_files(project, tmp_path / "files")
     result = _run([sys.executable, "-m", "digit_concepts", "recognise", "--json", "--model", str(project),
                    *map(str, pictures + recordings)], tmp_path, env, timeout=300)

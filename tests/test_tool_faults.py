@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from digit_concepts import cli, learner, paths, storage
-from digit_concepts.learner import REQUIRED, Learner, Perception, Recognition
+from digit_concepts.learner import REQUIRED, WRITTEN_BY, Learner, Perception, Recognition
 from digit_concepts.user_files import write_image
 from fakes import tone
 from tiny_project import run_tool
@@ -197,7 +197,7 @@ def test_a_good_keras_model_still_loads(keras_files, tmp_path):
 
 def _learner_copy(project: Path, folder: Path) -> Path:
     """The pieces the tool reads, copied (new files: the project and its DVC cache stay as they are)."""
-    for relative in [*REQUIRED, paths.AUDIO_FEATURE_STATISTICS]:
+    for relative in WRITTEN_BY:
         if (project / relative).is_file():
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(project / relative, folder / relative)
@@ -216,6 +216,7 @@ def _lambda_model(path: Path) -> None:
 @pytest.mark.pipeline
 @pytest.mark.parametrize("command, relative, damage, stage, reason", [
     ("recognise", paths.autoencoder_model("image"), _truncated, "train_image_ae", "not a complete zip archive"),
+    ("recognise", paths.IMAGE_CLASSIFIER, _truncated, "cluster", "not a complete zip archive"),
     ("imagine", paths.brain_model("image_to_audio"), _lambda_model, "relate", "`Lambda` layer"),
     ("concepts", paths.LEARNER_ARRAYS, _object_array_npz, "cluster", "Object arrays cannot be loaded"),
 ])
@@ -231,3 +232,15 @@ def test_the_tool_names_an_unreadable_learner_file_and_exits_3(pipeline, tmp_pat
     assert result.returncode == cli.NO_LEARNER, result.stderr[-3000:]
     assert reason in _one_error_line(result.stderr, folder / relative, stage)
     assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.pipeline
+def test_a_learner_that_names_images_by_a_classifier_it_lacks_says_which_stage_makes_it(pipeline, tmp_path):
+    project, _, _ = pipeline
+    folder = _learner_copy(project, tmp_path / "learner")
+    (folder / paths.IMAGE_CLASSIFIER).unlink()
+    picture = tmp_path / "digit.png"
+    write_image(picture, digit_picture() / 255.0)
+    result = run_tool(["recognise", "--model", folder, picture], tmp_path)
+    assert result.returncode == cli.NO_LEARNER, result.stderr[-3000:]
+    assert str(paths.IMAGE_CLASSIFIER) in result.stderr and "dvc repro cluster" in result.stderr
