@@ -127,7 +127,7 @@ VARIANTS = {
     "cep_w1_aug_reg_conv_f128": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
                                      filters=128),
     "lm_w1_aug_reg": dict(features="lm", w=1.0, views=VIEWS, epochs=20, teacher="reg"),
-    # The pipeline's recipe with its views also in background noise (audio.NoiseViews, NOISE_VIEWS).
+    # The pipeline's recipe with its views also in background noise (audio.NoiseViews, NOISE_VIEW_SETS).
     "cep_w1_aug_reg_conv_n0.6_bg": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg", arch="conv1d",
                                         noise=0.6, noise_views=True),
     "cep_w1_aug_reg_conv_n0.6_bg_faint": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg",
@@ -170,28 +170,18 @@ def build_cache() -> dict:
 
 
 SHIFTED = ("noise", "room")  # the pipeline's audio proxies scored here (shifts.py): white noise 10 dB, RT60 0.4 s
-NOISE_VIEWS = audio.NoiseViews(probability=0.5, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0))
-# Milder noise for the views (cache key cep_noise_mild_views): fainter, or fewer of the views.
-MILD_NOISE_VIEWS = {"cep_noise_faint_views": audio.NoiseViews(probability=0.5, snr_db=(10.0, 30.0), tilt=(-2.0, 1.0)),
-                    "cep_noise_few_views": audio.NoiseViews(probability=0.2, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0))}
+# Views in background noise, by cache key: the lever (audio.NoiseViews), then milder ones (fainter, or fewer views).
+NOISE_VIEW_SETS = {"cep_noise_views": audio.NoiseViews(probability=0.5, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0)),
+                   "cep_noise_faint_views": audio.NoiseViews(probability=0.5, snr_db=(10.0, 30.0), tilt=(-2.0, 1.0)),
+                   "cep_noise_few_views": audio.NoiseViews(probability=0.2, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0))}
 
 
 def extend_cache(cache: dict) -> dict:
-    """Adds what later variants need: cepstral views with background noise (``noise_views``), and every
-    recording's cepstral features heard through the SHIFTED proxies (cep_<shift>)."""
-    wanted = ["cep_noise_views", *(f"cep_{shift}" for shift in SHIFTED)]
-    if all(key in cache for key in wanted):
-        missing = [key for key in MILD_NOISE_VIEWS if key not in cache]
-        if missing:
-            settings = audio.AudioSettings(**{**load()["audio"], "features": "cepstral"})
-            table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
-            powers = [audio.trimmed_power(audio.load_recording(paths.FSDD_RECORDINGS_DIR / name, settings.sample_rate),
-                                          settings) for name in table["file"]]
-            for key in missing:
-                cache[key] = audio.augmented_views(powers, settings, VIEWS, 0.15, 0.08, 0.2, np.random.default_rng([42, 2]),
-                                                   MILD_NOISE_VIEWS[key]).astype(np.float32)
-            np.savez(CACHE, **cache)
-            log("cache extended with milder noise views")
+    """Adds what later variants need, where missing: cepstral views in background noise
+    (NOISE_VIEW_SETS), and every recording's cepstral features heard through the SHIFTED proxies
+    (cep_<shift>)."""
+    missing = [key for key in [*NOISE_VIEW_SETS, *(f"cep_{shift}" for shift in SHIFTED)] if key not in cache]
+    if not missing:
         return cache
     from digit_concepts import shifts
 
@@ -199,16 +189,18 @@ def extend_cache(cache: dict) -> dict:
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     signals = [audio.load_recording(paths.FSDD_RECORDINGS_DIR / name, settings.sample_rate) for name in table["file"]]
     powers = [audio.trimmed_power(signal, settings) for signal in signals]
-    cache["cep_noise_views"] = audio.augmented_views(powers, settings, VIEWS, 0.15, 0.08, 0.2,
-                                                     np.random.default_rng([42, 2]), NOISE_VIEWS).astype(np.float32)
-    rng = np.random.default_rng([42, 3])
-    heard = {"noise": [shifts.with_noise(signal, 10.0, rng) for signal in signals],
-             "room": [shifts.reverberant(signal, settings.sample_rate, 0.4, rng) for signal in signals]}
-    for shift in SHIFTED:
-        cache[f"cep_{shift}"] = audio.features_of([audio.trimmed_power(s, settings) for s in heard[shift]],
-                                                  settings).astype(np.float32)
+    for key in (key for key in missing if key in NOISE_VIEW_SETS):
+        cache[key] = audio.augmented_views(powers, settings, VIEWS, 0.15, 0.08, 0.2, np.random.default_rng([42, 2]),
+                                           NOISE_VIEW_SETS[key]).astype(np.float32)
+    if any(key.removeprefix("cep_") in SHIFTED for key in missing):
+        rng = np.random.default_rng([42, 3])
+        heard = {"noise": [shifts.with_noise(signal, 10.0, rng) for signal in signals],
+                 "room": [shifts.reverberant(signal, settings.sample_rate, 0.4, rng) for signal in signals]}
+        for shift in SHIFTED:
+            cache[f"cep_{shift}"] = audio.features_of([audio.trimmed_power(s, settings) for s in heard[shift]],
+                                                      settings).astype(np.float32)
     np.savez(CACHE, **cache)
-    log("cache extended")
+    log(f"cache extended: {', '.join(missing)}")
     return cache
 
 

@@ -24,8 +24,9 @@ HEADLINE = (  # (metrics file, key, label, what it means)
      "Test images under a random rotation (up to 20 degrees), scale (0.85-1.15) and shift (2 px), named as the "
      "clean ones are."),
     ("transfer", "audio_noise_acc", "recordings in noise",
-     "Test recordings with white noise added at 10 dB signal-to-noise (nothing like it is trained on), each "
-     "named alone through images as the clean ones are: the weakest of the five ways of hearing them differently."),
+     "Test recordings with white noise added at 10 dB signal-to-noise, each named alone through images as the "
+     "clean ones are (the audio autoencoder trains on views in coloured noise at 0-20 dB, so this is a trained "
+     "family, not transfer)."),
     ("convergence", "fused_acc", "both senses together",
      "Test episodes (an image and a recording of one digit) for which the two senses, each weighted by its "
      "confidence, name the right concept."),
