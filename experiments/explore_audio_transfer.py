@@ -43,6 +43,13 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner \
           --variants cep_w1_aug_reg_conv_n0.6_bg_faint,cep_w1_aug_reg_conv_n0.6_bg_few
 
+- the table under "Self-labelling for sound" (``sl``, ``sl_noise``, ``sl_room``: the scored speaker's
+  recordings named by a classifier taught their partners' image concepts; ``both``: its posterior
+  averaged with the clusters' concept shares; seeds 42 and 1):
+
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner \
+          --variants cep_w1_aug_reg_conv_n0.6_bg_sl,cep_w1_aug_reg_conv_n0.6_bg_sl_all,cep_w1_aug_reg_conv_n0.6_bg_sl30 [--seed 1]
+
 Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
@@ -134,8 +141,18 @@ VARIANTS = {
                                               arch="conv1d", noise=0.6, noise_views="faint"),
     "cep_w1_aug_reg_conv_n0.6_bg_few": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg",
                                             arch="conv1d", noise=0.6, noise_views="few"),
+    # The pipeline's recipe, then self-labelling for sound: a frames classifier learns each train
+    # recording's partner image concepts (their histogram) from its clean and augmented views.
+    "cep_w1_aug_reg_conv_n0.6_bg_sl": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg",
+                                           arch="conv1d", noise=0.6, noise_views=True, self_labelling=15),
+    # ... learning from the plain views as well as the noisy ones, and for 30 epochs.
+    "cep_w1_aug_reg_conv_n0.6_bg_sl_all": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg",
+                                               arch="conv1d", noise=0.6, noise_views=True, self_labelling=15,
+                                               self_labelling_views="all"),
+    "cep_w1_aug_reg_conv_n0.6_bg_sl30": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg",
+                                             arch="conv1d", noise=0.6, noise_views=True, self_labelling=30),
 }
-DEFAULTS = dict(noise_views=False, w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense", teacher="hist",
+DEFAULTS = dict(self_labelling=0, self_labelling_views="same", noise_views=False, w=0.0, views=0, noise=0.3, epochs=60, batch=64, speaker_centred=False, arch="dense", teacher="hist",
                 protos=0, kernel=5, filters=64)
 
 
@@ -371,9 +388,65 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, 
             shift = codes[train].mean(0) if tag else 0.0
             probs = head.predict(c[test] + shift, batch_size=1024, verbose=0)
             result["head" + tag] = hungarian(probs.argmax(1), test_digits)
+    if cfg["self_labelling"]:
+        if cfg["self_labelling_views"] == "all":
+            V = np.concatenate([V, ((cache["cep_views"] - m) / s).astype(np.float32)])
+        shifted_inputs = [((cache[f"cep_{shift}"][test] - m) / s).astype(np.float32) for shift in SHIFTED]
+        cluster_votes = concept_votes(codes[train], [codes[test], *(encoder.predict(x, batch_size=1024, verbose=0)
+                                                                   for x in shifted_inputs)],
+                                      audio_index, partner_concepts, n_concepts)
+        result.update(self_labelled(keras, X, V, train, test, audio_index, partner_concepts, n_concepts, test_digits,
+                                    shifted_inputs, cluster_votes, cfg))
     if BATCH_SIZES_FLAG in sys.argv[1:]:
         result.update(batch_adaptation(codes, train, test, audio_index, partner_concepts, n_concepts, test_digits))
     result["fold_s"] = time.time() - start
+    return result
+
+
+def concept_votes(train_codes, scored, cooc_audio, cooc_concepts, n_concepts):
+    """As through_images, but each scored code set's image-concept distribution: the co-occurrence
+    row of its nearest of the 300 clusters."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    mean, std = train_codes.mean(0), train_codes.std(0) + 1e-6
+    pca = PCA(min(32, train_codes.shape[1]), random_state=SEED).fit((train_codes - mean) / std)
+    a = pca.transform((train_codes - mean) / std)
+    km = KMeans(300, n_init=4, random_state=SEED).fit(a)
+    cooc = np.zeros((300, n_concepts))
+    np.add.at(cooc, (km.labels_[cooc_audio], cooc_concepts), 1)
+    rows = cooc / np.maximum(cooc.sum(1, keepdims=True), 1)
+    return [rows[km.predict(pca.transform((codes - mean) / std))] for codes in scored]
+
+
+def self_labelled(keras, X, V, train, test, cooc_audio, cooc_concepts, n_concepts, test_digits, shifted,
+                  cluster_votes, cfg) -> dict:
+    """Self-labelling for sound: a frames classifier (the encoder's shape, input noise) fitted to each
+    train recording's partner image-concept histogram on its clean and augmented views; scored by
+    argmax (``sl``, ``sl_noise``, ``sl_room``), and by argmax of its posterior averaged with the
+    clusters' concept distribution (``both``, ...)."""
+    layers = keras.layers
+    hist = np.zeros((train.sum(), n_concepts))
+    np.add.at(hist, (cooc_audio, cooc_concepts), 1)
+    soft = (hist / np.maximum(hist.sum(1, keepdims=True), 1)).astype(np.float32)
+    inputs = keras.Input(shape=X.shape[1:])
+    h = layers.GaussianNoise(cfg["noise"])(inputs)
+    h = layers.Permute((2, 1))(h)
+    h = layers.Conv1D(64, 5, padding="same", activation="relu")(h)
+    h = layers.Conv1D(64, 5, strides=2, padding="same", activation="relu")(h)
+    h = layers.Dense(256, activation="relu")(layers.Flatten()(h))
+    h = layers.Dropout(0.3)(h)
+    model = keras.Model(inputs, layers.Dense(n_concepts, activation="softmax")(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+    xs = np.concatenate([X[train], *V[:, train]]) if len(V) else X[train]
+    model.fit(xs, np.concatenate([soft] * (len(xs) // len(soft))), epochs=cfg["self_labelling"], batch_size=64,
+              shuffle=True, verbose=0)
+    result = {}
+    for (tag, inputs_scored), votes in zip((("", X[test]), *((f"_{shift}", x) for shift, x in zip(SHIFTED, shifted))),
+                                           cluster_votes):
+        posterior = model.predict(inputs_scored, batch_size=1024, verbose=0)
+        result["sl" + tag] = hungarian(posterior.argmax(1), test_digits)
+        result["both" + tag] = hungarian((posterior + votes).argmax(1), test_digits)
     return result
 
 
@@ -439,7 +512,7 @@ def write_table():
              "| split | variant | metric | " + " | ".join(SPEAKERS) + " | mean | min | s/fold (train) |",
              "|---|---|---|" + "---|" * (len(SPEAKERS) + 3)]
     for (split, variant), folds in grouped.items():
-        metrics = [k for k in next(iter(folds.values())) if k.startswith(("ti", "head"))]
+        metrics = [k for k in next(iter(folds.values())) if k.startswith(("ti", "head", "sl", "both"))]
         for metric in metrics:
             values = [folds[s].get(metric) if s in folds else None for s in (SPEAKERS if split != "official" else ["official"])]
             got = [v for v in values if v is not None]

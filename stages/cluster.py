@@ -19,13 +19,22 @@ def image_naming(params: dict) -> concepts.ImageNaming:
                                      for name, drawn in views.items()}, settings, {})
 
 
+def audio_naming(params: dict) -> concepts.AudioNaming:
+    """What names new recordings: the classifier taught the image concepts reads the audio
+    autoencoder's inputs (the splits', its train views, and the recordings heard differently)."""
+    settings = params["cluster"]["audio_self_labelling"]
+    if settings["epochs"] == 0:
+        return concepts.AudioNaming({}, {}, settings)
+    return concepts.AudioNaming(storage.read_npz(paths.AUDIO_FEATURES), storage.read_npz(paths.AUDIO_SHIFTS), settings)
+
+
 def main() -> None:
     params = load()
     # Before minutes of work: every k, k_range and voice count must fit the train samples.
     check_cluster_sizes(params, train_sample_counts(paths.IMAGE_METADATA, paths.AUDIO_METADATA))
     found = concepts.find(storage.read_npz(paths.ENCODINGS), storage.read_npz(paths.EPISODES), params["cluster"],
                           params["seed"], storage.read_npz(paths.VOICE_DESCRIPTORS), Bootstrap.from_params(params),
-                          image_naming(params))
+                          image_naming(params), audio_naming(params))
     storage.write_npz(paths.CLUSTER_ASSIGNMENTS, **found.assignments)
     storage.write_npz(paths.AUDIO_ALONE, **found.audio_alone)  # scored only: nothing downstream decides on it
     storage.write_npz(paths.LEARNER_ARRAYS, **found.learner)
@@ -34,6 +43,9 @@ def main() -> None:
     storage.write_npz(paths.IMAGE_VIEW_CONCEPTS, **found.image_views)
     if found.image_classifier is not None:
         runtime.save_model(found.image_classifier, paths.IMAGE_CLASSIFIER)
+    storage.write_npz(paths.AUDIO_VIEW_CONCEPTS, **found.audio_views)  # empty when the clusters name recordings
+    if found.audio_classifier is not None:
+        runtime.save_model(found.audio_classifier, paths.AUDIO_CLASSIFIER)
     storage.write_csv(paths.CLUSTER_CHOICE, found.choice_table())
     storage.write_json(paths.CLUSTER_METRICS, found.metrics)
     for space, scores in found.metrics.items():

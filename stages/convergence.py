@@ -44,7 +44,8 @@ def main() -> None:
                   for split in ("validation", "test")}
     # The image concept each recording is named (as relate names it): what the concept route imagines.
     named = {split: relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
-                                                             features[split], neighbours[split], features["train"])
+                                                             features[split], neighbours[split], features["train"],
+                                                             assignments.get(f"audio_{split}_taught_log_posteriors"))
              for split in ("validation", "test")}
     decoders = {sense: autoencoders.load_halves(paths.autoencoder_model(sense), seed)[1] for sense in SENSES}
     brain_maps = {direction: brain.load_map(paths.brain_model(direction), seed) for direction in brain.DIRECTIONS}

@@ -38,7 +38,8 @@ def main() -> None:
         for suffix, count in (("", batch_neighbours_for(len(features[split]), n_image, neighbours)),
                               ("_each_alone", 0)):
             named = relations.name_recordings_through_images(assignments[f"audio_{split}_log_posteriors"], counts,
-                                                             features[split], count, features["train"])
+                                                             features[split], count, features["train"],
+                                                             assignments.get(f"audio_{split}_taught_log_posteriors"))
             if not count:
                 named_alone[split] = named
             metrics.update(scoring.with_accuracy(f"{prefix}audio_acc_through_images{suffix}", named, audio_digits,
@@ -56,7 +57,9 @@ def main() -> None:
                                         storage.read_npz(paths.IMAGE_VIEW_CONCEPTS), bootstrap),
         **transfer_proxies.audio_scores(audio_model, counts, named_alone, transfer_codes,
                                         recording_space(codes).apply,
-                                        features["train"], neighbours, bootstrap)}
+                                        features["train"], neighbours, bootstrap,
+                                        storage.read_npz(paths.AUDIO_VIEW_CONCEPTS)
+                                        if learner_settings["audio"].get("classifier") else None)}
 
     for direction in brain.DIRECTIONS:
         source, target = direction.split("_to_")

@@ -365,6 +365,21 @@ def test_recordings_named_through_images_pool_the_carried_evidence():
                                   relations.name_with_batch_neighbours(evidence, features, 2, far_train))
 
 
+def test_recordings_named_by_the_audio_classifier_use_its_evidence_instead():
+    counts = np.array([[9.0, 1.0], [1.0, 9.0]])
+    cluster_log_posteriors = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    taught = np.log(np.array([[0.3, 0.7], [0.6, 0.4], [0.1, 0.9]]))  # over image concepts
+    features, far_train = np.array([[0.0], [0.1], [0.2]]), np.array([[100.0]])
+    alone = relations.name_recordings_through_images(cluster_log_posteriors, counts, features, 0, far_train, taught)
+    np.testing.assert_array_equal(alone, [1, 0, 1])
+    np.testing.assert_array_equal(
+        relations.name_recordings_through_images(cluster_log_posteriors, counts, features, 2, far_train, taught),
+        relations.name_with_batch_neighbours(taught, features, 2, far_train))
+    with pytest.raises(ValueError, match="3 image concepts, the co-occurrence 2"):
+        relations.name_recordings_through_images(cluster_log_posteriors, counts, features, 0, far_train,
+                                                 np.log(np.full((3, 3), 1 / 3)))
+
+
 class _Identity:  # a decoder that shows the code itself
     def predict(self, codes, batch_size=None, verbose=0):
         return np.asarray(codes)

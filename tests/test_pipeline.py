@@ -163,9 +163,10 @@ def _test_files(project: Path, folder: Path) -> tuple[list[Path], list[Path]]:
 
 def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
     """Agreement 1.0: the tool, run on the test files, places each exactly as the pipeline did
-    (images through the self-labelled classifier, which the tiny params keep on)."""
+    (images and recordings named by the self-labelled classifiers, which the tiny params keep on)."""
     project, env, _ = pipeline
-    assert json.loads((project / "data" / "clusters" / "learner.json").read_text())["image"]["classifier"]
+    settings = json.loads((project / "data" / "clusters" / "learner.json").read_text())
+    assert settings["image"]["classifier"] and settings["audio"]["classifier"]
     pictures, recordings = _test_files(project, tmp_path / "files")
     result = _run([sys.executable, "-m", "digit_concepts", "recognise", "--json", "--model", str(project),
                    *map(str, pictures + recordings)], tmp_path, env, timeout=300)
@@ -174,15 +175,14 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
     assert [entry["file"] for entry in found] == [str(path) for path in pictures + recordings]
     with np.load(project / "data" / "clusters" / "assignments.npz", allow_pickle=False) as assignments:
         image_test, audio_test = assignments["image_test"], assignments["audio_test"]
+        audio_named = assignments["audio_test_taught_log_posteriors"].argmax(axis=1)
     assert [entry["cluster"] for entry in found[:len(pictures)]] == image_test.tolist()
     assert [entry["cluster"] for entry in found[len(pictures):]] == audio_test.tolist()
-    concepts = pd.read_csv(project / "metrics" / "tables" / "concepts.csv")
-    merged = concepts[concepts["sense"] == "audio"].set_index("concept")["merged_concept"]
+    # A recording's concept: the image concept the audio classifier names it, as relate names it alone.
+    assert [entry["concept"] for entry in found[len(pictures):]] == audio_named.tolist()
     for entry in found:
         assert entry["sense"] == ("image" if entry["file"].endswith(".png") else "audio")
         assert 0.0 <= entry["confidence"] <= 1.0 and 0.0 <= entry["p_partner_given_concept"] <= 1.0
-        if entry["sense"] == "audio":
-            assert entry["concept"] == merged[entry["cluster"]]
         assert 0.0 < entry["familiarity"] <= 1.0 and entry["confidence"] <= entry["posterior"]
     # The unfamiliar flag, as the pipeline measured it on the same test samples.
     metrics = json.loads((project / "metrics" / "convergence.json").read_text())
@@ -202,14 +202,13 @@ def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_sp
     assert result.returncode == 0, result.stderr[-3000:]
     found = [json.loads(line)["concept"] for line in result.stdout.splitlines()]
     with np.load(project / "data" / "clusters" / "assignments.npz", allow_pickle=False) as assignments:
-        log_posteriors = assignments["audio_test_log_posteriors"]
+        evidence = assignments["audio_test_taught_log_posteriors"]  # the audio classifier's
     with np.load(project / "data" / "encodings" / "codes.npz", allow_pickle=False) as codes:
         train, test = codes["audio_train"], codes["audio_test"]
     counts = pd.read_csv(project / "metrics" / "tables" / "cooccurrence.csv").drop(columns="image_concept").to_numpy()
     standardiser = Standardiser.fit(train)
-    expected = relations.name_with_batch_neighbours(
-        relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T), standardiser.apply(test),
-        neighbours, standardiser.apply(train))
+    expected = relations.name_with_batch_neighbours(evidence, standardiser.apply(test), neighbours,
+                                                    standardiser.apply(train))
     assert found == expected.tolist()
     # --adapt alone, before the files: the learner's own most (adaptation.batch_neighbours), held to
     # what the batch holds of one concept; a batch of one recording per concept borrows nothing.
@@ -217,8 +216,8 @@ def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_sp
     as_trained = _tool(["recognise", "--json", "--model", project, "--adapt", *recordings], tmp_path, env)
     assert as_trained.returncode == 0, as_trained.stderr[-3000:]
     expected = relations.name_with_batch_neighbours(
-        relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T), standardiser.apply(test),
-        adaptation.batch_neighbours_for(len(test), counts.shape[0], most), standardiser.apply(train))
+        evidence, standardiser.apply(test), adaptation.batch_neighbours_for(len(test), counts.shape[0], most),
+        standardiser.apply(train))
     assert [json.loads(line)["concept"] for line in as_trained.stdout.splitlines()] == expected.tolist()
     few = recordings[:counts.shape[0]]
     alone = _tool(["recognise", "--json", "--model", project, *few], tmp_path, env)
@@ -313,7 +312,8 @@ def test_a_second_build_gives_the_same_bytes_and_reads_only_declared_deps(pipeli
     second, _, logs = audited_pipeline
     assert (second / "dvc.lock").read_text() == (project / "dvc.lock").read_text()
     first_files = _files(project)
-    assert sum(1 for name in first_files if name.endswith(".keras")) == 5, first_files  # two autoencoders, two brain maps, the image classifier
+    # two autoencoders, two brain maps, the image and audio classifiers
+    assert sum(1 for name in first_files if name.endswith(".keras")) == 6, first_files
     assert _files(second) == first_files
 
     stages = YAML(typ="safe").load(second / "dvc.yaml")["stages"]

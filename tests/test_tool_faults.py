@@ -37,7 +37,7 @@ class _FakeLearner:
     def recognise(self, sense, perceived, batch_neighbours=0):
         return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in perceived.codes]
 
-    def imagine(self, sense, codes, samples=1, temperature=0.5, image_from="brain"):
+    def imagine(self, sense, codes, samples=1, temperature=0.5, image_from="brain", named=None):
         shape = (8, 12) if sense == "image" else (28, 28)  # a log-mel to sound out, or an image
         return np.full((len(codes), samples, *shape), 0.5, np.float32)
 
@@ -217,6 +217,7 @@ def _lambda_model(path: Path) -> None:
 @pytest.mark.parametrize("command, relative, damage, stage, reason", [
     ("recognise", paths.autoencoder_model("image"), _truncated, "train_image_ae", "not a complete zip archive"),
     ("recognise", paths.IMAGE_CLASSIFIER, _truncated, "cluster", "not a complete zip archive"),
+    ("recognise", paths.AUDIO_CLASSIFIER, _truncated, "cluster", "not a complete zip archive"),
     ("imagine", paths.brain_model("image_to_audio"), _lambda_model, "relate", "`Lambda` layer"),
     ("concepts", paths.LEARNER_ARRAYS, _object_array_npz, "cluster", "Object arrays cannot be loaded"),
 ])
@@ -227,7 +228,10 @@ def test_the_tool_names_an_unreadable_learner_file_and_exits_3(pipeline, tmp_pat
     damage(folder / relative)
     picture = tmp_path / "digit.png"
     write_image(picture, digit_picture() / 255.0)
-    arguments = {"recognise": [picture], "imagine": [picture, "--out", tmp_path / "out"], "concepts": []}[command]
+    recording = tmp_path / "digit.wav"  # so that the audio classifier is read too
+    soundfile.write(recording, tone(3, 0, 0), 8000, subtype="PCM_16")
+    arguments = {"recognise": [picture, recording], "imagine": [picture, "--out", tmp_path / "out"],
+                 "concepts": []}[command]
     result = run_tool([command, "--model", folder, *arguments], tmp_path)  # cli.main, in this process
     assert result.returncode == cli.NO_LEARNER, result.stderr[-3000:]
     assert reason in _one_error_line(result.stderr, folder / relative, stage)
@@ -235,12 +239,14 @@ def test_the_tool_names_an_unreadable_learner_file_and_exits_3(pipeline, tmp_pat
 
 
 @pytest.mark.pipeline
-def test_a_learner_that_names_images_by_a_classifier_it_lacks_says_which_stage_makes_it(pipeline, tmp_path):
+@pytest.mark.parametrize("classifier", [paths.IMAGE_CLASSIFIER, paths.AUDIO_CLASSIFIER])
+def test_a_learner_that_names_samples_by_a_classifier_it_lacks_says_which_stage_makes_it(pipeline, tmp_path,
+                                                                                        classifier):
     project, _, _ = pipeline
     folder = _learner_copy(project, tmp_path / "learner")
-    (folder / paths.IMAGE_CLASSIFIER).unlink()
+    (folder / classifier).unlink()
     picture = tmp_path / "digit.png"
     write_image(picture, digit_picture() / 255.0)
     result = run_tool(["recognise", "--model", folder, picture], tmp_path)
     assert result.returncode == cli.NO_LEARNER, result.stderr[-3000:]
-    assert str(paths.IMAGE_CLASSIFIER) in result.stderr and "dvc repro cluster" in result.stderr
+    assert str(classifier) in result.stderr and "dvc repro cluster" in result.stderr

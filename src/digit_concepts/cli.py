@@ -141,7 +141,8 @@ def imagine(arguments) -> int:
         return BAD_FILE
     sense, perceived = next((sense, perceived) for sense, (_, perceived) in perceive(learner, samples).items())
     recognition = learner.recognise(sense, perceived)[0]
-    imagined = learner.imagine(sense, perceived.codes, arguments.samples, arguments.temperature, arguments.image_from)[0]
+    imagined = learner.imagine(sense, perceived.codes, arguments.samples, arguments.temperature, arguments.image_from,
+                               np.array([recognition.concept]))[0]
     print(f"{arguments.file}: {recognition.describe()}")
     suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
     for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):

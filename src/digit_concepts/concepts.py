@@ -30,6 +30,8 @@ class Concepts:
     trials: list = field(default_factory=list)  # (space, k, score) of every k tried
     image_classifier: object = None  # the self-labelled classifier that names new images (None: the codes do)
     image_views: dict = field(default_factory=dict)  # the transfer proxies' image concepts, f"{split}_{view}"
+    audio_classifier: object = None  # the classifier taught the image concepts that names new recordings (None: off)
+    audio_views: dict = field(default_factory=dict)  # its log posteriors of the audio proxies, f"audio_{split}_{shift}"
 
     def choice_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.trials, columns=["space", "k", "score"])
@@ -50,6 +52,42 @@ class ImageNaming:
     @property
     def classifier(self) -> bool:
         return self.settings["epochs"] > 0
+
+
+@dataclass(frozen=True)
+class AudioNaming:
+    """What names new recordings. With ``settings['epochs']`` > 0, a classifier taught each train
+    recording's partner image concepts (``self_labelling.train_audio_classifier``) reads the audio
+    autoencoder's inputs (``recordings``: train, train_views, validation, test; ``heard``: the audio
+    transfer proxies' inputs, f"{split}_{shift}"); otherwise the audio clusters are carried through
+    the co-occurrence (relate)."""
+
+    recordings: dict
+    heard: dict
+    settings: dict  # params cluster.audio_self_labelling
+
+    @property
+    def classifier(self) -> bool:
+        return self.settings["epochs"] > 0
+
+
+def taught_audio(found: Concepts, image_train_concepts: np.ndarray, concepts: int, streams: dict,
+                 naming: AudioNaming, seed: int) -> None:
+    """Self-labelling for sound: the classifier learns each train recording's partner image
+    concepts over the train episodes, then gives the image-concept log posteriors of validation,
+    test (``audio_<split>_taught_log_posteriors``) and the audio proxies (``audio_views``)."""
+    if not naming.classifier:
+        return
+    shares = self_labelling.partner_concept_shares(image_train_concepts, streams["train_image_index"],
+                                                   streams["train_audio_index"], len(naming.recordings["train"]),
+                                                   concepts)
+    found.audio_classifier = self_labelling.train_audio_classifier(
+        naming.recordings["train"], naming.recordings["train_views"], shares, naming.settings, seed)
+    for split in ("validation", "test"):
+        found.assignments[f"audio_{split}_taught_log_posteriors"] = self_labelling.log_posteriors(
+            found.audio_classifier, naming.recordings[split]).astype(np.float32)
+    found.audio_views = {f"audio_{name}": self_labelling.log_posteriors(found.audio_classifier, inputs).astype(
+        np.float32) for name, inputs in naming.heard.items()}
 
 
 def audio_alone(codes: dict, config: dict, sample: int, seed: int,
@@ -106,11 +144,13 @@ def self_labelled(found: Concepts, model: clustering.SenseModel, train_concepts:
 
 
 def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptors: dict | None = None,
-         bootstrap: Bootstrap | None = None, image_naming: ImageNaming | None = None) -> Concepts:
+         bootstrap: Bootstrap | None = None, image_naming: ImageNaming | None = None,
+         audio_naming: AudioNaming | None = None) -> Concepts:
     """The cluster stage's work: each sense's concepts (placing validation and test as new
     samples), the audio-alone reference, the joint episode concepts, their scores (with their
     intervals, given a bootstrap) and the learner. ``image_naming``: what names new images (by
-    default, their codes, and no transfer proxies)."""
+    default, their codes, and no transfer proxies); ``audio_naming``: what names new recordings
+    (by default, their clusters, in relate)."""
     sample = settings["silhouette_sample"]
     fitting = clustering.Fitting.from_params(settings)
     found = Concepts()
@@ -149,6 +189,10 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
             self_labelled(found, result.model, result.train_assignments, n_clusters,
                           image_naming or ImageNaming({}, {}, {"epochs": 0}, {}), seed)
             found.learner_settings[sense]["classifier"] = found.image_classifier is not None
+            # The image concepts now known, they teach the ear (self-labelling for sound).
+            taught_audio(found, result.train_assignments, n_clusters, streams,
+                         audio_naming or AudioNaming({}, {}, {"epochs": 0}), seed)
+            found.learner_settings["audio"]["classifier"] = found.audio_classifier is not None
         scores = scoring.cluster_scores(outputs[f"{sense}_test"], scoring.load_digits(sense, "test"),
                                         result.test_features, sample, seed, result.train_assignments,
                                         scoring.load_digits(sense, "train"), bootstrap)

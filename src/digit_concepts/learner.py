@@ -48,7 +48,9 @@ REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", 
             paths.autoencoder_model("image"): "train_image_ae", paths.autoencoder_model("audio"): "train_audio_ae"}
 STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "relate", "convergence"]
 # Each file the tool may read (some only for some settings), and the stage that writes it.
-WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess", paths.IMAGE_CLASSIFIER: "cluster"}
+WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess", paths.IMAGE_CLASSIFIER: "cluster",
+              paths.AUDIO_CLASSIFIER: "cluster"}
+CLASSIFIERS = {"image": paths.IMAGE_CLASSIFIER, "audio": paths.AUDIO_CLASSIFIER}  # self-labelling, per sense
 # What reading a damaged or crafted piece raises: OSError (h5py, I/O), ValueError (np.load of an
 # object array with allow_pickle=False, JSON, CSV, Keras: "File not found" for a truncated .keras,
 # safe mode refusing a Lambda layer, an unknown class), zipfile.BadZipFile (a truncated .npz, a
@@ -128,7 +130,8 @@ class Perception:
 
     codes: np.ndarray  # (n, code size)
     errors: np.ndarray  # each sample's reconstruction error (what its autoencoder cannot give back)
-    concept_log_posteriors: np.ndarray | None = None  # images, when the self-labelled classifier names them
+    # Over image concepts, when a self-labelled classifier names the sense's samples (self_labelling.py).
+    concept_log_posteriors: np.ndarray | None = None
 
 
 def predicted(model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
@@ -161,11 +164,12 @@ class Learner:
         settings = self._read(paths.LEARNER_SETTINGS, storage.read_json)
         self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
                        for sense in ("image", "audio")}
-        # Self-labelling: a classifier taught the image concepts names new images (self_labelling.py).
-        self.image_classifier = bool(settings["image"].get("classifier", False))
-        if self.image_classifier and not (self.root / paths.IMAGE_CLASSIFIER).is_file():
-            raise MissingLearner(f"no trained learner in {self.root.resolve()}: missing {paths.IMAGE_CLASSIFIER}. "
-                                 "Train it with `dvc repro cluster` in the repository")
+        # Self-labelling: classifiers taught the image concepts name new images and recordings (self_labelling.py).
+        self.named_by_classifier = {sense: bool(settings[sense].get("classifier", False)) for sense in CLASSIFIERS}
+        for sense, taught in self.named_by_classifier.items():
+            if taught and not (self.root / CLASSIFIERS[sense]).is_file():
+                raise MissingLearner(f"no trained learner in {self.root.resolve()}: missing {CLASSIFIERS[sense]}. "
+                                     "Train it with `dvc repro cluster` in the repository")
         self.sizes = {sense: arrays[f"{sense}_train_sizes"] for sense in ("image", "audio")}
         self.gaussians = self._read(paths.CLUSTER_MODELS, storage.read_npz)
         self.counts = self._read(paths.COOCCURRENCE, pd.read_csv).drop(columns="image_concept").to_numpy()
@@ -196,13 +200,23 @@ class Learner:
                                                   lambda path: load_halves(path, self.seed), UNREADABLE_MODEL)
         return self.keras_models[sense]
 
-    def classifier(self):
-        if "image_classifier" not in self.keras_models:
+    def classifier(self, sense: str = "image"):
+        """The self-labelled classifier that names the sense's new samples."""
+        if f"{sense}_classifier" not in self.keras_models:
             from .self_labelling import load_classifier
 
-            self.keras_models["image_classifier"] = self._read(
-                paths.IMAGE_CLASSIFIER, lambda path: load_classifier(path, self.seed), UNREADABLE_MODEL)
-        return self.keras_models["image_classifier"]
+            self.keras_models[f"{sense}_classifier"] = self._read(
+                CLASSIFIERS[sense], lambda path: load_classifier(path, self.seed), UNREADABLE_MODEL)
+        return self.keras_models[f"{sense}_classifier"]
+
+    def taught(self, sense: str, perceived: Perception, inputs: np.ndarray) -> Perception:
+        """``perceived`` with the image-concept log posteriors of the sense's classifier, if it has one."""
+        if not self.named_by_classifier[sense]:
+            return perceived
+        from .self_labelling import log_posteriors_of
+
+        return replace(perceived, concept_log_posteriors=log_posteriors_of(predicted(self.classifier(sense), inputs,
+                                                                                     1024)))
 
     def brain(self, direction: str):
         if direction not in self.keras_models:
@@ -233,14 +247,9 @@ class Learner:
         recordings as ``user_files.read_audio`` does."""
         if sense == "image":
             pictures = np.stack(contents)
-            perceived = self.perception(sense, pictures, pictures)
-            if not self.image_classifier:
-                return perceived
-            from .self_labelling import log_posteriors_of
-
-            return replace(perceived, concept_log_posteriors=log_posteriors_of(predicted(self.classifier(), pictures,
-                                                                                         1024)))
-        return self.perception(sense, self.audio_inputs(contents), self.log_mels(contents))
+            return self.taught(sense, self.perception(sense, pictures, pictures), pictures)
+        inputs = self.audio_inputs(contents)
+        return self.taught(sense, self.perception(sense, inputs, self.log_mels(contents)), inputs)
 
     def perception(self, sense: str, samples: np.ndarray, targets: np.ndarray) -> Perception:
         """What the encoder reads (``samples``) and what the decoder should give back (``targets``:
@@ -268,16 +277,19 @@ class Learner:
             log_posteriors = self.models["audio"].log_posteriors(codes)
         return fusion.temper(log_posteriors, self.temperatures[sense])
 
-    def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int) -> np.ndarray:
+    def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int,
+                               taught_log_posteriors: np.ndarray | None = None) -> np.ndarray:
         """Audio concepts of recordings given together, as the pipeline names its test split:
         each borrows evidence from up to ``batch_neighbours`` fellow recordings nearer to it than
         its nearest train recording, and never more than the batch holds of one concept
-        (``adaptation.batch_neighbours_for``: a batch of 10 or fewer borrows nothing)."""
+        (``adaptation.batch_neighbours_for``: a batch of 10 or fewer borrows nothing). The evidence
+        is the audio classifier's (``taught_log_posteriors``) where it names recordings."""
         borrowed = batch_neighbours_for(len(codes), self.counts.shape[0], batch_neighbours)
         # An audio concept is named after its image partner (relations.merge_by_partner).
         return relations.name_recordings_through_images(self.models["audio"].log_posteriors(codes), self.counts,
                                                         self.models["audio"].standardiser.apply(codes),
-                                                        borrowed, self.arrays["audio_train_features"])
+                                                        borrowed, self.arrays["audio_train_features"],
+                                                        taught_log_posteriors)
 
     def recognise(self, sense: str, perceived: Perception, batch_neighbours: int = 0) -> list[Recognition]:
         """What the learner makes of each sample; recordings given together adapt to their voice
@@ -285,14 +297,16 @@ class Learner:
         codes = perceived.codes
         reference = self.familiarity[sense]
         familiarities = reference.of(codes, perceived.errors)
-        if perceived.concept_log_posteriors is not None:  # images named by the self-labelled classifier
-            clusters = perceived.concept_log_posteriors.argmax(axis=1)
-            posteriors = fusion.temper(perceived.concept_log_posteriors, self.temperatures[sense])
+        taught = perceived.concept_log_posteriors  # over image concepts, from a self-labelled classifier
+        if sense == "image" and taught is not None:
+            clusters = taught.argmax(axis=1)
+            posteriors = fusion.temper(taught, self.temperatures[sense])
         else:
             clusters = self.clusters(sense, codes)
             posteriors = self.calibrated_posteriors(sense, codes)
-        adapted = (self.adapted_audio_concepts(codes, batch_neighbours) if sense == "audio" and batch_neighbours
-                   else None)
+        adapted = None
+        if sense == "audio" and (batch_neighbours or taught is not None):
+            adapted = self.adapted_audio_concepts(codes, batch_neighbours, taught)
         results = []
         for index, (cluster, posterior, familiar) in enumerate(zip(clusters, posteriors, familiarities)):
             if sense == "image":
@@ -301,7 +315,9 @@ class Learner:
                 shares = relations.audio_given_image(self.merged_counts)[concept]
             else:
                 concept = int(self.audio_concept_of_cluster[cluster] if adapted is None else adapted[index])
-                confidence = float(posterior[self.audio_concept_of_cluster == concept].sum())
+                # The classifier's own probability where it names recordings, else the clusters' that merge into it.
+                confidence = float(np.exp(taught[index, concept]) if taught is not None
+                                   else posterior[self.audio_concept_of_cluster == concept].sum())
                 shares = relations.image_given_audio(self.merged_counts)[:, concept]
             partner = int(shares.argmax())
             row = self.table[(self.table["sense"] == sense) & (self.table["concept"] == int(cluster))]
@@ -313,17 +329,18 @@ class Learner:
 
     # --- imagination ---
     def imagine(self, sense: str, codes: np.ndarray, samples: int = 1, temperature: float = 0.5,
-                image_from: str = "brain") -> np.ndarray:
+                image_from: str = "brain", named: np.ndarray | None = None) -> np.ndarray:
         """What the other sense imagines for each code: (len(codes), samples, ...) images in [0, 1]
         (from recordings) or normalised log-mels (from images). The first sample is the brain
         module's translation, or, for a recording with ``image_from="concept"``, the mean of the
-        image concept it is named (as the pipeline names a test recording alone); the others vary
-        it within that concept's Gaussian in code space."""
+        image concept it is ``named`` (``recognise``'s concept; by default the one its code is named
+        alone); the others vary it within that concept's Gaussian in code space."""
         if image_from not in IMAGINATION_ROUTES:
             raise ValueError(f"image_from must be one of {', '.join(IMAGINATION_ROUTES)}, got {image_from!r}")
         target = OTHER[sense]
         if sense == "audio" and image_from == "concept":
-            partners = self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0)
+            partners = (self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0) if named is None
+                        else np.asarray(named, dtype=np.int64))
             centres = self.gaussians["image_means"][partners].astype(np.float32)
         else:
             centres = predicted(self.brain(DIRECTIONS[sense]), codes, 32)  # 32: predict's default batch

@@ -125,7 +125,8 @@ def recording_answer(learner: Learner, content: bytes, max_seconds: float, max_p
     signal = read_upload(learner, content, "audio", max_seconds, max_pixels)
     perceived = learner.perceive("audio", [signal])
     recognition = learner.recognise("audio", perceived)[0]
-    image = learner.imagine("audio", perceived.codes, 1, image_from=image_from)[0, 0]
+    image = learner.imagine("audio", perceived.codes, 1, image_from=image_from,
+                            named=np.array([recognition.concept]))[0, 0]
     return {**answer(recognition), "seconds": len(signal) / learner.audio_settings.sample_rate,
             "spectrogram": data_uri(spectrogram_png(learner.log_mels([signal])[0]), "image/png"),
             "imagined_image": data_uri(png_bytes(image), "image/png"),

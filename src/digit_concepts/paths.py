@@ -51,6 +51,8 @@ LEARNER_ARRAYS = CLUSTERS_DIR / "learner.npz"
 LEARNER_SETTINGS = CLUSTERS_DIR / "learner.json"
 IMAGE_CLASSIFIER = CLUSTERS_DIR / "image_classifier.keras"  # self-labelling: names new images (self_labelling.py)
 IMAGE_VIEW_CONCEPTS = CLUSTERS_DIR / "image_view_concepts.npz"  # the image transfer proxies, named
+AUDIO_CLASSIFIER = CLUSTERS_DIR / "audio_classifier.keras"  # self-labelling for sound: names new recordings
+AUDIO_VIEW_CONCEPTS = CLUSTERS_DIR / "audio_view_concepts.npz"  # the audio proxies' image-concept log posteriors
 
 # Small tables a reviewer reads in the diff: kept in git (cache: false) beside the metrics.
 RELATIONS_DIR = Path("metrics/tables")

@@ -89,11 +89,17 @@ def name_with_batch_neighbours(log_evidence: np.ndarray, batch_features: np.ndar
 
 
 def name_recordings_through_images(log_posteriors: np.ndarray, counts: np.ndarray, batch_features: np.ndarray,
-                                   neighbours: int, train_features: np.ndarray) -> np.ndarray:
-    """The image concept each recording of a batch is named, from its audio-cluster posteriors
-    carried over by the co-occurrence ``counts`` and pooled with up to ``neighbours`` batch members
-    (``name_with_batch_neighbours``)."""
-    evidence = evidence_through(log_posteriors, image_given_audio(counts).T)
+                                   neighbours: int, train_features: np.ndarray,
+                                   taught_log_posteriors: np.ndarray | None = None) -> np.ndarray:
+    """The image concept each recording of a batch is named, from its image-concept evidence pooled
+    with up to ``neighbours`` batch members (``name_with_batch_neighbours``). The evidence: the
+    self-labelled audio classifier's ``taught_log_posteriors`` where it names recordings, else the
+    audio-cluster posteriors carried over by the co-occurrence ``counts``."""
+    evidence = (evidence_through(log_posteriors, image_given_audio(counts).T) if taught_log_posteriors is None
+                else np.asarray(taught_log_posteriors, dtype=np.float64))
+    if evidence.shape[1] != counts.shape[0]:
+        raise ValueError(f"recordings' evidence covers {evidence.shape[1]} image concepts, the co-occurrence "
+                         f"{counts.shape[0]}: retrain the cluster stage")
     return name_with_batch_neighbours(evidence, batch_features, neighbours, train_features)
 
 

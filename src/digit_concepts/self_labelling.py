@@ -1,5 +1,7 @@
 """Self-labelling: the image concepts found in the codes, taught to a small convolutional classifier
-that then names every new image (validation, test, the transfer proxies, the tool's pictures).
+that then names every new image (validation, test, the transfer proxies, the tool's pictures);
+and taught to the ear as well: a second classifier learns, from each train recording, the image
+concepts it was seen with, and names every new recording (``audio_classifier``).
 
 The concepts are still discovered without labels, by clustering the autoencoder's codes
 (``clustering``); the train digits' concepts become pseudo-labels. The classifier learns them from
@@ -61,6 +63,61 @@ def log_posteriors_of(logits: np.ndarray) -> np.ndarray:
 def log_posteriors(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Each image's log concept posteriors (n, concepts), float64."""
     return log_posteriors_of(model.predict(np.asarray(images, dtype=np.float32), batch_size=batch_size, verbose=0))
+
+
+def partner_concept_shares(image_concepts: np.ndarray, episode_image_index: np.ndarray,
+                           episode_audio_index: np.ndarray, recordings: int, concepts: int) -> np.ndarray:
+    """(recordings, concepts) float32: for each train recording, the share of its episodes whose
+    image was of each concept (the image concepts of ``image_concepts``, indexed by the episodes'
+    image index). A recording in no episode gets a uniform row. No label enters: only who was seen
+    with whom."""
+    image_concepts, image_index = np.asarray(image_concepts), np.asarray(episode_image_index)
+    audio_index = np.asarray(episode_audio_index)
+    if len(image_index) != len(audio_index):
+        raise ValueError(f"self-labelling: {len(image_index)} episode images but {len(audio_index)} recordings")
+    if len(audio_index) and (audio_index.min() < 0 or audio_index.max() >= recordings):
+        raise ValueError(f"self-labelling: episode recordings must index the {recordings} train recordings")
+    counts = np.zeros((recordings, concepts), dtype=np.float64)
+    np.add.at(counts, (audio_index, image_concepts[image_index]), 1.0)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / concepts).astype(np.float32)
+
+
+def audio_classifier(keras, input_shape: tuple[int, int], concepts: int, settings: dict):
+    """Recordings (features x frames) -> one logit per image concept: input noise, convolutions over
+    time (``settings['filters']``, ``kernel`` frames wide, each after the first halving the frames,
+    as the audio autoencoder's frames encoder), a dense layer with dropout (Keras functional API)."""
+    inputs = keras.Input(input_shape, name="recording")
+    hidden = keras.layers.GaussianNoise(settings["noise_stddev"])(inputs)
+    hidden = keras.layers.Permute((2, 1))(hidden)  # (features, frames) -> (frames, features)
+    for layer, filters in enumerate(settings["filters"]):
+        hidden = keras.layers.Conv1D(filters, settings["kernel"], strides=1 if layer == 0 else 2, padding="same",
+                                     activation="relu")(hidden)
+    hidden = keras.layers.Dense(settings["dense_units"], activation="relu")(keras.layers.Flatten()(hidden))
+    hidden = keras.layers.Dropout(settings["dropout"])(hidden)
+    logits = keras.layers.Dense(concepts, name="concept_logits")(hidden)
+    return keras.Model(inputs, logits, name="audio_concept_classifier")
+
+
+def train_audio_classifier(recordings: np.ndarray, views: np.ndarray, shares: np.ndarray, settings: dict,
+                           seed: int):
+    """The audio classifier, fitted for ``settings['epochs']`` epochs to each train recording's
+    partner concept ``shares`` (``partner_concept_shares``) from the recording itself and each of its
+    augmented ``views`` (views, recordings, features, frames: the audio autoencoder's own train views)."""
+    recordings, views = np.asarray(recordings, dtype=np.float32), np.asarray(views, dtype=np.float32)
+    if len(recordings) != len(shares) or (len(views) and views.shape[1:] != recordings.shape):
+        raise ValueError(f"self-labelling: {len(recordings)} recordings, {len(shares)} target rows and views "
+                         f"shaped {views.shape}; the views must be (views, {', '.join(map(str, recordings.shape))})")
+    keras = runtime.keras_with_seed(seed)
+    model = audio_classifier(keras, recordings.shape[1:], shares.shape[1], settings)
+    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    inputs = np.concatenate([recordings, *views])
+    print(f"self-labelling: an audio classifier learns {shares.shape[1]} image concepts from {len(recordings)} "
+          f"train recordings and {len(views)} views of each", flush=True)
+    model.fit(inputs, np.tile(shares, (len(views) + 1, 1)), epochs=settings["epochs"],
+              batch_size=settings["batch_size"], shuffle=True, verbose=2)
+    return model
 
 
 def load_classifier(source: Path, seed: int):
