@@ -395,10 +395,12 @@ def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, 
         cluster_votes = concept_votes(codes[train], [codes[test], *(encoder.predict(x, batch_size=1024, verbose=0)
                                                                    for x in shifted_inputs)],
                                       audio_index, partner_concepts, n_concepts)
-        result.update(self_labelled(keras, X, V, train, test, audio_index, partner_concepts, n_concepts, test_digits,
-                                    shifted_inputs, cluster_votes, cfg))
+        taught_scores, taught_evidence = self_labelled(keras, X, V, train, test, audio_index, partner_concepts,
+                                                       n_concepts, test_digits, shifted_inputs, cluster_votes, cfg)
+        result.update(taught_scores)
     if BATCH_SIZES_FLAG in sys.argv[1:]:
-        result.update(batch_adaptation(codes, train, test, audio_index, partner_concepts, n_concepts, test_digits))
+        result.update(batch_adaptation(codes, train, test, audio_index, partner_concepts, n_concepts, test_digits,
+                                       taught_evidence if cfg["self_labelling"] else None))
     result["fold_s"] = time.time() - start
     return result
 
@@ -424,7 +426,7 @@ def self_labelled(keras, X, V, train, test, cooc_audio, cooc_concepts, n_concept
     """Self-labelling for sound: a frames classifier (the encoder's shape, input noise) fitted to each
     train recording's partner image-concept histogram on its clean and augmented views; scored by
     argmax (``sl``, ``sl_noise``, ``sl_room``), and by argmax of its posterior averaged with the
-    clusters' concept distribution (``both``, ...)."""
+    clusters' concept distribution (``both``, ...). Also returns the scored recordings' log posteriors."""
     layers = keras.layers
     hist = np.zeros((train.sum(), n_concepts))
     np.add.at(hist, (cooc_audio, cooc_concepts), 1)
@@ -441,13 +443,15 @@ def self_labelled(keras, X, V, train, test, cooc_audio, cooc_concepts, n_concept
     xs = np.concatenate([X[train], *V[:, train]]) if len(V) else X[train]
     model.fit(xs, np.concatenate([soft] * (len(xs) // len(soft))), epochs=cfg["self_labelling"], batch_size=64,
               shuffle=True, verbose=0)
-    result = {}
+    result, clean_log_posteriors = {}, None
     for (tag, inputs_scored), votes in zip((("", X[test]), *((f"_{shift}", x) for shift, x in zip(SHIFTED, shifted))),
                                            cluster_votes):
         posterior = model.predict(inputs_scored, batch_size=1024, verbose=0)
         result["sl" + tag] = hungarian(posterior.argmax(1), test_digits)
         result["both" + tag] = hungarian((posterior + votes).argmax(1), test_digits)
-    return result
+        if not tag:
+            clean_log_posteriors = np.log(np.maximum(posterior.astype(np.float64), np.finfo(np.float64).tiny))
+    return result, clean_log_posteriors
 
 
 BATCH_SIZES_FLAG = "--batch-sizes"
@@ -456,9 +460,11 @@ BATCH_SHARES = (0.25, 0.5, 1.0)
 BATCHINGS = 5  # random batchings per size and speaker
 
 
-def batch_adaptation(codes, train, test, cooc_audio, cooc_concepts, n_concepts, test_digits) -> dict:
+def batch_adaptation(codes, train, test, cooc_audio, cooc_concepts, n_concepts, test_digits,
+                     taught_evidence=None) -> dict:
     """The pipeline's naming with test-time adaptation (relations.name_with_batch_neighbours on
-    k-means-300 posteriors carried through the co-occurrence), the scored speaker's recordings
+    k-means-300 posteriors carried through the co-occurrence, or on ``taught_evidence``, the audio
+    classifier's log posteriors of the scored recordings), the scored speaker's recordings
     given in random batches of each size: each alone, at most 20 neighbours, and the batch-size
     rule (adaptation.batch_neighbours_for) at each share. Keys ta_<size>_<rule>."""
     from scipy.special import log_softmax
@@ -478,6 +484,8 @@ def batch_adaptation(codes, train, test, cooc_audio, cooc_concepts, n_concepts, 
     log_posteriors = log_softmax(-squared / (2.0 * spread), axis=1)  # as clustering.Clustering's k-means
     counts = relations.cooccurrence(cooc_concepts, km.labels_[cooc_audio], n_concepts, 300)
     evidence = relations.evidence_through(log_posteriors, relations.image_given_audio(counts).T)
+    if taught_evidence is not None:
+        evidence = taught_evidence
     rules = {"alone": lambda size: 0, "k20": lambda size: 20,
              **{f"share{share}": (lambda size, share=share: batch_neighbours_for(size, n_concepts, 20, share))
                 for share in BATCH_SHARES}}
