@@ -50,6 +50,11 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner \
           --variants cep_w1_aug_reg_conv_n0.6_bg_sl,cep_w1_aug_reg_conv_n0.6_bg_sl_all,cep_w1_aug_reg_conv_n0.6_bg_sl30 [--seed 1]
 
+  and the table after "How much a small batch may borrow" with the classifier's evidence (30 pairs):
+
+      OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner --all-validation \
+          --variants cep_w1_aug_reg_conv_n0.6_bg_sl --batch-sizes
+
 Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
