@@ -18,8 +18,9 @@ HEADLINE = (  # (metrics file, key, label, what it means)
      "Test images placed in the right one of the image concepts the learner found by itself (each concept "
      "matched to one digit only to score)."),
     ("relate", "audio_acc_through_images", "recordings named through images",
-     "Test recordings whose audio cluster's best image partner, learnt only from which concepts occur together, "
-     "is their digit (each borrowing evidence from fellow test recordings nearer than any train one)."),
+     "Test recordings named with the image concept of their digit by a classifier taught only by the images "
+     "each train recording was seen with (each borrowing evidence from fellow test recordings nearer than any "
+     "train one)."),
     ("transfer", "image_affine_acc", "digits tilted, scaled, shifted",
      "Test images under a random rotation (up to 20 degrees), scale (0.85-1.15) and shift (2 px), named as the "
      "clean ones are."),
