@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import runtime, transfer
-from .autoencoders import fit_on_fresh_renderings, fresh_renderings
+from .autoencoders import fit_on_fresh_renderings, fresh_renderings, partner_targets
 
 SIDE = 28
 
@@ -77,10 +77,10 @@ def partner_concept_shares(image_concepts: np.ndarray, episode_image_index: np.n
         raise ValueError(f"self-labelling: {len(image_index)} episode images but {len(audio_index)} recordings")
     if len(audio_index) and (audio_index.min() < 0 or audio_index.max() >= recordings):
         raise ValueError(f"self-labelling: episode recordings must index the {recordings} train recordings")
-    counts = np.zeros((recordings, concepts), dtype=np.float64)
-    np.add.at(counts, (audio_index, image_concepts[image_index]), 1.0)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / concepts).astype(np.float32)
+    # The mean one-hot concept of a recording's partners: the image teacher's partner mean, on concepts.
+    shares = partner_targets(np.eye(concepts)[image_concepts], image_index, audio_index, recordings)
+    seen = np.bincount(audio_index, minlength=recordings)[:, None] > 0
+    return np.where(seen, shares, np.float32(1.0 / concepts)).astype(np.float32)
 
 
 def audio_classifier(keras, input_shape: tuple[int, int], concepts: int, settings: dict):
