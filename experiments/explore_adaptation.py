@@ -41,7 +41,7 @@ from sklearn.linear_model import LogisticRegression
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts.adaptation import batch_neighbourhoods, batch_neighbours_for  # noqa: E402
+from digit_concepts.concepts.adaptation import batch_neighbourhoods, batch_neighbours_for  # noqa: E402
 
 CANDIDATES = (0, 5, 10, 20, 40)
 DEFAULT = 20

@@ -33,7 +33,7 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
           --variants cep_w1_aug_reg_conv_n0.6 --batch-sizes
 
 - the table under "Views in background noise" (``ti``, ``ti_noise``, ``ti_room``: the scored speaker's
-  recordings in white noise at 10 dB and in a room, as shifts.py makes them; seeds 42 and 1):
+  recordings in white noise at 10 dB and in a room, as domain_shifts.py makes them; seeds 42 and 1):
 
       OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --split inner \
           --variants cep_w1_aug_reg_conv_n0.6,cep_w1_aug_reg_conv_n0.6_bg [--seed 1]
@@ -87,8 +87,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 os.chdir(REPO)
 
-from digit_concepts import audio, episodes, paths  # noqa: E402
-from digit_concepts.params import load  # noqa: E402
+from digit_concepts.senses import audio, episodes  # noqa: E402
+from digit_concepts.core import paths
+from digit_concepts.core.params import load  # noqa: E402
 
 TMP = REPO / ".tmp"
 CACHE = TMP / "audio_transfer_cache.npz"
@@ -191,7 +192,7 @@ def build_cache() -> dict:
     return cache
 
 
-SHIFTED = ("noise", "room")  # the pipeline's audio proxies scored here (shifts.py): white noise 10 dB, RT60 0.4 s
+SHIFTED = ("noise", "room")  # the pipeline's audio proxies scored here (domain_shifts.py): white noise 10 dB, RT60 0.4 s
 # Views in background noise, by cache key: the lever (audio.NoiseViews), then milder ones (fainter, or fewer views).
 NOISE_VIEW_SETS = {"cep_noise_views": audio.NoiseViews(probability=0.5, snr_db=(0.0, 20.0), tilt=(-2.0, 1.0)),
                    "cep_noise_faint_views": audio.NoiseViews(probability=0.5, snr_db=(10.0, 30.0), tilt=(-2.0, 1.0)),
@@ -205,7 +206,7 @@ def extend_cache(cache: dict) -> dict:
     missing = [key for key in [*NOISE_VIEW_SETS, *(f"cep_{shift}" for shift in SHIFTED)] if key not in cache]
     if not missing:
         return cache
-    from digit_concepts import shifts
+    from digit_concepts.senses import domain_shifts
 
     settings = audio.AudioSettings(**{**load()["audio"], "features": "cepstral"})
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
@@ -216,8 +217,8 @@ def extend_cache(cache: dict) -> dict:
                                            NOISE_VIEW_SETS[key]).astype(np.float32)
     if any(key.removeprefix("cep_") in SHIFTED for key in missing):
         rng = np.random.default_rng([42, 3])
-        heard = {"noise": [shifts.with_noise(signal, 10.0, rng) for signal in signals],
-                 "room": [shifts.reverberant(signal, settings.sample_rate, 0.4, rng) for signal in signals]}
+        heard = {"noise": [domain_shifts.with_noise(signal, 10.0, rng) for signal in signals],
+                 "room": [domain_shifts.reverberant(signal, settings.sample_rate, 0.4, rng) for signal in signals]}
         for shift in SHIFTED:
             cache[f"cep_{shift}"] = audio.features_of([audio.trimmed_power(s, settings) for s in heard[shift]],
                                                       settings).astype(np.float32)
@@ -313,7 +314,7 @@ def build_model(keras, shape, n_concepts, cfg, regression_dim=0):
 def run_fold(cache, cfg, train, test, image_digits, image_concepts, n_concepts, image_codes):
     import tensorflow as tf
 
-    from digit_concepts.runtime import keras_with_seed
+    from digit_concepts.core.runtime import keras_with_seed
 
     keras = keras_with_seed(SEED)
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -476,8 +477,8 @@ def batch_adaptation(codes, train, test, cooc_audio, cooc_concepts, n_concepts, 
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
-    from digit_concepts import relations
-    from digit_concepts.adaptation import batch_neighbours_for
+    from digit_concepts.crossmodal import relations
+    from digit_concepts.concepts.adaptation import batch_neighbours_for
 
     mean, std = codes[train].mean(0), codes[train].std(0) + 1e-6
     standardised = (codes - mean) / std

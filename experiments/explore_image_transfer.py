@@ -33,9 +33,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts.clustering import Fitting, cluster_codes  # noqa: E402
-from digit_concepts.scoring import hungarian_accuracy, load_digits  # noqa: E402
-from digit_concepts.transfer import augmented_images, transfer_views  # noqa: E402
+from digit_concepts.concepts.clustering import Fitting, cluster_codes  # noqa: E402
+from digit_concepts.evaluation.scoring import hungarian_accuracy, load_digits  # noqa: E402
+from digit_concepts.senses.drawing_variations import augmented_images, transfer_views  # noqa: E402
 
 OUTPUT = REPO / ".tmp"
 TRAIN_COUNT = 50_000
@@ -62,8 +62,8 @@ VARIANTS = {
 
 
 def train_encoder(architecture: dict, epochs: int, augmentation: dict | None, target: str, train: np.ndarray):
-    from digit_concepts.autoencoders import build_autoencoder
-    from digit_concepts.runtime import keras_with_seed
+    from digit_concepts.senses.autoencoders import build_autoencoder
+    from digit_concepts.core.runtime import keras_with_seed
 
     keras = keras_with_seed(SEED)
     import tensorflow as tf

@@ -26,8 +26,10 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from digit_concepts import paths, scoring, storage, user_files  # noqa: E402
-from digit_concepts.learner import Learner  # noqa: E402
+from digit_concepts.core import paths, storage  # noqa: E402
+from digit_concepts.evaluation import scoring
+from digit_concepts.senses import user_files
+from digit_concepts.tool.learner import Learner  # noqa: E402
 
 
 SYMBOL_FONTS = ("STIXSiz", "cmex", "cmsy", "LastResort")  # their "digits" are other glyphs, or none

@@ -30,8 +30,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts import paths, scoring, shifts, storage, transfer  # noqa: E402
-from digit_concepts.runtime import keras_with_seed  # noqa: E402
+from digit_concepts.core import paths, storage  # noqa: E402
+from digit_concepts.evaluation import scoring
+from digit_concepts.senses import domain_shifts, drawing_variations
+from digit_concepts.core.runtime import keras_with_seed  # noqa: E402
 
 SEED = 42
 
@@ -84,7 +86,7 @@ def main() -> None:
     sure = sure_members(codes["image_train"], pseudo)
     print(f"sure members: {sure.mean():.3f} of train, pseudo-labels right among them "
           f"{scoring.hungarian_accuracy(pseudo[sure], train_digits[sure]):.4f}", flush=True)
-    augment = transfer.augmentation({"affine_probability": 0.5, "thicken_probability": 0.25,
+    augment = drawing_variations.augmentation({"affine_probability": 0.5, "thicken_probability": 0.25,
                                      "thin_probability": 0.25, "max_rotation_degrees": 20.0,
                                      "scale_range": [0.85, 1.15], "max_shift_pixels": 2.0})
     for variant in args.variants.split(","):
@@ -101,8 +103,8 @@ def main() -> None:
             print(f"{variant} epoch {epoch + 1}: validation ACC {scoring.hungarian_accuracy(named, digits):.4f} "
                   f"({time.time() - started:.0f} s)", flush=True)
         if args.proxies:
-            views = {**transfer.transfer_views(images["validation"], SEED),
-                     **shifts.held_out_views(images["validation"], SEED)}
+            views = {**drawing_variations.transfer_views(images["validation"], SEED),
+                     **domain_shifts.held_out_views(images["validation"], SEED)}
             for view, drawn in views.items():
                 named = network.predict(drawn, batch_size=1024, verbose=0).argmax(axis=1)
                 print(f"{variant} {view}: validation ACC {scoring.hungarian_accuracy(named, digits):.4f}", flush=True)

@@ -27,8 +27,10 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from digit_concepts import familiarity, paths, storage, user_files  # noqa: E402
-from digit_concepts.learner import Learner  # noqa: E402
+from digit_concepts.concepts import familiarity  # noqa: E402
+from digit_concepts.core import paths, storage
+from digit_concepts.senses import user_files
+from digit_concepts.tool.learner import Learner  # noqa: E402
 
 FONTS = ["DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono"]
 LETTERS = "ABCDEFGHJKLMNPQRTUVWXYabcdefhkmnprtuvwxy"  # no letter that reads as a digit (O, I, S, Z, g, q...)

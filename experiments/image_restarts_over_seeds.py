@@ -21,10 +21,12 @@ import dvc.api
 import numpy as np
 from ruamel.yaml import YAML
 
-from digit_concepts import clustering, relations, scoring
-from digit_concepts.params import load
-from digit_concepts.reduction import NeighbourVote, reduce
-from digit_concepts.standardisation import Standardiser
+from digit_concepts.concepts import clustering
+from digit_concepts.crossmodal import relations
+from digit_concepts.evaluation import scoring
+from digit_concepts.core.params import load
+from digit_concepts.concepts.reduction import NeighbourVote, reduce
+from digit_concepts.core.standardisation import Standardiser
 
 
 def load_yaml(text: str) -> dict:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_concepts import evidence, sweeps
-from digit_concepts.params import load
+from digit_concepts.core import evidence
+from digit_concepts.evaluation import sweeps
+from digit_concepts.core.params import load
 
 REPO = Path(__file__).resolve().parents[1]
 # (choice, metric with the committed option, metric with the other one, which is simpler)

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 import soundfile
 
-from digit_concepts import paths, storage, user_files
-from digit_concepts.learner import Learner
+from digit_concepts.core import paths, storage
+from digit_concepts.senses import user_files
+from digit_concepts.tool.learner import Learner
 
 
 def as_written_wav(signal: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from digit_concepts import cli, paths, server
-from digit_concepts.learner import Learner
+from digit_concepts.tool import cli, server
+from digit_concepts.core import paths
+from digit_concepts.tool.learner import Learner
 
 GOALS_MS = {"drawing": 300.0, "recording": 500.0}
 RECORDING_SECONDS = 1.0
@@ -148,9 +149,9 @@ def save_panels(driver, target: Path) -> None:
 def cpu_milliseconds(learner: Learner, uploads: dict[str, list[bytes]]) -> dict[str, list[float]]:
     """Per kind, the CPU time of this process (every thread) for each answer, computed in-process:
     about what it takes on idle cores, whatever else the machine is running."""
-    from digit_concepts import page_content
+    from digit_concepts.tool import try_it_page
 
-    answers = {"drawing": page_content.drawing_answer, "recording": page_content.recording_answer}
+    answers = {"drawing": try_it_page.drawing_answer, "recording": try_it_page.recording_answer}
     limits = server.Limits()
     times = {}
     for kind, contents in uploads.items():

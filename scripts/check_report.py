@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digit_concepts import paths, report
+from digit_concepts.core import paths
+from digit_concepts.reporting import html_report
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # Everything that would let a browser reach the network or phone home is off: the page must
@@ -67,7 +68,7 @@ def main() -> int:
     if not arguments.page.is_file():
         print(f"{arguments.page}: no report; run the plot stage first", file=sys.stderr)
         return 1
-    problems = report.missing_files(arguments.page)
+    problems = html_report.missing_files(arguments.page)
     if problems:
         print(f"{arguments.page}: broken links: {', '.join(problems)}", file=sys.stderr)
         return 1

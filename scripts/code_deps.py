@@ -21,22 +21,35 @@ PACKAGE_VARIABLE = "${pkg}"  # dvc.yaml's vars: pkg is src/digit_concepts
 
 
 def imported_modules(source: Path, package_dir: Path = PACKAGE_DIR) -> set[str]:
-    """Package modules a file imports anywhere (top level or inside functions), by name."""
+    """Package modules a file imports anywhere (top level or inside functions), as paths inside the
+    package without ``.py`` (``core/paths``), with the ``__init__`` of every sub-package on the way."""
     tree = ast.parse(source.read_text(), filename=str(source))
-    inside_package = source.parent == package_dir
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith(PACKAGE + ".")}
-        elif isinstance(node, ast.ImportFrom):
-            relative = node.level == 1 and inside_package
-            if node.module == PACKAGE or (relative and node.module is None):
-                found |= {alias.name for alias in node.names}  # from digit_concepts import a, b
-            elif node.module and node.module.startswith(PACKAGE + "."):
-                found.add(node.module.split(".")[1])
-            elif relative and node.module:
-                found.add(node.module.split(".")[0])
-    return {name for name in found if (package_dir / f"{name}.py").exists()}
+            found |= {_module_path(alias.name) for alias in node.names if alias.name.startswith(PACKAGE + ".")}
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(f"{source}: relative import (the package imports itself by absolute names)")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
+            base = _module_path(node.module)
+            for alias in node.names:  # from digit_concepts.core import paths: a module, or a name of core
+                child = f"{base}/{alias.name}" if base else alias.name
+                is_module = (package_dir / f"{child}.py").exists() or (package_dir / child / "__init__.py").exists()
+                found.add(child if is_module else base)
+    modules = set()
+    for name in found - {""}:
+        if (package_dir / name / "__init__.py").exists():
+            name = f"{name}/__init__"
+        if (package_dir / f"{name}.py").exists():
+            modules.add(name)
+            parts = name.split("/")
+            modules |= {"/".join(parts[:depth]) + "/__init__" for depth in range(1, len(parts))}
+    return modules
+
+
+def _module_path(dotted: str) -> str:
+    """digit_concepts.core.paths -> core/paths; digit_concepts -> ''."""
+    return "/".join(dotted.split(".")[1:])
 
 
 def module_closure(script: Path, package_dir: Path = PACKAGE_DIR) -> set[str]:

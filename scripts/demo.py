@@ -13,7 +13,7 @@ the sound is a generated output that git ignores (docs/learner/.gitignore):
   data/raw/fsdd/recordings/7_george_2.wav (`--samples 3`).
 
 Every step after the MNIST pictures runs through the `digit-concepts` command line itself
-(``digit_concepts.cli.main``, what the installed command calls), from the repository root, so the
+(``digit_concepts.tool.cli.main``, what the installed command calls), from the repository root, so the
 transcript printed (each command after `$ `, then its output) is what the same commands print in a
 shell. Exit codes: 0 done; 2 an input is missing (the message says what to run); 3 no trained learner;
 otherwise the failing command's own code, or 1 when an output is not what the demo promises.
@@ -37,7 +37,7 @@ MAX_SOUND_SECONDS = 2.0  # imagined sounds are 32 frames of 64 samples at 8 kHz 
 
 
 def recording(name: str) -> str:
-    from digit_concepts import paths
+    from digit_concepts.core import paths
 
     return f"{paths.FSDD_RECORDINGS_DIR.as_posix()}/{name}.wav"
 
@@ -48,7 +48,7 @@ def picture(index: int) -> str:
 
 def commands() -> list[tuple[str, list[str]]]:
     """(as the transcript shows it, the arguments run) for each `digit-concepts` command of the demo."""
-    from digit_concepts import paths
+    from digit_concepts.core import paths
 
     folder = paths.FSDD_RECORDINGS_DIR.as_posix()
     pictures = [picture(index) for index in range(IMAGE_COUNT)]
@@ -74,7 +74,7 @@ def outputs() -> list[Path]:
 
 def missing_inputs(root: Path) -> list[Path]:
     """The raw files the demo reads that are not under ``root``."""
-    from digit_concepts import paths
+    from digit_concepts.core import paths
 
     needed = [paths.MNIST_DIR / "t10k-images-idx3-ubyte.gz"] + [Path(recording(name)) for name in RECORDINGS]
     return [path for path in needed if not (root / path).is_file()]
@@ -82,7 +82,7 @@ def missing_inputs(root: Path) -> list[Path]:
 
 def write_mnist_pictures(idx_file: Path, folder: Path, count: int = IMAGE_COUNT) -> list[Path]:
     """The first ``count`` images of an MNIST IDX file as 8-bit PNGs ``mnist_test_<i>.png`` (pixels unchanged)."""
-    from digit_concepts import data, user_files
+    from digit_concepts.senses import data, user_files
 
     pixels = data.read_idx(idx_file, data.IDX_IMAGES_MAGIC)[:count]
     if len(pixels) < count:
@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder holding the trained learner (default: this repository)")
     arguments = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from digit_concepts import cli, paths
-    from digit_concepts.learner import missing_files
+    from digit_concepts.tool import cli
+    from digit_concepts.core import paths
+    from digit_concepts.tool.learner import missing_files
 
     model = (arguments.model or REPO).resolve()
     missing = missing_files(model)

@@ -17,8 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from digit_concepts import evidence, storage
-from digit_concepts.sweeps import dvc_executable
+from digit_concepts.core import evidence, storage
+from digit_concepts.evaluation.sweeps import dvc_executable
 
 REPO = Path(__file__).resolve().parents[1]
 VARIABILITY = Path("metrics/variability.json")

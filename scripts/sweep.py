@@ -27,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from digit_concepts import generalisation, storage, sweeps
-from digit_concepts.params import SPEAKERS, load
+from digit_concepts.evaluation import generalisation, sweeps
+from digit_concepts.core import storage
+from digit_concepts.core.params import SPEAKERS, load
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = {  # kind: (summary, doc)

@@ -3,13 +3,15 @@
 import numpy as np
 import pandas as pd
 
-from digit_concepts import (autoencoders, brain, evaluation_classifiers, fusion, generation, paths, relations,
-                            scoring, storage, zones)
-from digit_concepts.familiarity import Familiarity
-from digit_concepts.standardisation import Standardiser
-from digit_concepts.adaptation import batch_neighbours_for, recording_features
-from digit_concepts.evidence import Bootstrap
-from digit_concepts.params import load
+from digit_concepts.senses import autoencoders
+from digit_concepts.crossmodal import brain, fusion, generation, relations, zones
+from digit_concepts.evaluation import coherence_classifiers, scoring
+from digit_concepts.core import paths, storage
+from digit_concepts.concepts.familiarity import Familiarity
+from digit_concepts.core.standardisation import Standardiser
+from digit_concepts.concepts.adaptation import batch_neighbours_for, recording_features
+from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.params import load
 
 SENSES = ("image", "audio")
 
@@ -73,7 +75,7 @@ def main() -> None:
                                                codes[f"{sense}_validation"], errors[f"{sense}_validation"],
                                                settings["unfamiliar_share"]) for sense in SENSES}
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
-    coherence = evaluation_classifiers.coherence_scores(samples, digits, imagined,
+    coherence = coherence_classifiers.coherence_scores(samples, digits, imagined,
                                                         settings["evaluation_classifier_epochs"], seed, other_images,
                                                         bootstrap)
     metrics = {
@@ -103,6 +105,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

@@ -6,8 +6,9 @@ replaces the official hosts.
 
 import os
 
-from digit_concepts import data, paths
-from digit_concepts.storage import atomic_directory
+from digit_concepts.senses import data
+from digit_concepts.core import paths
+from digit_concepts.core.storage import atomic_directory
 
 
 def main() -> None:
@@ -28,6 +29,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

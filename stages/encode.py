@@ -1,8 +1,9 @@
 """Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
-from digit_concepts import autoencoders, paths, storage
-from digit_concepts.evidence import INTERVAL_SUFFIX, Bootstrap
-from digit_concepts.params import load
+from digit_concepts.senses import autoencoders
+from digit_concepts.core import paths, storage
+from digit_concepts.core.evidence import INTERVAL_SUFFIX, Bootstrap
+from digit_concepts.core.params import load
 
 SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}  # what each autoencoder reads
 TARGETS = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what its decoder makes
@@ -38,6 +39,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

@@ -6,8 +6,10 @@ failed run never leaves a mix of old and new figures.
 
 import pandas as pd
 
-from digit_concepts import audio, paths, report, report_content, report_figures, storage
-from digit_concepts.params import load
+from digit_concepts.senses import audio
+from digit_concepts.core import paths, storage
+from digit_concepts.reporting import html_report, report_content, report_figures
+from digit_concepts.core.params import load
 
 
 def main() -> None:
@@ -30,8 +32,8 @@ def main() -> None:
                                    assignments["image_test"], concepts, counts, drawn, generalisation)
         target = report_figures.inside(folder, paths.REPORT_PAGE)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(report.render(page))
-        problems = report.missing_files(target)
+        target.write_text(html_report.render(page))
+        problems = html_report.missing_files(target)
         if problems:
             raise ValueError(f"{paths.REPORT_PAGE}: broken links: {', '.join(problems)}")
         clock(f"report written ({len(page.links())} linked files)")
@@ -39,6 +41,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

@@ -3,21 +3,23 @@ autoencoder's inputs, metadata, episodes (``preprocessing``)."""
 
 import numpy as np
 
-from digit_concepts import data, paths, preprocessing, storage
-from digit_concepts.params import load
+from digit_concepts.senses import data
+from digit_concepts.core import paths, storage
+from digit_concepts.pipeline import preprocess
+from digit_concepts.core.params import load
 
-SPLITS = preprocessing.SPLITS
+SPLITS = preprocess.SPLITS
 
 
 def main() -> None:
     params = load()
     # data/raw must be the download that DATA_MIRROR / DATA_CHECKSUMS name now (DVC cannot see them).
     data.check_recorded_checksums(paths.RAW_CHECKSUMS)
-    image_arrays, image_table = preprocessing.images(params["split"]["validation_images"])
-    audio_arrays, features, statistics, voice_descriptors, settings, audio_table = preprocessing.recordings(params)
-    streams = preprocessing.episode_streams(image_table, audio_table, params["pairs"]["noise"],
+    image_arrays, image_table = preprocess.images(params["split"]["validation_images"])
+    audio_arrays, features, statistics, voice_descriptors, settings, audio_table = preprocess.recordings(params)
+    streams = preprocess.episode_streams(image_table, audio_table, params["pairs"]["noise"],
                                             np.random.default_rng(params["seed"]))
-    shifted = preprocessing.shifted_recordings(params["seed"], settings, statistics, audio_table)
+    shifted = preprocess.shifted_recordings(params["seed"], settings, statistics, audio_table)
 
     storage.write_npz(paths.IMAGES, **image_arrays)
     storage.write_npz(paths.SPECTROGRAMS, **audio_arrays)
@@ -39,6 +41,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

@@ -2,10 +2,13 @@
 
 import pandas as pd
 
-from digit_concepts import brain, clustering, paths, relations, scoring, storage, transfer_proxies
-from digit_concepts.adaptation import batch_neighbours_for, recording_features, recording_space
-from digit_concepts.evidence import Bootstrap
-from digit_concepts.params import load
+from digit_concepts.crossmodal import brain, relations
+from digit_concepts.concepts import clustering
+from digit_concepts.core import paths, storage
+from digit_concepts.evaluation import scoring, transfer_proxies
+from digit_concepts.concepts.adaptation import batch_neighbours_for, recording_features, recording_space
+from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.params import load
 
 
 def main() -> None:
@@ -79,6 +82,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

@@ -2,8 +2,9 @@
 
 import argparse
 
-from digit_concepts import autoencoders, paths, storage, transfer
-from digit_concepts.params import load
+from digit_concepts.senses import autoencoders, drawing_variations
+from digit_concepts.core import paths, storage
+from digit_concepts.core.params import load
 
 SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}
 
@@ -27,12 +28,12 @@ def main() -> None:
     final = autoencoders.train(modality, samples["train"], samples["validation"], params[f"{modality}_ae"],
                                params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality),
                                train_views=samples.get("train_views"), sounds=sounds, teachers=teachers,
-                               augment=transfer.augmentation(params["image_ae"]["augmentation"]) if modality == "image"
+                               augment=drawing_variations.augmentation(params["image_ae"]["augmentation"]) if modality == "image"
                                else None)
     print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))
 
 
 if __name__ == "__main__":
-    from digit_concepts.stage_runner import run
+    from digit_concepts.core.stage_runner import run
 
     run(main, __file__)

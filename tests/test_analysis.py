@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from digit_concepts import adaptation, clustering, fusion, generation, relations, scoring, zones
+from digit_concepts.concepts import adaptation, clustering
+from digit_concepts.crossmodal import fusion, generation, relations, zones
+from digit_concepts.evaluation import scoring
 
 
 class TestHungarianAccuracy:

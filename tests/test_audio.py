@@ -9,7 +9,7 @@ import soundfile
 from ruamel.yaml import YAML
 
 from conftest import REPO
-from digit_concepts import audio
+from digit_concepts.senses import audio
 from fakes import SAMPLE_RATE, tone
 
 

@@ -4,7 +4,8 @@ partner head, and fresh renderings every epoch."""
 import numpy as np
 import pytest
 
-from digit_concepts import autoencoders, runtime
+from digit_concepts.senses import autoencoders
+from digit_concepts.core import runtime
 
 
 def test_partner_targets_are_the_mean_code_of_each_samples_episode_partners():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from digit_concepts import data
+from digit_concepts.senses import data
 from fakes import FSDD_PREFIX, idx_bytes, write_checksums, write_idx
 
 # --------------------------------------------------------------------------- IDX

@@ -23,7 +23,7 @@ def brace_expanded(word: str) -> list[str]:
 
 
 def test_the_transcript_shows_the_commands_that_run():
-    from digit_concepts import cli
+    from digit_concepts.tool import cli
 
     shown = [shown for shown, _ in demo.commands()]
     assert shown[0] == ("recognise data/raw/fsdd/recordings/{0_jackson_0,3_theo_1,7_george_2,9_yweweler_4}.wav "
@@ -34,7 +34,7 @@ def test_the_transcript_shows_the_commands_that_run():
 
 
 def test_mnist_pictures_keep_their_pixels(tmp_path):
-    from digit_concepts import user_files
+    from digit_concepts.senses import user_files
 
     pixels = np.zeros((6, 28, 28), np.uint8)  # light ink on a dark field, as MNIST's digits
     pixels[:, 4:24, 6:22] = np.random.default_rng(0).integers(0, 256, size=(6, 20, 16))
@@ -71,9 +71,9 @@ def test_without_a_learner_nothing_is_written(tmp_path, capsys, monkeypatch):
 def _fake_project(tmp_path, monkeypatch, sound_rate: int) -> list[list[str]]:
     """A repository with the raw inputs, a learner said to be complete, and a fake `digit-concepts`
     that writes what `imagine` would (a sound at ``sound_rate``); returns the commands it was given."""
-    import digit_concepts.cli
-    import digit_concepts.learner
-    from digit_concepts import paths
+    import digit_concepts.tool.cli
+    import digit_concepts.tool.learner
+    from digit_concepts.core import paths
 
     (tmp_path / paths.MNIST_DIR).mkdir(parents=True)
     write_idx(tmp_path / paths.MNIST_DIR / "t10k-images-idx3-ubyte.gz",
@@ -97,8 +97,8 @@ def _fake_project(tmp_path, monkeypatch, sound_rate: int) -> list[list[str]]:
         return 0
 
     monkeypatch.setattr(demo, "REPO", tmp_path)
-    monkeypatch.setattr(digit_concepts.learner, "missing_files", lambda root: [])
-    monkeypatch.setattr(digit_concepts.cli, "main", fake_main)
+    monkeypatch.setattr(digit_concepts.tool.learner, "missing_files", lambda root: [])
+    monkeypatch.setattr(digit_concepts.tool.cli, "main", fake_main)
     monkeypatch.chdir(tmp_path)  # demo.main moves to its REPO; the cwd comes back after the test
     return calls
 

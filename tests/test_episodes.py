@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digit_concepts import episodes
+from digit_concepts.senses import episodes
 
 
 def _digits(count: int, seed: int) -> np.ndarray:

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digit_concepts import evidence, scoring, sweeps
-from digit_concepts.evidence import Bootstrap
+from digit_concepts.core import evidence
+from digit_concepts.evaluation import scoring, sweeps
+from digit_concepts.core.evidence import Bootstrap
 
 
 def test_interval_of_a_share_matches_the_normal_approximation():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from digit_concepts import familiarity
-from digit_concepts.familiarity import Familiarity
-from digit_concepts.standardisation import Standardiser
+from digit_concepts.concepts import familiarity
+from digit_concepts.concepts.familiarity import Familiarity
+from digit_concepts.core.standardisation import Standardiser
 
 
 def test_the_share_at_least_as_far_is_a_conformal_p_value():

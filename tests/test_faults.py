@@ -16,7 +16,8 @@ import pytest
 import soundfile
 
 from conftest import REPO
-from digit_concepts import audio, data, params, stage_runner, storage
+from digit_concepts.senses import audio, data
+from digit_concepts.core import params, stage_runner, storage
 from fakes import SAMPLE_RATE, idx_bytes, tone, write_checksums, write_mirror
 
 

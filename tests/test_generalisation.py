@@ -2,7 +2,7 @@
 
 import pytest
 
-from digit_concepts import generalisation
+from digit_concepts.evaluation import generalisation
 
 
 def fold(through: float, alone: float, fused: float, image_to_audio: float, audio_to_image: float) -> dict:

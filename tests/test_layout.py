@@ -1,44 +1,26 @@
-"""The package's layers, as docs/layout.md lists them: every module in exactly one layer, imports
-running one way (down the layers or within one), and no import cycle."""
-
-import re
-from pathlib import Path
-
-import pytest
+"""The package's layers are its folders: every module sits in one sub-package, imports run one way
+(down the layers or within one), and there is no import cycle."""
 
 from code_deps import PACKAGE_DIR, imported_modules
 
-LAYOUT = Path(__file__).resolve().parents[1] / "docs" / "layout.md"
-LAYER_HEADING = re.compile(r"^\*\*(?P<name>[^*]+)\*\*")  # may be followed by a note
-MODULE_ENTRY = re.compile(r"^- `(?P<module>\w+)`")
-
-
-def documented_layers(text: str) -> dict[str, tuple[int, str]]:
-    """module -> (layer index, layer name) from the "package, by layer" section: a bold line
-    names a layer (bottom first), and each `- `module`: ...` line under it is one of its modules."""
-    section = text.split("## The package, by layer", 1)
-    if len(section) != 2:
-        raise ValueError(f"{LAYOUT}: no '## The package, by layer' section")
-    layers, current, headings = {}, None, 0
-    for line in section[1].split("\n## ", 1)[0].splitlines():
-        heading = LAYER_HEADING.match(line)
-        if heading:
-            current, headings = (headings, heading["name"].strip()), headings + 1
-            continue
-        entry = MODULE_ENTRY.match(line)
-        if entry and current is not None:
-            if entry["module"] in layers:
-                raise ValueError(f"{LAYOUT}: module {entry['module']} is listed twice")
-            layers[entry["module"]] = current
-    return layers
+# Bottom first: a module imports from its own layer or a lower one (docs/layout.md says what each holds).
+LAYERS = ("core", "senses", "concepts", "crossmodal", "evaluation", "pipeline", "reporting", "tool")
+ROOT_FILES = {"__init__", "__main__"}
 
 
 def package_modules() -> set[str]:
-    return {path.stem for path in PACKAGE_DIR.glob("*.py") if path.stem not in ("__init__", "__main__")}
+    """Every module as a path inside the package without .py (core/paths), sub-package __init__ files aside."""
+    return {str(path.relative_to(PACKAGE_DIR).with_suffix("")) for path in PACKAGE_DIR.rglob("*.py")
+            if path.name != "__init__.py" and "__pycache__" not in path.parts}
+
+
+def layer_of(module: str) -> int:
+    return LAYERS.index(module.split("/")[0]) if "/" in module else len(LAYERS)  # __main__ is on top
 
 
 def import_graph() -> dict[str, set[str]]:
-    return {module: imported_modules(PACKAGE_DIR / f"{module}.py") - {module} for module in package_modules()}
+    return {module: {name for name in imported_modules(PACKAGE_DIR / f"{module}.py") if not name.endswith("__init__")}
+            - {module} for module in package_modules()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -60,31 +42,32 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def upward_imports(graph: dict[str, set[str]], layers: dict[str, tuple[int, str]]) -> list[str]:
-    return [f"{module} ({layers[module][1]}) imports {imported} ({layers[imported][1]})"
-            for module, imports in sorted(graph.items()) for imported in sorted(imports)
-            if module in layers and imported in layers and layers[imported][0] > layers[module][0]]
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{module} imports {imported}, a higher layer" for module, imports in sorted(graph.items())
+            for imported in sorted(imports) if layer_of(imported) > layer_of(module)]
 
 
-def test_every_module_is_in_one_documented_layer():
-    layers = documented_layers(LAYOUT.read_text())
-    assert set(layers) == package_modules(), (
-        f"in the package but not in docs/layout.md: {sorted(package_modules() - set(layers))}; "
-        f"in docs/layout.md but not in the package: {sorted(set(layers) - package_modules())}")
-    assert len({layer for layer, _ in layers.values()}) >= 5
+def test_the_package_root_holds_only_sub_packages():
+    root_modules = {path.stem for path in PACKAGE_DIR.glob("*.py")}
+    assert root_modules == ROOT_FILES, f"modules outside a layer folder: {sorted(root_modules - ROOT_FILES)}"
+    folders = {path.name for path in PACKAGE_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    assert folders == set(LAYERS), f"folders that are not a layer: {sorted(folders - set(LAYERS))}"
+    assert all((PACKAGE_DIR / layer / "__init__.py").is_file() for layer in LAYERS)
 
 
 def test_imports_run_down_the_layers_without_cycles():
     graph = import_graph()
     assert cycles(graph) == []
-    assert upward_imports(graph, documented_layers(LAYOUT.read_text())) == []
+    assert upward_imports(graph) == []
 
 
-def test_the_checks_catch_a_cycle_and_an_upward_import():
-    graph = {"storage": {"report"}, "report": {"storage"}}
-    assert cycles(graph) == [["storage", "report", "storage"]] or cycles(graph) == [["report", "storage", "report"]]
-    layers = documented_layers("## The package, by layer\n**Low**\n- `storage`: x\n**High**\n- `report`: y\n")
-    assert layers == {"storage": (0, "Low"), "report": (1, "High")}
-    assert upward_imports({"storage": {"report"}}, layers) == ["storage (Low) imports report (High)"]
-    with pytest.raises(ValueError, match="listed twice"):
-        documented_layers("## The package, by layer\n**Low**\n- `storage`: x\n- `storage`: y\n")
+def test_a_cycle_and_an_upward_import_are_found():
+    graph = {"core/a": {"senses/b"}, "senses/b": {"core/a"}}
+    assert cycles(graph) == [["core/a", "senses/b", "core/a"]]
+    assert upward_imports(graph) == ["core/a imports senses/b, a higher layer"]
+
+
+def test_docs_layout_names_every_layer_and_module():
+    text = (PACKAGE_DIR.parents[1] / "docs" / "layout.md").read_text()
+    missing = [name for name in (*(f"{layer}/" for layer in LAYERS), *package_modules()) if f"`{name.split('/')[-1] or name}`" not in text]
+    assert not missing, f"docs/layout.md does not name: {missing}"

@@ -3,8 +3,9 @@ the fitted one did (what makes the tool reproduce the pipeline's test assignment
 
 import numpy as np
 
-from digit_concepts import clustering, storage
-from digit_concepts.standardisation import Standardiser
+from digit_concepts.concepts import clustering
+from digit_concepts.core import storage
+from digit_concepts.core.standardisation import Standardiser
 
 
 def blobs(rng, count, dimensions=6, offset=0.0):
@@ -76,8 +77,8 @@ def test_gmm_restores_exactly(tmp_path):
 def test_a_small_batch_is_predicted_exactly_as_keras_predict_does():
     """learner.predicted skips predict's set-up for one batch (the try-it page's per-stroke cost)
     and must give the same numbers, bit for bit; a larger input still goes through predict."""
-    from digit_concepts import runtime
-    from digit_concepts.learner import predicted
+    from digit_concepts.core import runtime
+    from digit_concepts.tool.learner import predicted
 
     keras = runtime.keras_with_seed(0)
     inputs = keras.Input((12,))

@@ -21,8 +21,8 @@ import pytest
 import soundfile
 from PIL import Image
 
-from digit_concepts import cli, page_content, server
-from digit_concepts.learner import Learner, Recognition
+from digit_concepts.tool import cli, server, try_it_page
+from digit_concepts.tool.learner import Learner, Recognition
 from fakes import tone, wav_bytes
 from tiny_project import run_tool
 
@@ -100,20 +100,20 @@ def served(app):
 
 def test_doubts_put_the_learners_own_numbers_into_words():
     sure = Recognition("image", 3, 3, 0.97, 3, 0.9, "both")
-    assert page_content.doubts(sure) == [] and page_content.answer(sure)["unsure"] is False
+    assert try_it_page.doubts(sure) == [] and try_it_page.answer(sure)["unsure"] is False
     unsure = Recognition("audio", 3, 41, 0.55, 2, 0.3, "divergence")
-    reasons = page_content.doubts(unsure)
+    reasons = try_it_page.doubts(unsure)
     assert len(reasons) == 3 and "0.55" in reasons[0] and "30%" in reasons[1] and "convergence" in reasons[2]
-    found = page_content.answer(unsure)
+    found = try_it_page.answer(unsure)
     assert found["unsure"] is True and found["description"] == unsure.describe()
     assert found["description"].startswith("audio concept 3 (cluster 41), confidence 0.550; partner: image concept 2")
 
 
 def test_templates_are_filled_and_an_unknown_slot_is_an_error():
-    text = page_content.fill("{{max_recording_seconds}} s, {{max_upload_megabytes}} MB: {{x}}", server.Limits(), x="{{y}}")
+    text = try_it_page.fill("{{max_recording_seconds}} s, {{max_upload_megabytes}} MB: {{x}}", server.Limits(), x="{{y}}")
     assert text == "10 s, 4 MB: {{y}}"  # filled content is not filled again
     with pytest.raises(KeyError):
-        page_content.fill("{{nothing}}", server.Limits())
+        try_it_page.fill("{{nothing}}", server.Limits())
 
 
 class _Links(HTMLParser):
@@ -167,7 +167,7 @@ def test_a_drawing_is_read_and_answered_as_the_tool_answers_its_png(client, pipe
     page_sound = decoded(found["imagined_sound"])
     tool_sound, rate = soundfile.read(tmp_path / "sound.wav", dtype="int16")
     assert rate == 8000 and np.array_equal(page_sound, tool_sound)
-    from digit_concepts.user_files import read_image
+    from digit_concepts.senses.user_files import read_image
 
     seen = np.asarray(Image.open(io.BytesIO(data(found["seen"]))), dtype=np.float32) / 255
     np.testing.assert_allclose(seen, read_image(tmp_path / "drawing.png"), atol=1 / 255)

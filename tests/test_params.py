@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from conftest import REPO
-from digit_concepts import params
+from digit_concepts.core import params
 
 
 @pytest.fixture(scope="module")

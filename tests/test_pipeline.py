@@ -19,8 +19,9 @@ import pytest
 import soundfile
 from ruamel.yaml import YAML
 
-from digit_concepts import evidence, sweeps
-from digit_concepts import params as params_module
+from digit_concepts.core import evidence
+from digit_concepts.evaluation import sweeps
+from digit_concepts.core import params as params_module
 from fakes import write_checksums
 from tiny_project import (DVC, N_TEST_AUDIO, N_TEST_IMAGES, N_TRAIN_AUDIO, N_TRAIN_IMAGES, N_VALIDATION_AUDIO,
                           N_VALIDATION_IMAGES, NOT_DATA, REPO, STAGE_SITE, copy_project, environment,
@@ -146,7 +147,7 @@ def _tool(arguments: list[str], cwd: Path, env: dict) -> subprocess.CompletedPro
 
 def _test_files(project: Path, folder: Path) -> tuple[list[Path], list[Path]]:
     """The test split as a user has it: MNIST test images written to PNG, FSDD test recordings."""
-    from digit_concepts.user_files import write_image
+    from digit_concepts.senses.user_files import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
     with np.load(project / "data" / "preprocessed" / "images.npz", allow_pickle=False) as images:
@@ -192,8 +193,9 @@ def test_tool_reproduces_the_pipelines_test_assignments(pipeline, tmp_path):
 
 def test_tool_adapts_recordings_given_together_as_the_pipeline_names_its_test_split(pipeline, tmp_path):
     """recognise --adapt N on the test recordings gives the names relate's test-time adaptation gives."""
-    from digit_concepts import adaptation, relations
-    from digit_concepts.standardisation import Standardiser
+    from digit_concepts.concepts import adaptation
+    from digit_concepts.crossmodal import relations
+    from digit_concepts.core.standardisation import Standardiser
 
     project, env, _ = pipeline
     _, recordings = _test_files(project, tmp_path / "files")

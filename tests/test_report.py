@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digit_concepts import autoencoders, figures, paths, report, report_content, storage
+from digit_concepts.senses import autoencoders
+from digit_concepts.reporting import figures, html_report, report_content
+from digit_concepts.core import paths, storage
 
 # One worker runs this module (pytest.ini: --dist loadgroup): the plot stage behind `plotted` runs once.
 pytestmark = pytest.mark.xdist_group("report")
@@ -141,8 +143,8 @@ def test_stage_writes_every_figure_and_sound(plotted):
 
 def test_report_references_only_existing_files(plotted):
     page = plotted / paths.REPORT_PAGE
-    assert report.missing_files(page) == []
-    links = report.local_links(page.read_text())
+    assert html_report.missing_files(page) == []
+    links = html_report.local_links(page.read_text())
     # Every PNG the stage wrote (figures and the report's small pictures) is shown, and nothing else.
     assert ({(page.parent / link).resolve() for link in links if link.endswith(".png")}
             == {path.resolve() for path in (plotted / paths.PLOTS_DIR).rglob("*.png")})
@@ -172,18 +174,18 @@ def test_report_tabulates_every_metrics_file(plotted):
 def test_render_refuses_links_that_need_the_network_or_an_absolute_path():
     for link in ("https://example.org/a.png", "/tmp/a.png", "data:image/png;base64,AAAA"):
         with pytest.raises(ValueError, match="relative"):
-            report.render(report.Page("t", figures=[("figure", link)]))
+            html_report.render(html_report.Page("t", figures=[("figure", link)]))
 
 
 def test_flatten_metrics_names_nested_values_and_rejects_text():
-    assert report.flatten_metrics({"image": {"acc": 0.5}, "k": 3}) == {"image.acc": 0.5, "k": 3}
+    assert html_report.flatten_metrics({"image": {"acc": 0.5}, "k": 3}) == {"image.acc": 0.5, "k": 3}
     with pytest.raises(ValueError, match="image.acc"):
-        report.flatten_metrics({"image": {"acc": "high"}})
+        html_report.flatten_metrics({"image": {"acc": "high"}})
 
 
 def test_relative_link_is_relative_to_the_page():
-    assert report.relative_link(paths.figure_file("zones"), paths.REPORT_PAGE) == "../zones.png"
-    assert report.relative_link(paths.concept_sound(1, 0), paths.REPORT_PAGE) == "../sounds/concept_1_0.wav"
+    assert html_report.relative_link(paths.figure_file("zones"), paths.REPORT_PAGE) == "../zones.png"
+    assert html_report.relative_link(paths.concept_sound(1, 0), paths.REPORT_PAGE) == "../sounds/concept_1_0.wav"
 
 
 def test_audio_order_groups_audio_concepts_by_best_image_partner():
@@ -266,7 +268,7 @@ def test_cross_modal_examples_show_source_and_imagined_side_by_side(plotted):
         assert png_size(page.parent / sources(source, "img")[0]) == (3 * 32, 64)
         assert [Path(link).name for link in sources(source, "audio")] == [f"audio_to_image_source_{example}.wav"]
         assert png_size(page.parent / sources(imagined, "img")[0]) == (56, 56) and sources(imagined, "audio") == []
-    for link in report.local_links(text):
+    for link in html_report.local_links(text):
         assert (page.parent / link).is_file(), link
 
 
@@ -288,7 +290,7 @@ def test_zones_are_read_at_the_level_of_merged_concepts(plotted):
 
 
 def test_merged_zones_are_left_out_when_the_table_has_no_merged_concepts():
-    text = report.render(report.Page("t"))
+    text = html_report.render(html_report.Page("t"))
     assert '<table class="merged">' not in text and '<h2 id="zones">' in text
 
 
@@ -299,7 +301,7 @@ def test_generalisation_section_appears_only_when_its_file_exists(plotted, tmp_p
     storage.write_json(paths.GENERALISATION_METRICS, {
         "loso.audio_acc_through_images.mean": 0.91, "loso.audio_acc_through_images.min": 0.82,
         "loso.audio_acc_through_images.jackson": 0.95, "loso.fused_acc.mean": 0.97})
-    text = report.render(report.Page("t", generalisation=report_content.read_generalisation()))
+    text = html_report.render(html_report.Page("t", generalisation=report_content.read_generalisation()))
     table = section(text, "generalisation")
     assert "<h3>loso</h3>" in table
     assert "<tr><th>metric</th><th>mean</th><th>min</th><th>jackson</th></tr>" in table
@@ -339,7 +341,7 @@ def test_picture_enlarges_samples_side_by_side_with_low_frequencies_at_the_botto
 
 
 def test_links_to_the_page_own_sections_are_not_files():
-    assert report.local_links('<a href="#zones">z</a><img src="a%20b.png">') == ["a b.png"]
+    assert html_report.local_links('<a href="#zones">z</a><img src="a%20b.png">') == ["a b.png"]
 
 
 def test_report_renders_in_headless_chromium(plotted, tmp_path):

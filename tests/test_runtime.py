@@ -7,7 +7,8 @@ import zipfile
 
 import numpy as np
 
-from digit_concepts import autoencoders, runtime
+from digit_concepts.senses import autoencoders
+from digit_concepts.core import runtime
 
 CONFIG = {"architecture": "dense", "hidden_units": [8], "latent_dim": 3, "noise_stddev": 0.1}
 
@@ -81,7 +82,7 @@ def test_a_stage_runs_the_code_of_its_own_checkout(tmp_path):
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy2(repository / "dvc.yaml", copy / "dvc.yaml")
     (copy / "stages" / "where.py").write_text(
-        "import digit_concepts\nfrom digit_concepts.stage_runner import run\n"
+        "import digit_concepts\nfrom digit_concepts.core.stage_runner import run\n"
         "run(lambda: print(digit_concepts.__file__), __file__)\n")
     found = subprocess.run([sys.executable, "stages/where.py"], cwd=copy, capture_output=True, text=True)
     assert found.returncode == 0, found.stderr

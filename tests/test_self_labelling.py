@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 
-from digit_concepts import runtime, self_labelling
+from digit_concepts.core import runtime
+from digit_concepts.concepts import self_labelling
 
 SETTINGS = {"epochs": 3, "batch_size": 16, "learning_rate": 3.0e-3, "filters": [4, 8], "dense_units": 16}
 NO_AUGMENTATION = {"affine_probability": 0.0, "thicken_probability": 0.0, "thin_probability": 0.0,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from digit_concepts import sweeps
+from digit_concepts.evaluation import sweeps
 
 
 def run_metrics(through: float, zones: int) -> dict:

@@ -13,7 +13,7 @@ although it looks like one:
   ``-`` or ``$`` (``digit_concepts.audio``, ``metrics/relate.json``, ``${pkg}``), or before ``(``
   or ``/`` (a call, a path);
 - a file name: the last part is an extension (``adaptation.py``, ``cluster.json``);
-- a reference to code: the section is also the name of a module (``src/digit_concepts/audio.py``,
+- a reference to code: the section is also the name of a module (``src/digit_concepts/senses/audio.py``,
   ``adaptation.py``; ``stages/cluster.py``, ``relate.py``, ``convergence.py``) and the next part
   is a top-level function, class or constant of that module (``audio.features_of``,
   ``adaptation.batch_neighbourhoods``) and not a key of the section (a key is checked in full);
@@ -85,7 +85,7 @@ def texts(repo: Path) -> list[tuple[str, int, str]]:
             found.append((path.relative_to(repo).as_posix(), 1, path.read_text()))
     found += [("params.yaml", line, text) for line, text in yaml_comments((repo / "params.yaml").read_text())]
     for folder in PYTHON_FOLDERS:
-        for path in sorted((repo / folder).glob("*.py")):
+        for path in sorted((repo / folder).rglob("*.py") if folder.startswith("src") else (repo / folder).glob("*.py")):
             found += [(path.relative_to(repo).as_posix(), line, text) for line, text in python_prose(path.read_text())]
     return found
 
@@ -114,7 +114,7 @@ def code_names(repo: Path, sections) -> dict[str, set[str]]:
     """For each params section that is also a module (package or stage), the names it defines."""
     names = {}
     for section in sections:
-        for path in (repo / "src" / "digit_concepts" / f"{section}.py", repo / "stages" / f"{section}.py"):
+        for path in (*(repo / "src" / "digit_concepts").rglob(f"{section}.py"), repo / "stages" / f"{section}.py"):
             if path.is_file():
                 names.setdefault(section, set()).update(top_level_names(path))
     return names
@@ -177,7 +177,8 @@ def unknown_modules(text: str, repo: Path) -> list[tuple[int, str]]:
                 continue
             found = (repo / path).is_file() or (repo / "src" / path).is_file()
         else:
-            found = any((repo / folder / path).is_file() for folder in MODULE_FOLDERS)
+            found = (any((repo / folder / path).is_file() for folder in MODULE_FOLDERS)
+                     or any((repo / "src" / "digit_concepts").rglob(path)))  # a module of a sub-package
         if not found:
             unknown.append((match.start("path"), path))
     return unknown
@@ -303,15 +304,15 @@ def test_yaml_comments_are_read_without_values():
 
 @pytest.fixture
 def tree(tmp_path):
-    for path in ("src/digit_concepts/audio.py", "stages/cluster.py", "experiments/round_trip.py", "tests/fakes.py"):
+    for path in ("src/digit_concepts/senses/audio.py", "stages/cluster.py", "experiments/round_trip.py", "tests/fakes.py"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("")
     return tmp_path
 
 
 def test_a_missing_or_moved_module_is_reported(tree):
-    text = ("`scripts/round_trip.py` moved; experiments/round_trip.py, src/digit_concepts/audio.py, "
-            "digit_concepts/audio.py, audio.py, cluster.py, fakes.py and round_trip.py exist; nowhere.py does not, "
+    text = ("`scripts/round_trip.py` moved; experiments/round_trip.py, src/digit_concepts/senses/audio.py, "
+            "digit_concepts/senses/audio.py, audio.py, cluster.py, fakes.py and round_trip.py exist; nowhere.py does not, "
             "nor stages/audio.py; site-packages/dvc/repo.py is not ours; a.pyc is not a module")
     assert [name for _, name in unknown_modules(text, tree)] == ["scripts/round_trip.py", "nowhere.py",
                                                                  "stages/audio.py"]

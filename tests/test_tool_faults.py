@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from digit_concepts import cli, learner, paths, storage
-from digit_concepts.learner import REQUIRED, WRITTEN_BY, Learner, Perception, Recognition
-from digit_concepts.user_files import write_image
+from digit_concepts.tool import cli, learner
+from digit_concepts.core import paths, storage
+from digit_concepts.tool.learner import REQUIRED, WRITTEN_BY, Learner, Perception, Recognition
+from digit_concepts.senses.user_files import write_image
 from fakes import tone
 from tiny_project import run_tool
 from user_samples import digit_picture
@@ -141,7 +142,7 @@ def test_an_unreadable_learner_npz_is_one_line_exit_3(tmp_path, capsys, damage, 
 @pytest.fixture(scope="module")
 def keras_files(tmp_path_factory):
     """A small autoencoder saved as the pipeline saves one, and a model with a Lambda layer."""
-    from digit_concepts.runtime import keras_with_seed, save_model
+    from digit_concepts.core.runtime import keras_with_seed, save_model
 
     keras = keras_with_seed(0)
     folder = tmp_path_factory.mktemp("keras")
@@ -205,7 +206,7 @@ def _learner_copy(project: Path, folder: Path) -> Path:
 
 
 def _lambda_model(path: Path) -> None:
-    from digit_concepts.runtime import keras_with_seed
+    from digit_concepts.core.runtime import keras_with_seed
 
     keras = keras_with_seed(0)
     inputs = keras.Input(shape=(4,))

@@ -1,11 +1,11 @@
-"""Digits drawn differently (transfer.py): affine transforms, thicker and thinner strokes, augmentation."""
+"""Digits drawn differently (drawing_variations.py): affine transforms, thicker and thinner strokes, augmentation."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from digit_concepts import transfer
-from digit_concepts.transfer import (DEFAULT_AUGMENTATION, TRANSFER_VIEW_NAMES, affine_matrix_and_offset,
+from digit_concepts.senses import drawing_variations
+from digit_concepts.senses.drawing_variations import (DEFAULT_AUGMENTATION, TRANSFER_VIEW_NAMES, affine_matrix_and_offset,
                                      affine_transformed, affine_transformed_with, augmented_images, thickened,
                                      thinned, transfer_views)
 
@@ -128,10 +128,10 @@ def test_per_image_transforms_must_match_the_batch():
 
 def test_large_batches_are_transformed_in_chunks_with_the_same_pixels():
     rng = np.random.default_rng(3)
-    images = rng.random((transfer.CHUNK * 2 + 5, 28, 28)).astype(np.float32)
+    images = rng.random((drawing_variations.CHUNK * 2 + 5, 28, 28)).astype(np.float32)
     rotations, scales = rng.uniform(-20, 20, len(images)), rng.uniform(0.85, 1.15, len(images))
     shifts = rng.uniform(-2, 2, (len(images), 2))
-    whole = transfer.affine_transformed_with(images, rotations, scales, shifts)
-    one_by_one = np.concatenate([transfer.affine_transformed_with(images[i:i + 1], rotations[i:i + 1], scales[i:i + 1],
-                                                                  shifts[i:i + 1]) for i in (0, transfer.CHUNK, len(images) - 1)])
-    np.testing.assert_array_equal(whole[[0, transfer.CHUNK, len(images) - 1]], one_by_one)
+    whole = drawing_variations.affine_transformed_with(images, rotations, scales, shifts)
+    one_by_one = np.concatenate([drawing_variations.affine_transformed_with(images[i:i + 1], rotations[i:i + 1], scales[i:i + 1],
+                                                                  shifts[i:i + 1]) for i in (0, drawing_variations.CHUNK, len(images) - 1)])
+    np.testing.assert_array_equal(whole[[0, drawing_variations.CHUNK, len(images) - 1]], one_by_one)

@@ -5,7 +5,7 @@ import pytest
 import soundfile
 from PIL import Image
 
-from digit_concepts import user_files
+from digit_concepts.senses import user_files
 from user_samples import bad_files, digit_picture, good_files
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from digit_concepts import scoring, voices
+from digit_concepts.evaluation import scoring
+from digit_concepts.concepts import voices
 
 GMM_ON_PCA = {"algorithm": "gmm", "k": 4, "k_selection": "fixed", "k_range": [2, 6], "reduction": "pca",
               "reduced_dim": 6, "umap_neighbors": 15}
@@ -61,7 +62,7 @@ def speakers_saying_digits(rng: np.random.Generator, per_pair: dict[str, int]):
 
 
 def test_voice_aware_concepts_find_digits_that_speakers_hide():
-    from digit_concepts.clustering import cluster_codes
+    from digit_concepts.concepts.clustering import cluster_codes
 
     splits = speakers_saying_digits(np.random.default_rng(2), {"train": 20, "test": 5})
     (codes, descriptors, digits, _), (test_codes, test_descriptors, test_digits, test_speakers) = splits.values()

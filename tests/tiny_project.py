@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from digit_concepts import params as params_module
+from digit_concepts.core import params as params_module
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE_SITE = Path(__file__).resolve().parent / "stage_site"  # sitecustomize.py for the stages tests run
@@ -124,7 +124,7 @@ def run_tool(arguments: list, cwd: Path) -> subprocess.CompletedProcess:
     import contextlib
     import io
 
-    from digit_concepts import cli
+    from digit_concepts.tool import cli
 
     arguments = [str(argument) for argument in arguments]
     stdout, stderr, previous = io.StringIO(), io.StringIO(), os.getcwd()

@@ -1,5 +1,5 @@
 """``python -m digit_concepts``: the command line (``cli.py``)."""
 
-from .cli import main
+from digit_concepts.tool.cli import main
 
 raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""Reductions of standardised codes before clustering (none, PCA, a UMAP manifold), and how new
+codes reach the concepts found on a manifold (``NeighbourVote``). All fitted on train codes and
+kept as plain arrays (npz, no pickle).
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+
+@dataclass
+class NeighbourVote:
+    """How a new code joins the concepts found on a UMAP manifold: by the concepts of its nearest
+    train codes (in the standardised code space), each vote weighted by 1 / distance.
+
+    UMAP itself cannot be saved without pickle; this needs only the train codes and their
+    concepts, so the tool reproduces the pipeline's test assignments exactly. It names MNIST test
+    images as well as UMAP's own transform followed by the mixture (0.972 against 0.970 ACC at
+    k = 15), while the mean manifold position of the same neighbours, followed by the mixture,
+    loses 1.4 points (docs/cli.md, "The neighbour vote").
+
+    The nearest train codes are exact, and a sample gets the same answer alone or among 10,000:
+    a float32 matrix product only shortlists each query's ``k + SHORTLIST_MARGIN`` nearest
+    candidates; their distances are then computed one query at a time in float64 (no shared
+    rounding), and a query whose shortlist could have missed a nearer code (its boundary within
+    the float32 error of its k-th distance) is answered against every train code. 3.5x faster
+    than the k-d tree it replaced (10,000 queries among 50,000 codes: 2.8 s against 9.9 s), with
+    the same neighbours.
+    """
+
+    train_inputs: np.ndarray  # standardised train codes
+    train_concepts: np.ndarray
+    n_concepts: int
+    k: int
+
+    def nearest(self, standardised: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of each row's ``k`` nearest train codes (exact, Euclidean; ties
+        go to the lower index)."""
+        train = np.asarray(self.train_inputs, dtype=np.float64)
+        queries = np.asarray(standardised, dtype=np.float64)
+        k = min(self.k, len(train))
+        train_32 = train.astype(np.float32)
+        norms_32 = np.einsum("ij,ij->i", train_32, train_32)
+        blocks = [queries[start:start + QUERY_BLOCK] for start in range(0, len(queries), QUERY_BLOCK)]
+        # Blocks are answered on their own, so answering them side by side changes nothing; the
+        # product and argpartition release the GIL.
+        with ThreadPoolExecutor(QUERY_THREADS) as pool:
+            answers = list(pool.map(lambda block: _nearest_block(train, train_32, norms_32, block, k), blocks))
+        if not answers:
+            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+        return np.concatenate([distances for distances, _ in answers]), np.concatenate([indices for _, indices in answers])
+
+    def log_posteriors_of(self, distances: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        weights = 1.0 / np.maximum(distances, 1e-12)
+        votes = np.zeros((len(indices), self.n_concepts))
+        np.add.at(votes, (np.repeat(np.arange(len(indices)), indices.shape[1]), self.train_concepts[indices].ravel()),
+                  weights.ravel())
+        shares = votes / votes.sum(axis=1, keepdims=True)
+        return np.log(np.maximum(shares, np.finfo(np.float64).tiny))
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}_train_inputs": self.train_inputs, f"{prefix}_train_concepts": self.train_concepts,
+                f"{prefix}_n_concepts": np.array(self.n_concepts), f"{prefix}_k": np.array(self.k)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str) -> "NeighbourVote":
+        return cls(np.asarray(arrays[f"{prefix}_train_inputs"]), np.asarray(arrays[f"{prefix}_train_concepts"]),
+                   int(arrays[f"{prefix}_n_concepts"]), int(arrays[f"{prefix}_k"]))
+
+
+SHORTLIST_MARGIN = 32  # candidates beyond k per query, from the float32 product
+QUERY_BLOCK = 64  # queries per matrix product (measured fastest on 2 cores among 16-512)
+QUERY_THREADS = 2  # blocks answered at once: the two cores the pipeline is built for
+
+
+def _exact(train: np.ndarray, query_rows: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest among each row's candidates, distances in float64 row by row."""
+    differences = train[candidates] - query_rows[:, None, :]
+    distances = np.sqrt(np.sum(differences * differences, axis=2))
+    order = np.lexsort((candidates, distances), axis=1)[:, :k]
+    return np.take_along_axis(distances, order, axis=1), np.take_along_axis(candidates, order, axis=1)
+
+
+def _nearest_block(train: np.ndarray, train_32: np.ndarray, norms_32: np.ndarray, queries: np.ndarray,
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+    count = min(len(train), k + SHORTLIST_MARGIN)
+    if count == len(train):
+        return _exact(train, queries, np.broadcast_to(np.arange(len(train)), (len(queries), len(train))), k)
+    queries_32 = queries.astype(np.float32)
+    # |q - t|^2 - |q|^2 in float32: enough to shortlist (the boundary check below makes it exact).
+    shortened = norms_32[None, :] - 2.0 * (queries_32 @ train_32.T)
+    candidates = np.argpartition(shortened, count - 1, axis=1)[:, :count]
+    distances, indices = _exact(train, queries, candidates, k)
+    # Every code left out is at least the shortlist's boundary away, up to float32 error: where
+    # that bound does not clear the k-th distance, the query is answered against all codes.
+    boundary = shortened[np.arange(len(queries)), candidates[:, -1]]  # argpartition: the largest kept
+    squared_norms = np.einsum("ij,ij->i", queries, queries)
+    error = 1e-5 * (squared_norms + norms_32.max()) + 1e-6
+    unsure = np.flatnonzero(boundary + squared_norms - error <= distances[:, -1] ** 2)
+    if unsure.size:
+        everything = np.broadcast_to(np.arange(len(train)), (unsure.size, len(train)))
+        distances[unsure], indices[unsure] = _exact(train, queries[unsure], everything, k)
+    return distances, indices
+
+
+@dataclass
+class Reduction:
+    """A fitted reduction of standardised codes: none, PCA or a UMAP manifold (``train``: the
+    reduced train codes). UMAP's own transform is kept only where nothing is saved (the
+    scored-only audio-alone reference); the learner places new codes with ``NeighbourVote``."""
+
+    method: str
+    train: np.ndarray
+    components: np.ndarray | None = None  # PCA: projection rows and the centre they are taken from
+    centre: np.ndarray | None = None
+    umap: object = field(default=None, repr=False)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float64)
+        if self.method == "none":
+            return features
+        if self.method == "pca":  # exactly as sklearn's PCA.transform computes it (project, then centre)
+            return features @ self.components.T - self.centre.reshape(1, -1) @ self.components.T
+        if self.umap is None:
+            raise ValueError("UMAP's own transform was not kept: new codes are placed by NeighbourVote")
+        return self.umap.transform(features).astype(np.float64)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        if self.method == "pca":
+            return {f"{prefix}_components": self.components, f"{prefix}_centre": self.centre}
+        return {}  # none; or UMAP, whose new codes go through NeighbourVote
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str, method: str) -> "Reduction":
+        if method == "pca":
+            return cls("pca", np.zeros((0, 0)), np.asarray(arrays[f"{prefix}_components"]),
+                       np.asarray(arrays[f"{prefix}_centre"]))
+        return cls(method, np.zeros((0, 0)))
+
+
+def reduce(train: np.ndarray, method: str, dimensions: int, neighbors: int, seed: int,
+           keep_umap: bool = True) -> Reduction:
+    """Fit a reduction on the (standardised) train codes; ``keep_umap``: keep UMAP for its transform."""
+    if method == "none":
+        return Reduction("none", train)
+    dimensions = min(dimensions, train.shape[1], len(train) - 1)
+    if method == "pca":
+        fitted = PCA(dimensions, random_state=seed).fit(train)
+        reduction = Reduction("pca", train, fitted.components_, fitted.mean_)
+        reduction.train = reduction.transform(train)
+        return reduction
+    if method == "umap":
+        from digit_concepts.core.runtime import silenced_stderr
+
+        with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
+            import umap
+
+        # N2D: clusters separate far better on a UMAP manifold of the codes than in the codes.
+        started = time.perf_counter()
+        reducer = umap.UMAP(n_components=dimensions, n_neighbors=min(neighbors, len(train) - 1), min_dist=0.0,
+                            random_state=seed, n_jobs=1, verbose=False)
+        embedding = reducer.fit_transform(train).astype(np.float64)
+        print(f"  UMAP fit ({len(train)} x {train.shape[1]} -> {dimensions}): {time.perf_counter() - started:.1f} s",
+              flush=True)
+        return Reduction("umap", embedding, umap=reducer if keep_umap else None)
+    raise ValueError(f"reduction: got {method!r}, must be none, pca or umap")

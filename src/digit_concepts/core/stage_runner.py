@@ -1,0 +1,54 @@
+"""The entry point of every stage script: run from the repository root, user errors in one line.
+
+``python stages/download.py`` started from another folder would otherwise read and write
+``data/`` there (every path in ``paths.py`` is relative to the root). And a user's mistake
+(a bad param, a missing input, a wrong download) deserves one line naming it, not a traceback;
+real bugs (any other exception) keep theirs.
+
+A stage runs the code of its own checkout: ``stages/digit_concepts`` links to ``src/digit_concepts``,
+and Python looks in the script's folder first. Without it, the package installed in editable mode
+would be imported from wherever it was installed: a queued experiment (``dvc exp run --queue``
+copies the repository into a temporary folder) would run the workspace's code as it is when the
+stage starts, edits included, and record it under the experiment's commit.
+"""
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+# Expected user errors: bad params or data (ValueError, data.ChecksumError included), a missing
+# input (FileNotFoundError), nothing fetched (data.DownloadError, a ConnectionError). Named by
+# base class: importing data here would make every stage depend on data.py.
+USER_ERRORS = (ValueError, FileNotFoundError, ConnectionError)
+TRACEBACK_ENV = "STAGE_TRACEBACK"  # set (to anything) to see the traceback of a user error too
+
+
+def repository_root(stage_file: str) -> Path:
+    """The project root of ``stages/<name>.py``; ValueError if it is not one (no dvc.yaml there)."""
+    root = Path(stage_file).resolve().parents[1]
+    if not (root / "dvc.yaml").is_file():
+        raise ValueError(f"{stage_file}: expected a stage script in <project>/stages/, but {root} has no dvc.yaml")
+    return root
+
+
+def check_own_package(root: Path) -> None:
+    """ValueError unless this package is ``root``'s own ``src/digit_concepts``."""
+    package, own = Path(__file__).resolve().parents[1], (root / "src" / "digit_concepts").resolve()
+    if package != own:
+        raise ValueError(f"this stage imported digit_concepts from {package}, not from its own checkout ({own}): "
+                         f"restore the link stages/digit_concepts -> ../src/digit_concepts (git checkout stages)")
+
+
+def run(main: Callable[[], None], stage_file: str) -> None:
+    """Run ``main`` in the repository root of ``stage_file``; exit 1 with ``error: ...`` on a user error."""
+    try:
+        root = repository_root(stage_file)
+        check_own_package(root)
+        os.chdir(root)
+        main()
+    except USER_ERRORS as error:
+        if os.environ.get(TRACEBACK_ENV):  # debugging: the whole story
+            raise
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)

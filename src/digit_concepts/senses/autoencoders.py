@@ -1,0 +1,317 @@
+"""One autoencoder per sense (Keras functional API): build, train with dvclive, encode, score."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digit_concepts.core.runtime import keras_with_seed, load_model, save_model
+
+
+def _dense_decoder(keras, latent_dim, hidden_units, output_shape, output_activation, name="decoder"):
+    code_input = keras.Input(shape=(latent_dim,), name="code_input")
+    y = code_input
+    for width in reversed(hidden_units):
+        y = keras.layers.Dense(width, activation="relu")(y)
+    y = keras.layers.Dense(int(np.prod(output_shape)), activation=output_activation)(y)
+    return keras.Model(code_input, keras.layers.Reshape(output_shape)(y), name=name)
+
+
+def _dense_halves(keras, input_shape, hidden_units, latent_dim, output_activation, decoder_name):
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = keras.layers.Flatten()(inputs)
+    for width in hidden_units:
+        x = keras.layers.Dense(width, activation="relu")(x)
+    code = keras.layers.Dense(latent_dim, name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+    return encoder, _dense_decoder(keras, latent_dim, hidden_units, input_shape, output_activation, decoder_name)
+
+
+def _frame_halves(keras, input_shape, config, output_activation, decoder_name):
+    """Convolution over time, each frame's features as channels (a time-delay network): a digit
+    said a little earlier or slower still meets the same filters, where a dense layer would need a
+    weight for every frame. Every layer after the first halves the frames; one dense layer of the
+    last ``hidden_units`` width then makes the code. The decoder is the dense one."""
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = keras.layers.Permute((2, 1))(inputs)  # (features, frames) -> (frames, features)
+    for layer, filters in enumerate(config["frame_filters"]):
+        x = keras.layers.Conv1D(filters, config["frame_kernel"], strides=1 if layer == 0 else 2, padding="same",
+                                activation="relu")(x)
+    x = keras.layers.Dense(config["hidden_units"][-1], activation="relu")(keras.layers.Flatten()(x))
+    code = keras.layers.Dense(config["latent_dim"], name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+    return encoder, _dense_decoder(keras, config["latent_dim"], config["hidden_units"], input_shape, output_activation,
+                                   decoder_name)
+
+
+def _conv_halves(keras, input_shape, hidden_units, latent_dim, output_activation, decoder_name):
+    # Strided 3x3 convolutions halve each side per layer; the decoder mirrors them.
+    height, width = input_shape
+    factor = 2 ** len(hidden_units)
+    if height % factor or width % factor:
+        raise ValueError(f"conv autoencoder: input {input_shape} must be divisible by {factor} "
+                         f"(2 ** len(hidden_units)); use fewer layers or the dense architecture")
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = keras.layers.Reshape((height, width, 1))(inputs)
+    for filters in hidden_units:
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    code = keras.layers.Dense(latent_dim, name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    small = (height // factor, width // factor, hidden_units[-1])
+    code_input = keras.Input(shape=(latent_dim,), name="code_input")
+    y = keras.layers.Dense(int(np.prod(small)), activation="relu")(code_input)
+    y = keras.layers.Reshape(small)(y)
+    for filters in reversed(hidden_units[:-1]):
+        y = keras.layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(y)
+    y = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation=output_activation)(y)
+    decoder = keras.Model(code_input, keras.layers.Reshape(input_shape)(y), name=decoder_name)
+    return encoder, decoder
+
+
+def build_autoencoder(keras, input_shape: tuple[int, int], config: dict, output_activation: str,
+                      decoder_name: str = "decoder", partner_dim: int = 0):
+    """Encoder and decoder as named sub-models, so both can be pulled out of the saved file.
+
+    ``partner_dim`` > 0: a second output, a linear ``partner`` head on the code that predicts
+    what the other sense shows in the same episodes (see ``partner_targets``).
+    """
+    if config["architecture"] == "frames":
+        encoder, decoder = _frame_halves(keras, input_shape, config, output_activation, decoder_name)
+    else:
+        halves = _conv_halves if config["architecture"] == "conv" else _dense_halves
+        encoder, decoder = halves(keras, input_shape, config["hidden_units"], config["latent_dim"], output_activation,
+                                  decoder_name)
+    inputs = keras.Input(shape=input_shape, name="sample")
+    x = inputs
+    if config["noise_stddev"] > 0:
+        # Denoising: codes must survive corrupted input, which favours shape over detail.
+        x = keras.layers.GaussianNoise(config["noise_stddev"])(x)
+    code = encoder(x)
+    if partner_dim:
+        partner = keras.layers.Dense(partner_dim, name="partner")(code)
+        return keras.Model(inputs, {"reconstruction": decoder(code), "partner": partner}, name="autoencoder")
+    return keras.Model(inputs, decoder(code), name="autoencoder")
+
+
+def partner_targets(partner_codes: np.ndarray, episode_partner_index: np.ndarray, episode_own_index: np.ndarray,
+                    n_own: int) -> np.ndarray:
+    """For each sample of one sense, the mean code of the other sense's samples it was shown with.
+
+    The other sense as teacher, without labels: a recording heard with ~20 images of its digit
+    gets their mean image code, which says which digit the images show and little of how each
+    was drawn. Predicting it from the audio code pulls recordings of one digit together,
+    whoever speaks. ``partner_codes`` should be standardised; a sample never shown gets zeros.
+    """
+    episode_own_index = np.asarray(episode_own_index)
+    if len(episode_own_index) != len(episode_partner_index):
+        raise ValueError(f"episodes: {len(episode_own_index)} own samples but {len(episode_partner_index)} partners")
+    sums = np.zeros((n_own, partner_codes.shape[1]))
+    np.add.at(sums, episode_own_index, partner_codes[np.asarray(episode_partner_index)])
+    counts = np.bincount(episode_own_index, minlength=n_own)[:, None]
+    return (sums / np.maximum(counts, 1)).astype(np.float32)
+
+
+def image_teacher_targets(image_encoder, images: dict, streams: dict, recordings: dict[str, int]) -> tuple:
+    """Each split's recordings' targets from the image sense (``recordings``: split -> how many):
+    the mean image code, standardised with the train images' statistics, of the images each
+    recording was shown with over its split's episodes (``partner_targets``)."""
+    from digit_concepts.core.standardisation import Standardiser
+
+    codes = {split: image_encoder.predict(images[split], batch_size=1024, verbose=0) for split in recordings}
+    standardiser = Standardiser.fit(codes["train"])
+    return tuple(partner_targets(standardiser.apply(codes[split]), streams[f"{split}_image_index"],
+                                 streams[f"{split}_audio_index"], count) for split, count in recordings.items())
+
+
+LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
+OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
+
+
+def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict,
+          seed: int, model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
+          sounds: tuple[np.ndarray, np.ndarray] | None = None,
+          teachers: tuple[np.ndarray, np.ndarray] | None = None, augment=None) -> dict:
+    """Train one sense's autoencoder, log with dvclive (validation loss: the validation split,
+    never the test split), save .keras.
+
+    ``train_views`` (views, n, ...): augmented renderings of the train samples, each trained to
+    reconstruct its clean sample, so the codes learn to ignore what the views vary. ``sounds``
+    (train, validation log-mels), when the inputs are not log-mels: after the autoencoder, a second
+    decoder learns to turn its frozen codes into log-mels, so sounds can still be generated; it
+    is frozen-code on purpose, as letting it train the encoder would put the voice back into
+    the codes. Either way the saved model's ``decoder`` makes what generation plays or shows.
+    ``teachers`` (train, validation ``partner_targets``) with ``teacher_weight`` > 0 in ``config``:
+    the codes must also predict them (mean squared error, that weight beside the reconstruction).
+    ``augment(samples, rng)``: a fresh random rendering of every train sample each epoch, each
+    trained to reconstruct its clean sample (``transfer.augmented_images`` for images); then
+    ``decoder_finetune_epochs`` in ``config`` on the clean samples' frozen codes sharpen the decoder.
+    """
+    keras = keras_with_seed(seed)
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    weight = config.get("teacher_weight", 0.0) if teachers is not None else 0.0
+    autoencoder = build_autoencoder(keras, train_samples.shape[1:], config, OUTPUT_ACTIVATIONS[modality],
+                                    decoder_name="feature_decoder" if sounds is not None else "decoder",
+                                    partner_dim=teachers[0].shape[1] if weight > 0 else 0)
+    views = len(train_views) if train_views is not None else 0
+    inputs = np.concatenate([train_samples, *train_views]) if views else train_samples
+    targets = np.concatenate([train_samples] * (views + 1))
+    validation_targets = validation_samples
+    if weight > 0:
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
+                            loss={"reconstruction": LOSSES[modality], "partner": "mean_squared_error"},
+                            loss_weights={"reconstruction": 1.0, "partner": weight})
+        targets = {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))}
+        validation_targets = {"reconstruction": validation_samples, "partner": teachers[1]}
+    else:
+        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=LOSSES[modality])
+    with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        if augment is None:
+            history = autoencoder.fit(
+                inputs, targets, batch_size=config["batch_size"], shuffle=True,
+                validation_data=(validation_samples, validation_targets), epochs=config["epochs"], verbose=2,
+                callbacks=[DVCLiveCallback(live=live)]).history
+        else:
+            history = fit_on_fresh_renderings(
+                autoencoder, fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4])),
+                config, (validation_samples, validation_targets), _epoch_log(live))
+    final = {name: float(values[-1]) for name, values in history.items()}
+    if config.get("decoder_finetune_epochs", 0):
+        sharpen_history = _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config,
+                                           LOSSES[modality])
+        final.update({f"sharpened_{name}": float(values[-1]) for name, values in sharpen_history.history.items()})
+    if sounds is not None:
+        autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
+                                                        config)
+        final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
+    save_model(autoencoder, model_path)
+    return final
+
+
+def fresh_renderings(samples: np.ndarray, targets: np.ndarray, augment, rng: np.random.Generator):
+    """Endless epochs of (a fresh rendering of every sample, its clean target), in a fresh order, from
+    one seeded generator used as views then order, epoch after epoch: a run is repeatable and no
+    two epochs see the same views."""
+    while True:
+        views, order = augment(samples, rng), rng.permutation(len(samples))
+        yield views[order], targets[order]
+
+
+def fit_on_fresh_renderings(model, epochs, config: dict, validation_data=None, epoch_log=None) -> dict:
+    """``config['epochs']`` epochs, each one fit on the next item of ``epochs``, which a thread draws
+    while the current epoch trains. On the 50,000 train digits an epoch took 8.5 s through a Python
+    batch feeder (keras PyDataset) drawing in line, and takes 6-7 s so (fitting alone 3.7 s, drawing
+    2.7 s). Within an epoch the batches come in a random order of whole batches (Python's
+    ``random``, seeded by ``keras_with_seed``), as that feeder served them: the models are the same
+    to the byte as before."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    history: dict[str, list[float]] = {}
+    with ThreadPoolExecutor(1) as drawer:
+        # The first rendering is drawn and dropped, as that feeder drew one on creation and the next
+        # as training began: again, the same models.
+        upcoming = drawer.submit(lambda: (next(epochs), next(epochs))[1])
+        for epoch in range(config["epochs"]):
+            views, targets = upcoming.result()
+            if epoch + 1 < config["epochs"]:
+                upcoming = drawer.submit(next, epochs)
+            batch_order = list(range(-(-len(views) // config["batch_size"])))
+            random.shuffle(batch_order)
+            started = time.perf_counter()
+            logs = model.fit(_batches(views, targets, config["batch_size"], batch_order), shuffle=False,
+                             validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                             callbacks=[epoch_log] if epoch_log is not None else []).history
+            for name, values in logs.items():
+                history.setdefault(name, []).extend(values)
+            print(f"epoch {epoch + 1}/{config['epochs']}, {time.perf_counter() - started:.1f} s: "
+                  + ", ".join(f"{name} {values[-1]:.4f}" for name, values in logs.items()), flush=True)
+    return history
+
+
+def _batches(samples: np.ndarray, targets: np.ndarray, batch_size: int, batch_order: list[int]):
+    """A tf.data pipeline of the batches ``batch_order`` names (batch b: rows b * batch_size onward),
+    sliced in the graph rather than by a Python generator."""
+    import tensorflow
+
+    starts = np.asarray(batch_order, dtype=np.int64) * batch_size
+    ends = np.minimum(starts + batch_size, len(samples))
+    whole = tensorflow.data.Dataset.from_tensors((samples, targets)).repeat()
+    bounds = tensorflow.data.Dataset.from_tensor_slices((starts, ends))
+    return tensorflow.data.Dataset.zip(whole, bounds).map(
+        lambda pair, bound: (pair[0][bound[0]:bound[1]], pair[1][bound[0]:bound[1]])).prefetch(2)
+
+
+def _epoch_log(live):
+    """dvclive's Keras callback for one fit per epoch: it logs each epoch, and the ``Live`` context
+    ends the log once (the callback's own ``on_train_end`` would end it after the first epoch)."""
+    from dvclive.keras import DVCLiveCallback
+
+    class EpochLog(DVCLiveCallback):
+        def on_train_end(self, logs=None):
+            pass
+
+    return EpochLog(live=live)
+
+
+def _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config, loss):
+    """Fine-tune the decoder on clean samples' codes, the encoder frozen. Trained on renderings,
+    the decoder learnt to draw the average of every way a code was drawn (blurry); a few epochs on
+    clean digits alone make it draw the digit itself, and no code changes."""
+    encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+    train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
+    validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
+    decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=loss)
+    print("decoder fine-tuned on clean samples, encoder frozen:", flush=True)
+    return decoder.fit(train_codes, train_samples, validation_data=(validation_codes, validation_samples),
+                       epochs=config["decoder_finetune_epochs"], batch_size=config["batch_size"], shuffle=True,
+                       verbose=2)
+
+
+def _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds, config):
+    """Train a log-mel decoder on the frozen encoder's codes; return a model holding both decoders."""
+    encoder = autoencoder.get_layer("encoder")
+    train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
+    validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
+    decoder = _dense_decoder(keras, config["latent_dim"], config["hidden_units"], sounds[0].shape[1:], "linear")
+    decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mean_squared_error")
+    print("log-mel decoder on the frozen codes:", flush=True)
+    history = decoder.fit(train_codes, sounds[0], validation_data=(validation_codes, sounds[1]), epochs=config["epochs"],
+                          batch_size=config["batch_size"], shuffle=True, verbose=2)
+    inputs = keras.Input(shape=train_samples.shape[1:], name="sample")
+    code = encoder(inputs)
+    combined = keras.Model(inputs, {"features": autoencoder.get_layer("feature_decoder")(code), "sound": decoder(code)},
+                           name="autoencoder")
+    return combined, history
+
+
+def load_halves(model_path: Path, seed: int):
+    """(encoder, decoder) of a saved autoencoder."""
+    autoencoder = load_model(model_path, seed)
+    return autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+
+
+def sample_errors(originals: np.ndarray, reconstructions: np.ndarray, binary: bool) -> dict[str, np.ndarray]:
+    """Each sample's per-element MSE, and BCE for [0, 1] data (clipped as Keras clips it)."""
+    originals = originals.astype(np.float64).reshape(len(originals), -1)
+    reconstructions = reconstructions.astype(np.float64).reshape(len(reconstructions), -1)
+    errors = {"mse": np.mean((originals - reconstructions) ** 2, axis=1)}
+    if binary:
+        clipped = np.clip(reconstructions, 1e-7, 1 - 1e-7)
+        errors["bce"] = -np.mean(originals * np.log(clipped) + (1 - originals) * np.log(1 - clipped), axis=1)
+    return errors
+
+
+def reconstruction_errors(originals: np.ndarray, reconstructions: np.ndarray, binary: bool) -> dict:
+    """Per-element MSE, and BCE for [0, 1] data (clipped as Keras clips it), over all samples
+    (summed in one go, as before ``sample_errors`` existed: the same bits in metrics/)."""
+    originals = originals.astype(np.float64)
+    reconstructions = reconstructions.astype(np.float64)
+    errors = {"mse": float(np.mean((originals - reconstructions) ** 2))}
+    if binary:
+        clipped = np.clip(reconstructions, 1e-7, 1 - 1e-7)
+        errors["bce"] = float(-np.mean(originals * np.log(clipped) + (1 - originals) * np.log(1 - clipped)))
+    return errors
