@@ -1,6 +1,5 @@
 """The faults found by the fault probe (issue 11, "Faults found"), one test or more each."""
 
-import copy
 import gzip
 import json
 import os
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+from ruamel.yaml import YAML
 
 from conftest import REPO
 from digit_concepts.senses import audio, data
@@ -125,38 +125,40 @@ def test_official_split_needs_both_splits():
 
 
 @pytest.fixture
-def committed_params() -> dict:
-    return copy.deepcopy(params.load(REPO / "params.yaml"))
+def committed_tree() -> dict:
+    """params.yaml as plain dicts and lists, to change before ``params.parse``."""
+    return YAML(typ="safe", pure=True).load(REPO / "params.yaml")
 
 
 REAL_COUNTS = {"image": 60000, "audio": 2700, "joint": 60000}
 
 
-def test_committed_params_fit_the_real_data(committed_params):
-    params.check_cluster_sizes(committed_params, REAL_COUNTS)
+def test_committed_params_fit_the_real_data():
+    params.check_cluster_sizes(params.load(REPO / "params.yaml"), REAL_COUNTS)
 
 
-def test_k_larger_than_the_samples_names_key_and_space(committed_params):
+def test_k_larger_than_the_samples_names_key_and_space():
     with pytest.raises(ValueError) as caught:
-        params.check_cluster_sizes(committed_params, {"image": 40, "audio": 40, "joint": 40})
+        params.check_cluster_sizes(params.load(REPO / "params.yaml"), {"image": 40, "audio": 40, "joint": 40})
     message = str(caught.value)
     assert "cluster.audio.k: 300 clusters need at least 300 train recordings, the data has 40" in message
     assert "cluster.image.k_range" not in message  # 16 <= 40
 
 
-def test_k_range_and_voice_counts_are_checked(committed_params):
-    committed_params["cluster"]["image"]["k_range"] = [6, 50]
-    committed_params["cluster"]["joint"]["k"] = 45
-    committed_params["cluster"]["audio_reference"]["voices"].update(count_selection="bic", count_range=[2, 9])
+def test_k_range_and_voice_counts_are_checked(committed_tree):
+    cluster = committed_tree["cluster"]
+    cluster["image"]["k_range"] = [6, 50]
+    cluster["joint"]["k"] = 45
+    cluster["audio_reference"]["voices"].update(count_selection="bic", count_range=[2, 9])
     with pytest.raises(ValueError) as caught:
-        params.check_cluster_sizes(committed_params, {"image": 40, "audio": 8, "joint": 40})
+        params.check_cluster_sizes(params.parse(committed_tree), {"image": 40, "audio": 8, "joint": 40})
     message = str(caught.value)
     assert "cluster.image.k_range: 50 clusters need at least 50 train images, the data has 40" in message
     assert "cluster.joint.k: 45 clusters need at least 45 train episodes, the data has 40" in message
     assert "cluster.audio_reference.voices.count_range: 9 voices need at least 9 train recordings" in message
-    committed_params["cluster"]["audio_reference"]["voices"].update(count_selection="fixed", count=10)
+    cluster["audio_reference"]["voices"].update(count_selection="fixed", count=10)
     with pytest.raises(ValueError, match=r"cluster\.audio_reference\.voices\.count: 10 voices"):
-        params.check_cluster_sizes(committed_params, {"image": 400, "audio": 9, "joint": 400})
+        params.check_cluster_sizes(params.parse(committed_tree), {"image": 400, "audio": 9, "joint": 400})
 
 
 def test_train_sample_counts_from_the_metadata(tmp_path):
@@ -174,15 +176,15 @@ def test_train_sample_counts_from_the_metadata(tmp_path):
     ({"pair": None}, r"pair: unknown parameter"),
     ({"verbose": True}, r"verbose: unknown parameter \(known sections: seed, audio, split, pairs"),
 ])
-def test_unknown_top_level_key_or_section_is_named(committed_params, extra, message):
+def test_unknown_top_level_key_or_section_is_named(committed_tree, extra, message):
     with pytest.raises(ValueError, match=message):
-        params.validate({**committed_params, **extra})
+        params.parse({**committed_tree, **extra})
 
 
-def test_misspelt_section_instead_of_the_right_one(committed_params):
-    committed_params["pair"] = committed_params.pop("pairs")
+def test_misspelt_section_instead_of_the_right_one(committed_tree):
+    committed_tree["pair"] = committed_tree.pop("pairs")
     with pytest.raises(ValueError) as caught:
-        params.validate(committed_params)
+        params.parse(committed_tree)
     assert "pair.noise: unknown parameter (did you mean pairs?" in str(caught.value)
     assert "pairs.noise: missing" in str(caught.value)
 
@@ -250,6 +252,7 @@ def test_user_errors_are_one_line_real_bugs_keep_their_traceback(tmp_path, monke
     project = _project(tmp_path / "project")
     stage = project / "stages" / "x.py"
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(stage_runner.DVC_STAGE_ENV, raising=False)  # run by hand, not by DVC
     # This fake project has no package of its own (a real copy's is checked in test_runtime.py).
     monkeypatch.setattr(stage_runner, "check_own_package", lambda root: None)
 
@@ -269,6 +272,29 @@ def test_user_errors_are_one_line_real_bugs_keep_their_traceback(tmp_path, monke
     monkeypatch.setenv(stage_runner.TRACEBACK_ENV, "1")
     with pytest.raises(ValueError):
         stage_runner.run(user_error, str(stage))
+
+
+RESTORE = ("(DVC removed this stage's previous outputs before it ran: `dvc checkout cluster` restores them from the "
+           "cache, `git checkout metrics/` the metrics)")
+
+
+def test_under_dvc_a_user_error_says_how_to_get_the_removed_outputs_back(tmp_path, monkeypatch, capsys):
+    """DVC removes a stage's outputs before it runs it: a bad param leaves none, and says how to restore them."""
+    project = _project(tmp_path / "project")
+    (project / "params.yaml").write_text((REPO / "params.yaml").read_text().replace("  noise: 0.0", "  noise: 1.5"))
+    monkeypatch.setattr(stage_runner, "check_own_package", lambda root: None)
+    monkeypatch.setenv(stage_runner.DVC_STAGE_ENV, "cluster")
+    with pytest.raises(SystemExit):
+        stage_runner.run(params.load, str(project / "stages" / "cluster.py"))
+    assert capsys.readouterr().err == ("error: invalid params.yaml:\n  pairs.noise: got 1.5, must be a number >= 0.0 "
+                                       "and <= 1.0 (floats need a dot, e.g. 1.0e-3)\n" + RESTORE + "\n")
+
+    def missing_input():
+        raise FileNotFoundError("data/encodings/codes.npz: missing")
+
+    with pytest.raises(SystemExit):
+        stage_runner.run(missing_input, str(project / "stages" / "cluster.py"))
+    assert capsys.readouterr().err == f"error: data/encodings/codes.npz: missing {RESTORE}\n"  # one line
 
 
 def test_a_stage_outside_a_project_is_refused(tmp_path):
@@ -357,9 +383,10 @@ def test_download_with_nothing_to_fetch_is_one_error_line(stage_project, tmp_pat
 
 def test_a_bad_params_file_is_named_in_one_error_from_any_folder(stage_project, tmp_path):
     (stage_project / "params.yaml").write_text((REPO / "params.yaml").read_text() + "pair:\n  noise: 0.5\n")
-    result = _stage(stage_project, "plot", tmp_path / "elsewhere")
+    result = _stage(stage_project, "plot", tmp_path / "elsewhere", DVC_STAGE="plot")
     assert result.returncode == 1, result.stdout
     assert result.stderr.startswith("error: invalid params.yaml:\n  pair.noise: unknown parameter (did you mean pairs?")
+    assert result.stderr.endswith("`dvc checkout plot` restores them from the cache, `git checkout metrics/` the metrics)\n")
     assert "Traceback" not in result.stderr
 
 

@@ -1,26 +1,60 @@
-"""params: the committed params.yaml validates; every mistake is a ValueError naming key and rule."""
+"""params: the committed params.yaml loads as the typed model; every mistake is a ValueError naming key and rule."""
 
 import copy
 
 import pytest
+from pydantic import ValidationError
+from ruamel.yaml import YAML
 
 from conftest import REPO
 from digit_concepts.core import params
 
 
 @pytest.fixture(scope="module")
-def committed() -> dict:
-    return params.load(REPO / "params.yaml")
+def committed_tree() -> dict:
+    """params.yaml as plain dicts and lists, as ``params.load`` reads it."""
+    return YAML(typ="safe", pure=True).load(REPO / "params.yaml")
 
 
 @pytest.fixture
-def tree(committed) -> dict:
-    return copy.deepcopy(committed)
+def tree(committed_tree) -> dict:
+    return copy.deepcopy(committed_tree)
 
 
-def test_committed_params_validate(committed):
-    assert set(params.flatten(committed)) == set(params.SCHEMA)
-    assert isinstance(committed["image_ae"]["learning_rate"], float)
+def _leaves(tree: dict, prefix: str = "") -> list[str]:
+    return [leaf for key, value in tree.items()
+            for leaf in (_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"])]
+
+
+def _as_yaml(node):
+    """A dump of the model as YAML holds it: pairs (tuples) are lists."""
+    if isinstance(node, dict):
+        return {key: _as_yaml(value) for key, value in node.items()}
+    return list(node) if isinstance(node, tuple) else node
+
+
+def test_committed_params_load_as_the_typed_model(committed_tree):
+    committed = params.load(REPO / "params.yaml")
+    assert isinstance(committed, params.Params)
+    assert params.leaf_keys(params.Params) == _leaves(committed_tree)  # every key, in the file's order
+    assert _as_yaml(committed.model_dump()) == committed_tree
+    assert isinstance(committed.image_ae.learning_rate, float) and committed.image_ae.learning_rate == 1.0e-3
+    assert isinstance(committed.cluster.audio, params.ClusteringSettings)
+    assert committed.audio_ae.augmentation.noise_snr_db == (0.0, 20.0)
+    assert committed.convergence.imagine_images_from in params.IMAGINATION_ROUTES
+
+
+def test_an_integer_where_a_number_goes_is_a_float_and_a_bool_is_neither(tree):
+    loaded = params.parse(_set(tree, "audio.fmax", 4000))
+    assert isinstance(loaded.audio.fmax, float) and loaded.audio.fmax == 4000.0
+    with pytest.raises(ValueError, match=r"pairs\.noise: got False, must be a number"):
+        params.parse(_set(tree, "pairs.noise", False))
+
+
+def test_params_are_read_only(committed_tree):
+    loaded = params.parse(committed_tree)
+    with pytest.raises(ValidationError, match="frozen"):
+        loaded.cluster.image.k = 12
 
 
 def _set(tree: dict, dotted: str, value) -> dict:
@@ -43,7 +77,7 @@ def _delete(tree: dict, dotted: str) -> dict:
 
 def test_unknown_key(tree):
     with pytest.raises(ValueError) as caught:
-        params.validate(_set(tree, "image_ae.dropout", 0.1))
+        params.parse(_set(tree, "image_ae.dropout", 0.1))
     message = str(caught.value)
     assert "image_ae.dropout: unknown parameter" in message
     assert "image_ae.latent_dim" in message and "image_ae.learning_rate" in message  # the known keys
@@ -52,7 +86,7 @@ def test_unknown_key(tree):
 def test_bad_choice(tree):
     with pytest.raises(ValueError, match=r"cluster\.image\.algorithm: got 'foo', must be one of "
                                          r"kmeans, gmm, agglomerative"):
-        params.validate(_set(tree, "cluster.image.algorithm", "foo"))
+        params.parse(_set(tree, "cluster.image.algorithm", "foo"))
 
 
 @pytest.mark.parametrize("key", ["image_ae.learning_rate", "pairs.noise", "audio.fmax"])
@@ -60,7 +94,7 @@ def test_string_number(tree, key):
     """PyYAML (YAML 1.1) reads 1e-3 as a string; a quoted value reaches validation the same way."""
     with pytest.raises(ValueError, match=rf"{key.replace('.', r'[.]')}: got '1e-3', must be a number .*"
                                          r"floats need a dot"):
-        params.validate(_set(tree, key, "1e-3"))
+        params.parse(_set(tree, key, "1e-3"))
 
 
 @pytest.mark.parametrize("key, rule", [
@@ -71,7 +105,7 @@ def test_string_number(tree, key):
 ])
 def test_missing_key(tree, key, rule):
     with pytest.raises(ValueError) as caught:
-        params.validate(_delete(tree, key))
+        params.parse(_delete(tree, key))
     assert f"{key}: missing; must be {rule}" in str(caught.value)
 
 
@@ -92,10 +126,15 @@ def test_missing_key(tree, key, rule):
     ("image_ae.architecture", "frames", "one of dense, conv"),  # convolution over time is for sounds
     ("audio_ae.frame_filters", [], "a list of at least 1 positive integers"),
     ("convergence.imagine_images_from", "translation", "one of brain, concept"),
+    ("image_ae.augmentation.scale_range", [1.2, 0.8], "two numbers with 0.1 <= lowest <= highest <= 10.0"),
+    ("audio_ae.augmentation.noise_tilt", [-2.0], "two numbers with -4.0 <= lowest <= highest <= 4.0"),
+    ("split.validation_recordings", [9, 5], "[first, last]: two recording indices, 0 <= first <= last"),
+    ("image_ae.augmentation.thin_probability", 0.9, "thicken_probability + thin_probability is 1.15, must be at most 1"),
+    ("pairs", 0.5, "got 0.5, must be a section"),
 ])
 def test_bad_values(tree, key, value, rule):
     with pytest.raises(ValueError) as caught:
-        params.validate(_set(tree, key, value))
+        params.parse(_set(tree, key, value))
     assert key in str(caught.value) and rule in str(caught.value)
 
 
@@ -103,7 +142,7 @@ def test_every_problem_reported_at_once(tree):
     _set(tree, "seed", -1)
     _set(tree, "audio.n_fft", "256")
     with pytest.raises(ValueError) as caught:
-        params.validate(tree)
+        params.parse(tree)
     assert "seed: got -1" in str(caught.value) and "audio.n_fft: got '256'" in str(caught.value)
 
 
@@ -111,7 +150,7 @@ def test_load_reads_yaml_1_2(tmp_path):
     text = (REPO / "params.yaml").read_text()
     assert "learning_rate: 1.0e-3" in text
     (tmp_path / "unquoted.yaml").write_text(text.replace("learning_rate: 1.0e-3", "learning_rate: 1e-3"))
-    assert params.load(tmp_path / "unquoted.yaml")["image_ae"]["learning_rate"] == pytest.approx(1e-3)
+    assert params.load(tmp_path / "unquoted.yaml").image_ae.learning_rate == pytest.approx(1e-3)
     (tmp_path / "quoted.yaml").write_text(text.replace("learning_rate: 1.0e-3", "learning_rate: '1e-3'"))
     with pytest.raises(ValueError, match=r"image_ae\.learning_rate: got '1e-3'"):
         params.load(tmp_path / "quoted.yaml")
@@ -136,9 +175,9 @@ def test_cooccurrence_k_selection_is_for_images_only(tmp_path):
 def test_voice_aware_reference_needs_k_fixed(tree):
     with pytest.raises(ValueError, match=r"cluster\.audio_reference\.k_selection: got 'bic', must be fixed while "
                                          r"voices\.count_selection is not none"):
-        params.validate(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "bic"),
+        params.parse(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "bic"),
                              "cluster.audio_reference.k_selection", "bic"))
-    params.validate(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "none"),
+    params.parse(_set(_set(tree, "cluster.audio_reference.voices.count_selection", "none"),
                          "cluster.audio_reference.k_selection", "bic"))
 
 
@@ -149,4 +188,4 @@ def test_voice_aware_reference_needs_k_fixed(tree):
 ])
 def test_bad_voice_params_are_named(tree, key, value, message):
     with pytest.raises(ValueError, match=key.replace(".", r"\.") + r": got .*" + message):
-        params.validate(_set(tree, key, value))
+        params.parse(_set(tree, key, value))

@@ -1,315 +1,496 @@
-"""Load params.yaml as DVC does (YAML 1.2) and validate every key before any work starts."""
+"""params.yaml as one typed, validated model (``Params``), read as DVC reads it (YAML 1.2).
+
+Every key is an attribute (``params.cluster.image.k_range``, ``params.audio_ae.augmentation.views``)
+and every section a frozen model, checked before any work starts: strictly typed (a bool is no
+integer, a string such as YAML 1.1's '1e-3' no number, NaN no number; an integer is a number),
+within its range or choices, and no key unknown. ``parse`` turns pydantic's errors into one line
+per problem, naming the dotted key, the value got and the rule it breaks.
+"""
 
 import csv
 import difflib
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal, get_args, get_origin
 
+import annotated_types
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, PositiveInt,
+                      ValidationError, field_validator, model_validator)
+from pydantic.fields import FieldInfo
 from ruamel.yaml import YAML
 
 PARAMS_FILE = Path("params.yaml")
 
-CLUSTER_ALGORITHMS = ("kmeans", "gmm", "agglomerative")
-REDUCTIONS = ("none", "pca", "umap")
-K_SELECTIONS = ("fixed", "bic", "silhouette", "cooccurrence")
-ARCHITECTURES = ("dense", "conv")
-AUDIO_ARCHITECTURES = (*ARCHITECTURES, "frames")  # frames: convolution over time, audio only
-AUDIO_SPLITS = ("official", "leave_speakers_out")
-AUDIO_FEATURES = ("log_mel", "cepstral")
-GMM_RESTART_CHOICES = ("likelihood", "cooccurrence")  # which restart of a mixture is kept (clustering.Fitting)
-IMAGINATION_ROUTES = ("brain", "concept")  # how a recording becomes an image (generation.images_from_recordings)
-VOICE_COUNT_SELECTIONS = ("none", "fixed", "bic")
-SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+ClusterAlgorithm = Literal["kmeans", "gmm", "agglomerative"]
+Reduction = Literal["none", "pca", "umap"]
+KSelection = Literal["fixed", "bic", "silhouette", "cooccurrence"]
+Architecture = Literal["dense", "conv"]
+AudioArchitecture = Literal["dense", "conv", "frames"]  # frames: convolution over time, audio only
+AudioSplit = Literal["official", "leave_speakers_out"]
+AudioFeature = Literal["log_mel", "cepstral"]
+GmmRestartChoice = Literal["likelihood", "cooccurrence"]  # which restart of a mixture is kept (clustering.Fitting)
+ImaginationRoute = Literal["brain", "concept"]  # how a recording becomes an image (generation.images_from_recordings)
+VoiceCountSelection = Literal["none", "fixed", "bic"]
+Speaker = Literal["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+
+# The choices as tuples, for the code that lists or indexes them (command-line choices, seeds).
+CLUSTER_ALGORITHMS = get_args(ClusterAlgorithm)
+AUDIO_FEATURES = get_args(AudioFeature)
+IMAGINATION_ROUTES = get_args(ImaginationRoute)
+SPEAKERS = get_args(Speaker)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+@dataclass(frozen=True)
+class Rule:
+    """What a value must be, in the words of the error line, for a field whose type and constraints
+    do not say it in one phrase (a pair); pydantic keeps it in the field's metadata."""
+
+    text: str
 
 
-def _is_number(value) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and value == value
+class Problem(ValueError):
+    """A broken rule a validator words itself: ``text`` follows the dotted key in the error line;
+    ``key`` (dotted, below the model that raised it) names the param when a model validator, which
+    sees several, raises it."""
+
+    def __init__(self, text: str, key: str = ""):
+        super().__init__(text)
+        self.text, self.key = text, key
 
 
-def integer(minimum: int = 0, maximum: int | None = None) -> Callable:
-    def check(value) -> str | None:
-        if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
-            upper = "" if maximum is None else f" and <= {maximum}"
-            return f"an integer >= {minimum}{upper}"
-        return None
-    return check
+class ParamsError(ValueError):
+    """params.yaml breaks its rules: every problem, one line each."""
 
 
-def number(minimum: float, maximum: float | None = None, strict_minimum: bool = False) -> Callable:
-    def check(value) -> str | None:
-        # Type first: comparing a string (PyYAML's '1e-3') or None with a float is a TypeError.
-        if (not _is_number(value) or (value <= minimum if strict_minimum else value < minimum)
-                or (maximum is not None and value > maximum)):
-            lower = f"> {minimum}" if strict_minimum else f">= {minimum}"
-            upper = "" if maximum is None else f" and <= {maximum}"
-            return f"a number {lower}{upper} (floats need a dot, e.g. 1.0e-3)"
-        return None
-    return check
+def _tuple_from_list(value):
+    return tuple(value) if isinstance(value, list) else value  # YAML has lists; a pair is a tuple
 
 
-def choice(*allowed) -> Callable:
-    def check(value) -> str | None:
-        return None if value in allowed else f"one of {', '.join(map(str, allowed))}"
-    return check
+def _lowest_first(pair: tuple) -> tuple:
+    if pair[0] > pair[1]:
+        raise ValueError("lowest first")  # worded by the field's Rule
+    return pair
 
 
-def integer_list(minimum_length: int = 1) -> Callable:
-    def check(value) -> str | None:
-        if not isinstance(value, list) or len(value) < minimum_length or not all(_is_int(v) and v > 0 for v in value):
-            return f"a list of at least {minimum_length} positive integers"
-        return None
-    return check
+def _number_range(lowest: float, highest: float):
+    """[lowest, highest]: two numbers within [``lowest``, ``highest``], in order (a tuple)."""
+    bounded = Annotated[float, Field(ge=lowest, le=highest)]
+    return Annotated[tuple[bounded, bounded], BeforeValidator(_tuple_from_list), AfterValidator(_lowest_first),
+                     Rule(f"[lowest, highest]: two numbers with {lowest} <= lowest <= highest <= {highest}")]
 
 
-def number_pair(minimum: float, maximum: float) -> Callable:
-    def check(value) -> str | None:
-        if (not isinstance(value, list) or len(value) != 2 or not all(_is_number(item) for item in value)
-                or not minimum <= value[0] <= value[1] <= maximum):
-            return f"[lowest, highest]: two numbers with {minimum} <= lowest <= highest <= {maximum}"
-        return None
-    return check
+RecordingIndexRange = Annotated[tuple[NonNegativeInt, NonNegativeInt], BeforeValidator(_tuple_from_list),
+                                AfterValidator(_lowest_first),
+                                Rule("[first, last]: two recording indices, 0 <= first <= last")]
 
 
-def index_range(value) -> str | None:
-    if (not isinstance(value, list) or len(value) != 2 or not all(_is_int(item) and item >= 0 for item in value)
-            or value[0] > value[1]):
-        return "[first, last]: two recording indices, 0 <= first <= last"
-    return None
+def _low_below_high(value: list[int]) -> list[int]:
+    if len(value) != 2 or value[0] >= value[1]:
+        raise Problem(f"got {value!r}, must be [low, high] with low < high")
+    return value
 
 
-def boolean(value) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
+# [low, high]: the counts to try (of clusters, of voices), every one from low to high.
+CountRange = Annotated[list[PositiveInt], Field(min_length=2), AfterValidator(_low_below_high)]
 
 
-def speaker_list(value) -> str | None:
-    if not isinstance(value, list) or not value or not set(value) <= set(SPEAKERS):
-        return f"a non-empty list drawn from {', '.join(SPEAKERS)}"
-    return None
+class Section(BaseModel):
+    """A section of params.yaml: every key known and strictly typed, read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
-def _autoencoder_schema(prefix: str) -> dict:
-    return {
-        f"{prefix}.architecture": choice(*ARCHITECTURES),
-        f"{prefix}.latent_dim": integer(2, 256),
-        f"{prefix}.hidden_units": integer_list(1),
-        f"{prefix}.epochs": integer(1),
-        f"{prefix}.batch_size": integer(1),
-        f"{prefix}.learning_rate": number(0.0, 1.0, strict_minimum=True),
-        f"{prefix}.noise_stddev": number(0.0, 1.0),
-    }
+class AudioProcessingSettings(Section):
+    """params ``audio``: recordings to spectrograms and the audio autoencoder's features
+    (``audio.AudioSettings`` adds what preprocess measures on the train split)."""
+
+    sample_rate: int = Field(ge=1000, le=48000)
+    n_fft: int = Field(ge=16, le=8192)
+    hop_length: int = Field(ge=1, le=8192)
+    n_mels: int = Field(ge=8, le=512)
+    fmax: float = Field(ge=100.0, le=24000.0)
+    frames: int = Field(ge=8, le=4096)
+    trim_top_db: float = Field(ge=1.0, le=120.0)
+    per_recording_normalisation: bool
+    griffin_lim_iterations: int = Field(ge=1, le=1000)
+    silence_floor_db: float = Field(ge=1.0, le=200.0)
+    features: AudioFeature
+    cepstral_mels: int = Field(ge=8, le=512)
+    cepstral_fmin: float = Field(ge=0.0, le=24000.0)
+    cepstra: int = Field(ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _cepstra_below_fmax(self):
+        if self.cepstral_fmin >= self.fmax:
+            raise Problem(f"got {self.cepstral_fmin!r}, must be below audio.fmax ({self.fmax!r})", "cepstral_fmin")
+        return self
 
 
-def _clustering_schema(prefix: str) -> dict:
-    return {
-        f"{prefix}.algorithm": choice(*CLUSTER_ALGORITHMS),
-        f"{prefix}.k": integer(2, 500),
-        f"{prefix}.k_selection": choice(*K_SELECTIONS),
-        f"{prefix}.k_range": integer_list(2),
-        f"{prefix}.reduction": choice(*REDUCTIONS),
-        f"{prefix}.reduced_dim": integer(2, 256),
-        f"{prefix}.umap_neighbors": integer(2, 500),
-    }
+class SplitSettings(Section):
+    audio: AudioSplit
+    test_speakers: list[Speaker] = Field(min_length=1)  # used only by leave_speakers_out
+    validation_images: int = Field(ge=1)
+    validation_recordings: RecordingIndexRange
 
 
-SCHEMA: dict[str, Callable] = {
-    "seed": integer(0, 2**31 - 1),
-    "audio.sample_rate": integer(1000, 48000),
-    "audio.n_fft": integer(16, 8192),
-    "audio.hop_length": integer(1, 8192),
-    "audio.n_mels": integer(8, 512),
-    "audio.fmax": number(100.0, 24000.0),
-    "audio.frames": integer(8, 4096),
-    "audio.trim_top_db": number(1.0, 120.0),
-    "audio.per_recording_normalisation": boolean,
-    "audio.griffin_lim_iterations": integer(1, 1000),
-    "audio.features": choice(*AUDIO_FEATURES),
-    "audio.cepstral_mels": integer(8, 512),
-    "audio.cepstral_fmin": number(0.0, 24000.0),
-    "audio.cepstra": integer(1, 100),
-    "audio.silence_floor_db": number(1.0, 200.0),
-    "split.audio": choice(*AUDIO_SPLITS),
-    "split.test_speakers": speaker_list,
-    "split.validation_images": integer(1),
-    "split.validation_recordings": index_range,
-    "pairs.noise": number(0.0, 1.0),
-    **_autoencoder_schema("image_ae"),
-    **_autoencoder_schema("audio_ae"),
-    "audio_ae.architecture": choice(*AUDIO_ARCHITECTURES),
-    "audio_ae.frame_filters": integer_list(1),
-    "audio_ae.frame_kernel": integer(1, 64),
-    "audio_ae.teacher_weight": number(0.0, 100.0),
-    "image_ae.decoder_finetune_epochs": integer(0, 1000),
-    "image_ae.augmentation.affine_probability": number(0.0, 1.0),
-    "image_ae.augmentation.thicken_probability": number(0.0, 1.0),
-    "image_ae.augmentation.thin_probability": number(0.0, 1.0),
-    "image_ae.augmentation.max_rotation_degrees": number(0.0, 180.0),
-    "image_ae.augmentation.scale_range": number_pair(0.1, 10.0),
-    "image_ae.augmentation.max_shift_pixels": number(0.0, 14.0),
-    "audio_ae.augmentation.views": integer(0, 32),
-    "audio_ae.augmentation.warp": number(0.0, 1.0),
-    "audio_ae.augmentation.crop": number(0.0, 0.4),
-    "audio_ae.augmentation.bend": number(0.0, 0.3),
-    "audio_ae.augmentation.noise_probability": number(0.0, 1.0),
-    "audio_ae.augmentation.noise_snr_db": number_pair(-20.0, 60.0),
-    "audio_ae.augmentation.noise_tilt": number_pair(-4.0, 4.0),
-    **_clustering_schema("cluster.image"),
-    **_clustering_schema("cluster.audio"),
-    **_clustering_schema("cluster.joint"),
-    **_clustering_schema("cluster.audio_reference"),
-    "cluster.audio_reference.voices.count_selection": choice(*VOICE_COUNT_SELECTIONS),
-    "cluster.audio_reference.voices.count": integer(1, 50),
-    "cluster.audio_reference.voices.count_range": integer_list(2),
-    "cluster.audio_reference.voices.rounds": integer(1, 10),
-    "cluster.audio_reference.voices.within_neighbors": integer(2, 200),
-    "cluster.silhouette_sample": integer(100),
-    "cluster.cooccurrence_uncertainty_weight": number(0.0, 10.0),
-    "cluster.gmm_restarts": integer(1, 100),
-    "cluster.gmm_restart_choice": choice(*GMM_RESTART_CHOICES),
-    "cluster.gmm_reg_covar": number(0.0, 1.0, strict_minimum=True),
-    "cluster.kmeans_restarts": integer(1, 100),
-    "cluster.umap_transform_neighbors": integer(1, 500),
-    "cluster.self_labelling.epochs": integer(0, 1000),
-    "cluster.self_labelling.batch_size": integer(1),
-    "cluster.self_labelling.learning_rate": number(0.0, 1.0, strict_minimum=True),
-    "cluster.self_labelling.filters": integer_list(1),
-    "cluster.self_labelling.dense_units": integer(1, 100_000),
-    "cluster.audio_self_labelling.epochs": integer(0, 1000),
-    "cluster.audio_self_labelling.batch_size": integer(1),
-    "cluster.audio_self_labelling.learning_rate": number(0.0, 1.0, strict_minimum=True),
-    "cluster.audio_self_labelling.noise_stddev": number(0.0, 100.0),
-    "cluster.audio_self_labelling.filters": integer_list(1),
-    "cluster.audio_self_labelling.kernel": integer(1, 1000),
-    "cluster.audio_self_labelling.dense_units": integer(1, 100_000),
-    "cluster.audio_self_labelling.dropout": number(0.0, 0.99),
-    "adaptation.batch_neighbours": integer(0, 1000),
-    "relate.min_share": number(0.0, 1.0),
-    "relate.brain.hidden_units": integer_list(1),
-    "relate.brain.epochs": integer(1),
-    "relate.brain.batch_size": integer(1),
-    "relate.brain.learning_rate": number(0.0, 1.0, strict_minimum=True),
-    "convergence.min_strength": number(0.0, 1.0),
-    "convergence.min_share": number(0.0, 1.0),
-    "convergence.max_entropy_bits": number(0.0, 20.0),
-    "convergence.divergence_alpha": number(0.0, 0.5, strict_minimum=True),
-    "convergence.samples_per_concept": integer(1, 100),
-    "convergence.cross_modal_examples": integer(1, 100),
-    "convergence.generation_temperature": number(0.0, 10.0),
-    "convergence.imagine_images_from": choice(*IMAGINATION_ROUTES),
-    "convergence.unfamiliar_share": number(0.0, 0.5, strict_minimum=True),
-    "convergence.evaluation_classifier_epochs.image": integer(1, 1000),
-    "convergence.evaluation_classifier_epochs.audio": integer(1, 1000),
-    "evidence.bootstrap_resamples": integer(100, 100_000),
-    "evidence.interval_level": number(0.5, 0.999),
-}
+class PairingSettings(Section):
+    noise: float = Field(ge=0.0, le=1.0)
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:  # an empty section is a leaf: validate can name it
-            flat.update(flatten(value, dotted + "."))
-        else:
-            flat[dotted] = value
-    return flat
+class AutoencoderSettings(Section):
+    """What both senses' autoencoders share."""
+
+    architecture: Architecture
+    hidden_units: list[PositiveInt] = Field(min_length=1)
+    latent_dim: int = Field(ge=2, le=256)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    noise_stddev: float = Field(ge=0.0, le=1.0)
 
 
-def validate(tree: dict) -> dict:
-    """Return ``tree`` (as plain dicts/lists) if every key is known and valid, else raise ValueError."""
-    flat = flatten(tree)
-    problems = []
-    for key in sorted(set(flat) - set(SCHEMA)):
-        problems.append(f"{key}: unknown parameter ({_known_near(key)})")
-    for key, check in SCHEMA.items():
-        if key not in flat:
-            problems.append(f"{key}: missing; must be {check(None) or 'set'}")
-            continue
-        expected = check(flat[key])
-        if expected:
-            problems.append(f"{key}: got {flat[key]!r}, must be {expected}")
-    range_keys = [f"{prefix}.k_range" for prefix in ("cluster.image", "cluster.audio", "cluster.joint",
-                                                     "cluster.audio_reference")]
-    for key in range_keys + ["cluster.audio_reference.voices.count_range"]:
-        low_high = flat.get(key)
-        if isinstance(low_high, list) and (len(low_high) != 2 or low_high[0] >= low_high[1]):
-            problems.append(f"{key}: got {low_high!r}, must be [low, high] with low < high")
-    strokes = [flat.get(f"image_ae.augmentation.{kind}_probability") for kind in ("thicken", "thin")]
-    if all(_is_number(share) for share in strokes) and sum(strokes) > 1.0:
-        problems.append(f"image_ae.augmentation.thin_probability: thicken_probability + thin_probability is "
-                        f"{sum(strokes)}, must be at most 1 (an image gets one stroke change at most)")
-    for prefix in ("cluster.audio", "cluster.joint", "cluster.audio_reference"):
-        if flat.get(f"{prefix}.k_selection") == "cooccurrence":
-            problems.append(f"{prefix}.k_selection: cooccurrence is for cluster.image only (it scores image concepts "
-                            f"against the audio clusters); use fixed, bic or silhouette")
-    if (flat.get("cluster.audio_reference.voices.count_selection") in ("fixed", "bic")
-            and flat.get("cluster.audio_reference.k_selection") != "fixed"):
-        problems.append(f"cluster.audio_reference.k_selection: got {flat.get('cluster.audio_reference.k_selection')!r}, "
-                        f"must be fixed while voices.count_selection is not none (voice-aware clustering aligns "
-                        f"k concepts per voice)")
-    fmin, fmax = flat.get("audio.cepstral_fmin"), flat.get("audio.fmax")
-    if _is_number(fmin) and _is_number(fmax) and fmin >= fmax:
-        problems.append(f"audio.cepstral_fmin: got {flat['audio.cepstral_fmin']!r}, must be below audio.fmax "
-                        f"({flat.get('audio.fmax')!r})")
-    if problems:
-        raise ValueError("invalid params.yaml:\n  " + "\n  ".join(problems))
+class DrawingAugmentation(Section):
+    """params ``image_ae.augmentation``: the renderings of ``drawing_variations.augmented_images``."""
+
+    affine_probability: float = Field(ge=0.0, le=1.0)
+    thicken_probability: float = Field(ge=0.0, le=1.0)
+    thin_probability: float = Field(ge=0.0, le=1.0)
+    max_rotation_degrees: float = Field(ge=0.0, le=180.0)
+    scale_range: _number_range(0.1, 10.0)
+    max_shift_pixels: float = Field(ge=0.0, le=14.0)
+
+    @model_validator(mode="after")
+    def _one_stroke_change_at_most(self):
+        strokes = self.thicken_probability + self.thin_probability
+        if strokes > 1.0:
+            raise Problem(f"thicken_probability + thin_probability is {strokes}, must be at most 1 (an image gets "
+                          f"one stroke change at most)", "thin_probability")
+        return self
+
+
+class ImageAutoencoderSettings(AutoencoderSettings):
+    augmentation: DrawingAugmentation
+    decoder_finetune_epochs: int = Field(ge=0, le=1000)
+
+
+class AudioAugmentation(Section):
+    """params ``audio_ae.augmentation``: the train views of ``audio.augmented_views``."""
+
+    views: int = Field(ge=0, le=32)
+    warp: float = Field(ge=0.0, le=1.0)
+    crop: float = Field(ge=0.0, le=0.4)
+    bend: float = Field(ge=0.0, le=0.3)
+    noise_probability: float = Field(ge=0.0, le=1.0)
+    noise_snr_db: _number_range(-20.0, 60.0)
+    noise_tilt: _number_range(-4.0, 4.0)
+
+
+class AudioAutoencoderSettings(AutoencoderSettings):
+    architecture: AudioArchitecture
+    frame_filters: list[PositiveInt] = Field(min_length=1)  # architecture frames only
+    frame_kernel: int = Field(ge=1, le=64)
+    teacher_weight: float = Field(ge=0.0, le=100.0)
+    augmentation: AudioAugmentation
+
+
+class ClusteringSettings(Section):
+    """How one space's codes are clustered (params ``cluster.image``; its k may be chosen by co-occurrence)."""
+
+    algorithm: ClusterAlgorithm
+    k: int = Field(ge=2, le=500)
+    k_selection: KSelection
+    k_range: CountRange
+    reduction: Reduction
+    reduced_dim: int = Field(ge=2, le=256)
+    umap_neighbors: int = Field(ge=2, le=500)
+
+
+class SelfScoredClusteringSettings(ClusteringSettings):
+    """A space whose k is chosen by its own clusters' score (fixed, bic or silhouette): co-occurrence
+    scores image concepts against the audio clusters, so only ``cluster.image`` has a partner."""
+
+    @field_validator("k_selection")
+    @classmethod
+    def _no_partner(cls, value: str) -> str:
+        if value == "cooccurrence":
+            raise Problem("cooccurrence is for cluster.image only (it scores image concepts against the audio "
+                          "clusters); use fixed, bic or silhouette")
+        return value
+
+
+class VoiceSettings(Section):
+    """params ``cluster.audio_reference.voices`` (voices.py)."""
+
+    count_selection: VoiceCountSelection
+    count: int = Field(ge=1, le=50)
+    count_range: CountRange
+    rounds: int = Field(ge=1, le=10)
+    within_neighbors: int = Field(ge=2, le=200)
+
+
+class AudioReferenceSettings(SelfScoredClusteringSettings):
+    voices: VoiceSettings
+
+    @model_validator(mode="after")
+    def _k_fixed_for_voices(self):
+        if self.voices.count_selection != "none" and self.k_selection != "fixed":
+            raise Problem(f"got {self.k_selection!r}, must be fixed while voices.count_selection is not none "
+                          f"(voice-aware clustering aligns k concepts per voice)", "k_selection")
+        return self
+
+
+class SelfLabellingSettings(Section):
+    """params ``cluster.self_labelling``: the classifier taught the image concepts (0 epochs: off)."""
+
+    epochs: int = Field(ge=0, le=1000)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    filters: list[PositiveInt] = Field(min_length=1)
+    dense_units: int = Field(ge=1, le=100_000)
+
+
+class AudioSelfLabellingSettings(Section):
+    """params ``cluster.audio_self_labelling``: the classifier that names recordings (0 epochs: off)."""
+
+    epochs: int = Field(ge=0, le=1000)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    noise_stddev: float = Field(ge=0.0, le=100.0)
+    filters: list[PositiveInt] = Field(min_length=1)
+    kernel: int = Field(ge=1, le=1000)
+    dense_units: int = Field(ge=1, le=100_000)
+    dropout: float = Field(ge=0.0, le=0.99)
+
+
+class ClusterSettings(Section):
+    silhouette_sample: int = Field(ge=100)
+    cooccurrence_uncertainty_weight: float = Field(ge=0.0, le=10.0)
+    gmm_restarts: int = Field(ge=1, le=100)
+    gmm_restart_choice: GmmRestartChoice
+    gmm_reg_covar: float = Field(gt=0.0, le=1.0)
+    kmeans_restarts: int = Field(ge=1, le=100)
+    umap_transform_neighbors: int = Field(ge=1, le=500)
+    image: ClusteringSettings
+    audio: SelfScoredClusteringSettings
+    audio_reference: AudioReferenceSettings
+    joint: SelfScoredClusteringSettings
+    self_labelling: SelfLabellingSettings
+    audio_self_labelling: AudioSelfLabellingSettings
+
+
+class AdaptationSettings(Section):
+    batch_neighbours: int = Field(ge=0, le=1000)
+
+
+class BrainSettings(Section):
+    """params ``relate.brain``: the maps between the two latent spaces (brain.py)."""
+
+    hidden_units: list[PositiveInt] = Field(min_length=1)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+
+
+class RelateSettings(Section):
+    min_share: float = Field(ge=0.0, le=1.0)
+    brain: BrainSettings
+
+
+class EvaluationClassifierEpochs(Section):
+    image: int = Field(ge=1, le=1000)
+    audio: int = Field(ge=1, le=1000)
+
+
+class ConvergenceSettings(Section):
+    min_strength: float = Field(ge=0.0, le=1.0)
+    min_share: float = Field(ge=0.0, le=1.0)
+    max_entropy_bits: float = Field(ge=0.0, le=20.0)
+    divergence_alpha: float = Field(gt=0.0, le=0.5)
+    samples_per_concept: int = Field(ge=1, le=100)
+    cross_modal_examples: int = Field(ge=1, le=100)
+    generation_temperature: float = Field(ge=0.0, le=10.0)
+    imagine_images_from: ImaginationRoute
+    unfamiliar_share: float = Field(gt=0.0, le=0.5)
+    evaluation_classifier_epochs: EvaluationClassifierEpochs
+
+
+class EvidenceSettings(Section):
+    bootstrap_resamples: int = Field(ge=100, le=100_000)
+    interval_level: float = Field(ge=0.5, le=0.999)
+
+
+class Params(Section):
+    """The whole of params.yaml."""
+
+    seed: int = Field(ge=0, le=2**31 - 1)
+    audio: AudioProcessingSettings
+    split: SplitSettings
+    pairs: PairingSettings
+    image_ae: ImageAutoencoderSettings
+    audio_ae: AudioAutoencoderSettings
+    cluster: ClusterSettings
+    adaptation: AdaptationSettings
+    relate: RelateSettings
+    convergence: ConvergenceSettings
+    evidence: EvidenceSettings
+
+
+# ------------------------------------------------------------------ errors, one line each
+
+
+def _section_model(field: FieldInfo) -> type[Section] | None:
+    return field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, Section) else None
+
+
+def leaf_keys(model: type[Section], prefix: str = "") -> list[str]:
+    """The dotted keys of every param below ``model``, in the order of params.yaml."""
+    keys = []
+    for name, field in model.model_fields.items():
+        section = _section_model(field)
+        keys += leaf_keys(section, f"{prefix}{name}.") if section else [f"{prefix}{name}"]
+    return keys
+
+
+def _bound(field: FieldInfo, kind: type, attribute: str):
+    return next((getattr(item, attribute) for item in field.metadata if isinstance(item, kind)), None)
+
+
+def rule(field: FieldInfo) -> str:
+    """What a value of ``field`` must be, read from its type and constraints."""
+    worded = _bound(field, Rule, "text")
+    if worded:
+        return worded
+    kind, section = field.annotation, _section_model(field)
+    if section:
+        return f"a section of keys (known: {', '.join(leaf_keys(section))})"
+    upper = _bound(field, annotated_types.Le, "le")
+    upper = "" if upper is None else f" and <= {upper}"
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return f"an integer >= {_bound(field, annotated_types.Ge, 'ge')}{upper}"
+    if kind is float:
+        strict_lower = _bound(field, annotated_types.Gt, "gt")
+        lower = f"> {strict_lower}" if strict_lower is not None else f">= {_bound(field, annotated_types.Ge, 'ge')}"
+        return f"a number {lower}{upper} (floats need a dot, e.g. 1.0e-3)"
+    if get_origin(kind) is Literal:
+        return f"one of {', '.join(get_args(kind))}"
+    if get_origin(kind) is list:
+        item = get_args(kind)[0]
+        if get_origin(item) is Literal:
+            return f"a non-empty list drawn from {', '.join(get_args(item))}"
+        return f"a list of at least {_bound(field, annotated_types.MinLen, 'min_length')} positive integers"
+    raise TypeError(f"no rule worded for {kind}")  # a new kind of field: word its rule here
+
+
+def _field_at(path: list[str]) -> FieldInfo | None:
+    """The field of the dotted ``path`` (None: no such param)."""
+    model, field = Params, None
+    for name in path:
+        if model is None or name not in model.model_fields:
+            return None
+        field = model.model_fields[name]
+        model = _section_model(field)
+    return field
+
+
+def _value_at(tree, path: list[str]):
+    for name in path:
+        tree = tree[name]
     return tree
+
+
+def _leaves(value, prefix: str) -> list[str]:
+    """The dotted keys of an unknown key's value: the key itself, or every leaf of a section below it."""
+    if isinstance(value, dict) and value:
+        return [leaf for key, inner in value.items() for leaf in _leaves(inner, f"{prefix}.{key}")]
+    return [prefix]
 
 
 def _known_near(key: str) -> str:
     """What is allowed instead of an unknown key: the keys of its section, or (a misspelt or
     unknown section such as ``pair``) the sections, with the closest match first."""
     section = key.split(".")[0]
-    same_section = [known for known in SCHEMA if known.split(".")[0] == section]
-    if same_section:
-        return f"known: {', '.join(same_section)}"
-    sections = list(dict.fromkeys(known.split(".")[0] for known in SCHEMA))
+    if section in Params.model_fields:
+        return f"known: {', '.join(leaf for leaf in leaf_keys(Params) if leaf.split('.')[0] == section)}"
+    sections = list(Params.model_fields)
     close = difflib.get_close_matches(section, sections, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"{hint}known sections: {', '.join(sections)}"
 
 
-# The train samples each clustered space is fitted on (cluster stage): its key prefix -> space.
-CLUSTERED_SPACES = {"cluster.image": "image", "cluster.audio": "audio", "cluster.audio_reference": "audio",
-                    "cluster.joint": "joint"}
+def problem_lines(error: ValidationError, tree: dict) -> list[str]:
+    """One line per problem of ``error`` (validating ``tree``): the dotted key, the value got, the rule."""
+    lines = []
+    for detail in error.errors():
+        path = [str(part) for part in detail["loc"] if not isinstance(part, int)]  # a list item: the list's key
+        dotted = ".".join(path)
+        raised = detail.get("ctx", {}).get("error")
+        if isinstance(raised, Problem):
+            lines.append(f"{'.'.join(filter(None, [dotted, raised.key]))}: {raised.text}")
+        elif detail["type"] == "extra_forbidden":
+            lines += [f"{leaf}: unknown parameter ({_known_near(leaf)})" for leaf in _leaves(detail["input"], dotted)]
+        elif detail["type"] == "missing":  # a missing section: each of its keys
+            section = _section_model(_field_at(path))
+            missing = leaf_keys(section, f"{dotted}.") if section else [dotted]
+            lines += [f"{key}: missing; must be {rule(_field_at(key.split('.')))}" for key in missing]
+        else:
+            lines.append(f"{dotted}: got {_value_at(tree, path)!r}, must be {rule(_field_at(path))}")
+    return list(dict.fromkeys(lines))  # two bad items of one list: one line
+
+
+def parse(tree: dict) -> Params:
+    """``tree`` (params.yaml as plain dicts and lists) as ``Params``; ParamsError listing every problem."""
+    try:
+        return Params.model_validate(tree)
+    except ValidationError as error:
+        raise ParamsError("invalid params.yaml:\n  " + "\n  ".join(problem_lines(error, tree))) from None
+
+
+def load(path: Path = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml with a YAML 1.2 parser, as DVC reads it."""
+    yaml = YAML(typ="safe", pure=True)
+    with open(path) as stream:
+        tree = yaml.load(stream)
+    if not isinstance(tree, dict):
+        raise ParamsError(f"{path}: expected a mapping of parameters, got {type(tree).__name__}")
+    return parse(tree)
+
+
+# ------------------------------------------------------------------ params against the data
+
+
 SAMPLE_NAMES = {"image": "train images", "audio": "train recordings", "joint": "train episodes"}
 
 
-def _section(tree: dict, dotted: str) -> dict:
-    for key in dotted.split("."):
-        tree = tree[key]
-    return tree
+def clustered_spaces(cluster: ClusterSettings) -> list[tuple[str, ClusteringSettings, str]]:
+    """(key, settings, space whose train samples it is fitted on) of each clustering of the cluster stage."""
+    return [("cluster.image", cluster.image, "image"), ("cluster.audio", cluster.audio, "audio"),
+            ("cluster.audio_reference", cluster.audio_reference, "audio"), ("cluster.joint", cluster.joint, "joint")]
 
 
-def check_cluster_sizes(tree: dict, train_counts: dict[str, int]) -> None:
-    """ValueError naming each key that asks for more clusters (or voices) than its space has
+def check_cluster_sizes(params: Params, train_counts: dict[str, int]) -> None:
+    """ParamsError naming each key that asks for more clusters (or voices) than its space has
     train samples; ``train_counts`` maps image, audio and joint to those counts.
 
     Checked before the cluster stage starts: otherwise the fit fails after minutes of work,
     with a message that names neither the key nor the space.
     """
-    problems = []
-    asked = []  # (key, largest number asked for, space)
-    for prefix, space in CLUSTERED_SPACES.items():
-        config = _section(tree, prefix)
-        if config["k_selection"] == "fixed":
-            asked.append((f"{prefix}.k", config["k"], space, "clusters"))
+    asked = []  # (key, largest number asked for, space, what)
+    for key, clustering, space in clustered_spaces(params.cluster):
+        if clustering.k_selection == "fixed":
+            asked.append((f"{key}.k", clustering.k, space, "clusters"))
         else:
-            asked.append((f"{prefix}.k_range", config["k_range"][1], space, "clusters"))
-    voices = tree["cluster"]["audio_reference"]["voices"]
-    if voices["count_selection"] == "fixed":
-        asked.append(("cluster.audio_reference.voices.count", voices["count"], "audio", "voices"))
-    elif voices["count_selection"] == "bic":
-        asked.append(("cluster.audio_reference.voices.count_range", voices["count_range"][1], "audio", "voices"))
-    for key, most, space, what in asked:
-        if most > train_counts[space]:
-            problems.append(f"{key}: {most} {what} need at least {most} {SAMPLE_NAMES[space]}, "
-                            f"the data has {train_counts[space]}")
+            asked.append((f"{key}.k_range", clustering.k_range[1], space, "clusters"))
+    voices = params.cluster.audio_reference.voices
+    if voices.count_selection == "fixed":
+        asked.append(("cluster.audio_reference.voices.count", voices.count, "audio", "voices"))
+    elif voices.count_selection == "bic":
+        asked.append(("cluster.audio_reference.voices.count_range", voices.count_range[1], "audio", "voices"))
+    problems = [f"{key}: {most} {what} need at least {most} {SAMPLE_NAMES[space]}, the data has {train_counts[space]}"
+                for key, most, space, what in asked if most > train_counts[space]]
     if problems:
-        raise ValueError("params.yaml asks for more than the data holds:\n  " + "\n  ".join(problems))
+        raise ParamsError("params.yaml asks for more than the data holds:\n  " + "\n  ".join(problems))
 
 
 def train_sample_counts(image_metadata: Path, audio_metadata: Path) -> dict[str, int]:
@@ -321,27 +502,3 @@ def train_sample_counts(image_metadata: Path, audio_metadata: Path) -> dict[str,
             counts[space] = sum(row["split"] == "train" for row in csv.DictReader(stream))
     counts["joint"] = counts["image"]  # every train image is shown in exactly one episode
     return counts
-
-
-def _plain(node):
-    if isinstance(node, dict):
-        return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_plain(value) for value in node]
-    if isinstance(node, bool) or node is None or isinstance(node, str):
-        return node if not isinstance(node, str) else str(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
-
-
-def load(path: Path = PARAMS_FILE) -> dict:
-    """Read and validate params.yaml with a YAML 1.2 parser, as DVC reads it."""
-    yaml = YAML(typ="safe", pure=True)
-    with open(path) as stream:
-        tree = yaml.load(stream)
-    if not isinstance(tree, dict):
-        raise ValueError(f"{path}: expected a mapping of parameters, got {type(tree).__name__}")
-    return validate(_plain(tree))

@@ -22,6 +22,19 @@ from pathlib import Path
 # base class: importing data here would make every stage depend on data.py.
 USER_ERRORS = (ValueError, FileNotFoundError, ConnectionError)
 TRACEBACK_ENV = "STAGE_TRACEBACK"  # set (to anything) to see the traceback of a user error too
+DVC_STAGE_ENV = "DVC_STAGE"  # set by DVC to the name of the stage it runs
+
+
+def error_line(error: Exception, stage: str | None) -> str:
+    """``error: <message>``; when DVC ran ``stage``, also how to get back the outputs of its last
+    good run: DVC removes them before it runs the stage, so one that fails at once (a bad param)
+    has none left."""
+    if not stage:
+        return f"error: {error}"
+    message = str(error)
+    separator = "\n" if "\n" in message else " "  # after a list of problems, a line of its own
+    return (f"error: {message}{separator}(DVC removed this stage's previous outputs before it ran: "
+            f"`dvc checkout {stage}` restores them from the cache, `git checkout metrics/` the metrics)")
 
 
 def repository_root(stage_file: str) -> Path:
@@ -50,5 +63,5 @@ def run(main: Callable[[], None], stage_file: str) -> None:
     except USER_ERRORS as error:
         if os.environ.get(TRACEBACK_ENV):  # debugging: the whole story
             raise
-        print(f"error: {error}", file=sys.stderr, flush=True)
+        print(error_line(error, os.environ.get(DVC_STAGE_ENV)), file=sys.stderr, flush=True)
         sys.exit(1)
