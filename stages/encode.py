@@ -15,7 +15,7 @@ def main() -> None:
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     for modality, source in SAMPLES.items():
         samples = storage.read_npz(source)
-        encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params["seed"])
+        encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params.seed)
         for split in ("train", "validation", "test"):
             codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
         targets = samples if TARGETS[modality] == source else storage.read_npz(TARGETS[modality])

@@ -26,10 +26,12 @@ def main() -> None:
     counts = pd.read_csv(paths.COOCCURRENCE, index_col="image_concept")
     clock("inputs read")
     with storage.atomic_directory(paths.PLOTS_DIR) as folder:
-        drawn = report_figures.draw(folder, params, codes, assignments, generated, test_samples, clock)
+        drawn = report_figures.draw(folder=folder, params=params, codes=codes, assignments=assignments,
+                                    generated=generated, test_samples=test_samples, clock=clock)
         sounds = report_figures.write_sounds(folder, generated, settings, clock)
-        page = report_content.page(folder, params, metrics, generated, test_samples["image"],
-                                   assignments["image_test"], concepts, counts, drawn, generalisation)
+        page = report_content.page(folder=folder, params=params, metrics=metrics, generated=generated,
+                                   test_images=test_samples["image"], image_test_concepts=assignments["image_test"],
+                                   concepts=concepts, counts=counts, drawn=drawn, generalisation=generalisation)
         target = report_figures.inside(folder, paths.REPORT_PAGE)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html_report.render(page))

@@ -15,11 +15,11 @@ def main() -> None:
     params = load()
     # data/raw must be the download that DATA_MIRROR / DATA_CHECKSUMS name now (DVC cannot see them).
     data.check_recorded_checksums(paths.RAW_CHECKSUMS)
-    image_arrays, image_table = preprocess.images(params["split"]["validation_images"])
+    image_arrays, image_table = preprocess.images(params.split.validation_images)
     audio_arrays, features, statistics, voice_descriptors, settings, audio_table = preprocess.recordings(params)
-    streams = preprocess.episode_streams(image_table, audio_table, params["pairs"]["noise"],
-                                            np.random.default_rng(params["seed"]))
-    shifted = preprocess.shifted_recordings(params["seed"], settings, statistics, audio_table)
+    streams = preprocess.episode_streams(image_table, audio_table, params.pairs.noise,
+                                            np.random.default_rng(params.seed))
+    shifted = preprocess.shifted_recordings(params.seed, settings, statistics, audio_table)
 
     storage.write_npz(paths.IMAGES, **image_arrays)
     storage.write_npz(paths.SPECTROGRAMS, **audio_arrays)

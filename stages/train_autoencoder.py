@@ -16,20 +16,22 @@ def main() -> None:
     params = load()
     samples = storage.read_npz(SAMPLES[modality])
     sounds = None
-    if modality == "audio" and params["audio"]["features"] != "log_mel":
+    if modality == "audio" and params.audio.features != "log_mel":
         log_mels = storage.read_npz(paths.SPECTROGRAMS)
         sounds = (log_mels["train"], log_mels["validation"])
     teachers = None
-    if modality == "audio" and params["audio_ae"]["teacher_weight"] > 0:
-        image_encoder, _ = autoencoders.load_halves(paths.autoencoder_model("image"), params["seed"])
+    if modality == "audio" and params.audio_ae.teacher_weight > 0:
+        image_encoder, _ = autoencoders.load_halves(paths.autoencoder_model("image"), params.seed)
         teachers = autoencoders.image_teacher_targets(image_encoder, storage.read_npz(paths.IMAGES),
                                                       storage.read_npz(paths.EPISODES),
                                                       {split: len(samples[split]) for split in ("train", "validation")})
-    final = autoencoders.train(modality, samples["train"], samples["validation"], params[f"{modality}_ae"],
-                               params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality),
+    settings = params.image_ae if modality == "image" else params.audio_ae
+    final = autoencoders.train(modality=modality, train_samples=samples["train"],
+                               validation_samples=samples["validation"], settings=settings, seed=params.seed,
+                               model_path=paths.autoencoder_model(modality), log_dir=paths.training_log_dir(modality),
                                train_views=samples.get("train_views"), sounds=sounds, teachers=teachers,
-                               augment=drawing_variations.augmentation(params["image_ae"]["augmentation"]) if modality == "image"
-                               else None)
+                               augment=drawing_variations.augmentation(params.image_ae.augmentation)
+                               if modality == "image" else None)
     print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))
 
 

@@ -4,8 +4,12 @@ partner head, and fresh renderings every epoch."""
 import numpy as np
 import pytest
 
+from conftest import REPO
 from digit_concepts.senses import autoencoders
-from digit_concepts.core import runtime
+from digit_concepts.core import params, runtime
+
+DENSE = params.AutoencoderSettings(architecture="dense", hidden_units=[8], latent_dim=3, epochs=1, batch_size=8,
+                                   learning_rate=1.0e-3, noise_stddev=0.1)
 
 
 def test_partner_targets_are_the_mean_code_of_each_samples_episode_partners():
@@ -20,12 +24,12 @@ def test_partner_targets_are_the_mean_code_of_each_samples_episode_partners():
 
 def test_partner_head_is_a_second_output_and_the_halves_stay_extractable():
     keras = runtime.keras_with_seed(0)
-    config = {"architecture": "dense", "hidden_units": [8], "latent_dim": 3, "noise_stddev": 0.1}
-    model = autoencoders.build_autoencoder(keras, (4, 5), config, "linear", partner_dim=6)
+    model = autoencoders.build_autoencoder(keras=keras, input_shape=(4, 5), settings=DENSE, output_activation="linear",
+                                           partner_dim=6)
     outputs = model(np.zeros((2, 4, 5), np.float32))
     assert outputs["reconstruction"].shape == (2, 4, 5) and outputs["partner"].shape == (2, 6)
     assert model.get_layer("encoder").output.shape[-1] == 3 and model.get_layer("decoder") is not None
-    plain = autoencoders.build_autoencoder(keras, (4, 5), config, "linear")
+    plain = autoencoders.build_autoencoder(keras=keras, input_shape=(4, 5), settings=DENSE, output_activation="linear")
     assert plain(np.zeros((1, 4, 5), np.float32)).shape == (1, 4, 5)
 
 
@@ -63,9 +67,12 @@ def test_batches_come_whole_in_the_order_named_the_last_one_short():
 
 def test_frames_architecture_convolves_over_time_and_keeps_a_dense_decoder():
     keras = runtime.keras_with_seed(0)
-    config = {"architecture": "frames", "hidden_units": [16, 8], "latent_dim": 3, "noise_stddev": 0.0,
-              "frame_filters": [4, 4], "frame_kernel": 3}
-    model = autoencoders.build_autoencoder(keras, (5, 8), config, "linear", partner_dim=2)
+    committed = params.load(REPO / "params.yaml").audio_ae.model_dump()
+    settings = params.AudioAutoencoderSettings.model_validate(
+        {**committed, "architecture": "frames", "hidden_units": [16, 8], "latent_dim": 3, "noise_stddev": 0.0,
+         "frame_filters": [4, 4], "frame_kernel": 3})
+    model = autoencoders.build_autoencoder(keras=keras, input_shape=(5, 8), settings=settings,
+                                           output_activation="linear", partner_dim=2)
     outputs = model(np.zeros((2, 5, 8), np.float32))
     assert outputs["reconstruction"].shape == (2, 5, 8) and outputs["partner"].shape == (2, 2)
     encoder = model.get_layer("encoder")

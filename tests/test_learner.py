@@ -5,6 +5,7 @@ import numpy as np
 
 from digit_concepts.concepts import clustering
 from digit_concepts.core import storage
+from digit_concepts.core.params import ClusteringSettings
 from digit_concepts.core.standardisation import Standardiser
 
 
@@ -43,9 +44,9 @@ def test_paired_codes_use_train_statistics_for_every_split():
 def test_pca_kmeans_model_restores_exactly(tmp_path):
     rng = np.random.default_rng(2)
     (train, _), (test, _) = blobs(rng, 90), blobs(rng, 30)
-    config = {"reduction": "pca", "reduced_dim": 3, "umap_neighbors": 5, "algorithm": "kmeans", "k": 3,
-              "k_selection": "fixed", "k_range": [2, 4]}
-    result = clustering.cluster_codes(train, test, config, 50, seed=0)
+    settings = ClusteringSettings(reduction="pca", reduced_dim=3, umap_neighbors=5, algorithm="kmeans", k=3,
+                                  k_selection="fixed", k_range=[2, 4])
+    result = clustering.cluster_codes(train_codes=train, test_codes=test, settings=settings, sample=50, seed=0)
     again = restored(result.model, "pca", tmp_path)
     np.testing.assert_array_equal(again.log_posteriors(test), result.test_log_posteriors)
 
@@ -53,9 +54,10 @@ def test_pca_kmeans_model_restores_exactly(tmp_path):
 def test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote(tmp_path):
     rng = np.random.default_rng(3)
     (train, _), (test, truth) = blobs(rng, 150), blobs(rng, 30)
-    config = {"reduction": "umap", "reduced_dim": 2, "umap_neighbors": 10, "algorithm": "gmm", "k": 3,
-              "k_selection": "fixed", "k_range": [2, 4]}
-    result = clustering.cluster_codes(train, test, config, 50, seed=0, transform_neighbours=5)
+    settings = ClusteringSettings(reduction="umap", reduced_dim=2, umap_neighbors=10, algorithm="gmm", k=3,
+                                  k_selection="fixed", k_range=[2, 4])
+    result = clustering.cluster_codes(train_codes=train, test_codes=test, settings=settings, sample=50, seed=0,
+                                      transform_neighbours=5)
     assert result.model.vote is not None and result.model.reduction.umap is None
     assert len(set(zip(result.test_assignments, truth))) == 3  # blobs stay whole
     again = restored(result.model, "umap", tmp_path)

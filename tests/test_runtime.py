@@ -8,14 +8,15 @@ import zipfile
 import numpy as np
 
 from digit_concepts.senses import autoencoders
-from digit_concepts.core import runtime
+from digit_concepts.core import params, runtime
 
-CONFIG = {"architecture": "dense", "hidden_units": [8], "latent_dim": 3, "noise_stddev": 0.1}
+DENSE = params.AutoencoderSettings(architecture="dense", hidden_units=[8], latent_dim=3, epochs=1, batch_size=8,
+                                   learning_rate=1.0e-3, noise_stddev=0.1)
 
 
 def _model():
     keras = runtime.keras_with_seed(0)
-    model = autoencoders.build_autoencoder(keras, (6, 5), CONFIG, "sigmoid")
+    model = autoencoders.build_autoencoder(keras=keras, input_shape=(6, 5), settings=DENSE, output_activation="sigmoid")
     model.compile(optimizer="adam", loss="mse")
     data = np.random.default_rng(0).random((16, 6, 5)).astype(np.float32)
     model.fit(data, data, epochs=1, verbose=0)

@@ -4,12 +4,12 @@
 import numpy as np
 import pytest
 
-from digit_concepts.core import runtime
+from digit_concepts.core import params, runtime
 from digit_concepts.concepts import self_labelling
 
-SETTINGS = {"epochs": 3, "batch_size": 16, "learning_rate": 3.0e-3, "filters": [4, 8], "dense_units": 16}
-NO_AUGMENTATION = {"affine_probability": 0.0, "thicken_probability": 0.0, "thin_probability": 0.0,
-                   "max_rotation_degrees": 0.0, "scale_range": [1.0, 1.0], "max_shift_pixels": 0.0}
+SETTINGS = params.SelfLabellingSettings(epochs=3, batch_size=16, learning_rate=3.0e-3, filters=[4, 8], dense_units=16)
+NO_AUGMENTATION = params.DrawingAugmentation(affine_probability=0.0, thicken_probability=0.0, thin_probability=0.0,
+                                             max_rotation_degrees=0.0, scale_range=(1.0, 1.0), max_shift_pixels=0.0)
 
 
 def bars(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -34,22 +34,25 @@ def test_the_classifier_gives_one_logit_per_concept_and_normalised_log_posterior
 
 def test_it_learns_the_pseudo_labels_and_names_new_images_seeded():
     images, concepts = bars(96, np.random.default_rng(0))
-    model = self_labelling.train_classifier(images, concepts, 2, SETTINGS, NO_AUGMENTATION, seed=1)
+    model = self_labelling.train_classifier(images=images, concepts=concepts, count=2, settings=SETTINGS,
+                                            augmentation=NO_AUGMENTATION, seed=1)
     fresh, truth = bars(40, np.random.default_rng(1))
     named = self_labelling.log_posteriors(model, fresh).argmax(axis=1)
     assert (named == truth).mean() >= 0.9
-    again = self_labelling.train_classifier(images, concepts, 2, SETTINGS, NO_AUGMENTATION, seed=1)
+    again = self_labelling.train_classifier(images=images, concepts=concepts, count=2, settings=SETTINGS,
+                                            augmentation=NO_AUGMENTATION, seed=1)
     np.testing.assert_array_equal(self_labelling.log_posteriors(again, fresh), self_labelling.log_posteriors(model, fresh))
 
 
 def test_pseudo_labels_must_match_the_images():
     images, concepts = bars(10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="10 images but 9 concepts"):
-        self_labelling.train_classifier(images, concepts[:9], 2, SETTINGS, NO_AUGMENTATION, seed=1)
+        self_labelling.train_classifier(images=images, concepts=concepts[:9], count=2, settings=SETTINGS,
+                                        augmentation=NO_AUGMENTATION, seed=1)
 
 
-AUDIO_SETTINGS = {"epochs": 6, "batch_size": 16, "learning_rate": 3.0e-3, "noise_stddev": 0.1, "filters": [4, 4],
-                  "kernel": 3, "dense_units": 16, "dropout": 0.0}
+AUDIO_SETTINGS = params.AudioSelfLabellingSettings(epochs=6, batch_size=16, learning_rate=3.0e-3, noise_stddev=0.1,
+                                                   filters=[4, 4], kernel=3, dense_units=16, dropout=0.0)
 
 
 def test_a_recordings_targets_are_the_shares_of_the_image_concepts_it_was_seen_with():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from digit_concepts.core.params import DrawingAugmentation
 from digit_concepts.senses import drawing_variations
 from digit_concepts.senses.drawing_variations import (DEFAULT_AUGMENTATION, TRANSFER_VIEW_NAMES, affine_matrix_and_offset,
                                      affine_transformed, affine_transformed_with, augmented_images, thickened,
@@ -21,6 +22,11 @@ def strokes(count: int = 6, size: int = 28, seed: int = 0) -> np.ndarray:
     return images
 
 
+def _augmentation(**changes) -> DrawingAugmentation:
+    """The default augmentation with ``changes``, validated as params.yaml's is."""
+    return DrawingAugmentation.model_validate({**DEFAULT_AUGMENTATION.model_dump(), **changes})
+
+
 def test_views_keep_shape_dtype_and_range():
     images = strokes()
     views = transfer_views(images, seed=3)
@@ -35,8 +41,9 @@ def test_same_seed_same_images():
     images = strokes()
     np.testing.assert_array_equal(transfer_views(images, 5)["affine"], transfer_views(images, 5)["affine"])
     assert not np.array_equal(transfer_views(images, 5)["affine"], transfer_views(images, 6)["affine"])
-    first = augmented_images(images, np.random.default_rng(9), {"affine_probability": 1.0})
-    second = augmented_images(images, np.random.default_rng(9), {"affine_probability": 1.0})
+    always = _augmentation(affine_probability=1.0)
+    first = augmented_images(images, np.random.default_rng(9), always)
+    second = augmented_images(images, np.random.default_rng(9), always)
     np.testing.assert_array_equal(first, second)
 
 
@@ -44,7 +51,7 @@ def test_zero_ranges_leave_images_unchanged():
     images = strokes()
     unchanged = affine_transformed(images, np.random.default_rng(0), 0.0, (1.0, 1.0), 0.0)
     np.testing.assert_allclose(unchanged, images, atol=1e-6)
-    nothing = {"affine_probability": 0.0, "thicken_probability": 0.0, "thin_probability": 0.0}
+    nothing = _augmentation(affine_probability=0.0, thicken_probability=0.0, thin_probability=0.0)
     np.testing.assert_array_equal(augmented_images(images, np.random.default_rng(0), nothing), images)
 
 
@@ -110,15 +117,15 @@ def test_bad_ranges_are_refused(arguments, message):
         affine_transformed(strokes(), np.random.default_rng(0), *arguments)
 
 
-@pytest.mark.parametrize("config, message", [
+@pytest.mark.parametrize("changes, message", [
     ({"affine_probability": 1.5}, "affine_probability"),
-    ({"thicken_probability": 0.7, "thin_probability": 0.5}, "at most one stroke change"),
-    ({"rotation": 10}, "unknown keys"),
+    ({"thicken_probability": 0.7, "thin_probability": 0.5}, "one stroke change at most"),
+    ({"rotation": 10}, r"rotation\n  Extra inputs are not permitted"),
     ({"scale_range": (1.2, 0.8)}, "scale_range"),
 ])
-def test_bad_augmentation_is_refused(config, message):
+def test_bad_augmentation_is_refused(changes, message):
     with pytest.raises(ValueError, match=message):
-        augmented_images(strokes(), np.random.default_rng(0), config)
+        _augmentation(**changes)
 
 
 def test_per_image_transforms_must_match_the_batch():

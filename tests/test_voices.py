@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from digit_concepts.core.params import AudioReferenceSettings, VoiceSettings
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts import voices
 
-GMM_ON_PCA = {"algorithm": "gmm", "k": 4, "k_selection": "fixed", "k_range": [2, 6], "reduction": "pca",
-              "reduced_dim": 6, "umap_neighbors": 15}
-VOICE_CONFIG = {"count_selection": "bic", "count": 1, "count_range": [2, 6], "rounds": 2, "within_neighbors": 15}
+VOICES = VoiceSettings(count_selection="bic", count=1, count_range=[2, 6], rounds=2, within_neighbors=15)
+GMM_ON_PCA = AudioReferenceSettings(algorithm="gmm", k=4, k_selection="fixed", k_range=[2, 6], reduction="pca",
+                                    reduced_dim=6, umap_neighbors=15, voices=VOICES)
 
 
 def test_group_means_and_centring_use_train_means_only():
@@ -41,10 +42,10 @@ def test_discover_voices_separates_two_voices_and_bic_counts_them():
 
 
 def test_candidate_counts():
-    assert voices.candidate_counts({"count_selection": "fixed", "count": 6, "count_range": [2, 4]}) == [6]
-    assert voices.candidate_counts({"count_selection": "bic", "count": 6, "count_range": [2, 4]}) == [2, 3, 4]
+    assert voices.candidate_counts(VOICES.model_copy(update={"count_selection": "fixed", "count": 6})) == [6]
+    assert voices.candidate_counts(VOICES.model_copy(update={"count_range": [2, 4]})) == [2, 3, 4]
     with pytest.raises(ValueError, match="voices.count_selection: got 'none'"):
-        voices.candidate_counts({"count_selection": "none", "count": 6, "count_range": [2, 4]})
+        voices.candidate_counts(VOICES.model_copy(update={"count_selection": "none"}))
 
 
 def speakers_saying_digits(rng: np.random.Generator, per_pair: dict[str, int]):
@@ -66,10 +67,10 @@ def test_voice_aware_concepts_find_digits_that_speakers_hide():
 
     splits = speakers_saying_digits(np.random.default_rng(2), {"train": 20, "test": 5})
     (codes, descriptors, digits, _), (test_codes, test_descriptors, test_digits, test_speakers) = splits.values()
-    plain = cluster_codes(codes, test_codes, GMM_ON_PCA, 100, seed=0)
+    plain = cluster_codes(train_codes=codes, test_codes=test_codes, settings=GMM_ON_PCA, sample=100, seed=0)
     assert scoring.hungarian_accuracy(plain.test_assignments, test_digits) < 0.8  # speakers dominate
-    found = voices.voice_aware_concepts(codes, test_codes, descriptors, test_descriptors, GMM_ON_PCA, VOICE_CONFIG,
-                                        100, seed=0)
+    found = voices.voice_aware_concepts(train_codes=codes, test_codes=test_codes, train_descriptors=descriptors,
+                                        test_descriptors=test_descriptors, settings=GMM_ON_PCA, sample=100, seed=0)
     assert found.voice_count == 3  # found by BIC among 2..6
     assert scoring.adjusted_rand(test_speakers, found.test_voices) == 1.0
     assert scoring.hungarian_accuracy(found.train_assignments, digits) >= 0.95

@@ -16,6 +16,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
 from digit_concepts.concepts.reduction import NeighbourVote, Reduction, reduce
+from digit_concepts.core.params import ClusteringSettings, ClusterSettings
 from digit_concepts.core.standardisation import Standardiser
 
 TRIAL_THREADS = 2  # candidate k fitted at once: the two cores the pipeline is built for
@@ -41,9 +42,8 @@ class Fitting:
     gmm_restart_choice: str = "likelihood"
 
     @classmethod
-    def from_params(cls, cluster_params: dict) -> "Fitting":
-        return cls(cluster_params["gmm_restarts"], cluster_params["gmm_reg_covar"], cluster_params["kmeans_restarts"],
-                   cluster_params["gmm_restart_choice"])
+    def from_params(cls, cluster: ClusterSettings) -> "Fitting":
+        return cls(cluster.gmm_restarts, cluster.gmm_reg_covar, cluster.kmeans_restarts, cluster.gmm_restart_choice)
 
 
 @dataclass
@@ -260,9 +260,11 @@ class SenseClusters:
         return self.test_log_posteriors.argmax(axis=1)
 
 
-def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict, sample: int, seed: int,
-                  partner_score=None, fitting: Fitting = Fitting(), transform_neighbours: int = 0) -> SenseClusters:
-    """Standardise, reduce, pick k and cluster the train codes; apply all of it to the test codes.
+def cluster_codes(*, train_codes: np.ndarray, test_codes: np.ndarray, settings: ClusteringSettings, sample: int,
+                  seed: int, partner_score=None, fitting: Fitting = Fitting(),
+                  transform_neighbours: int = 0) -> SenseClusters:
+    """Standardise, reduce, pick k and cluster the train codes as ``settings`` say; apply all of it
+    to the test codes.
 
     The test codes go through ``SenseModel.log_posteriors``, the very path a new sample takes.
     ``transform_neighbours`` > 0: new codes join the concepts of a UMAP manifold by ``NeighbourVote``
@@ -270,11 +272,11 @@ def cluster_codes(train_codes: np.ndarray, test_codes: np.ndarray, config: dict,
     """
     standardiser = Standardiser.fit(train_codes)
     train = standardiser.apply(train_codes)
-    by_vote = config["reduction"] == "umap" and transform_neighbours > 0
-    reduction = reduce(train, config["reduction"], config["reduced_dim"], config["umap_neighbors"], seed,
+    by_vote = settings.reduction == "umap" and transform_neighbours > 0
+    reduction = reduce(train, settings.reduction, settings.reduced_dim, settings.umap_neighbors, seed,
                        keep_umap=not by_vote)
-    clustering, trials = discover(reduction.train, config["algorithm"], config["k"], config["k_selection"],
-                                  config["k_range"], sample, seed, partner_score, fitting)
+    clustering, trials = discover(reduction.train, settings.algorithm, settings.k, settings.k_selection,
+                                  settings.k_range, sample, seed, partner_score, fitting)
     train_posteriors = clustering.posteriors(reduction.train)
     vote = (NeighbourVote(train, train_posteriors.argmax(axis=1), train_posteriors.shape[1], transform_neighbours)
             if by_vote else None)

@@ -17,40 +17,41 @@ from pathlib import Path
 import numpy as np
 
 from digit_concepts.core import runtime
+from digit_concepts.core.params import AudioSelfLabellingSettings, DrawingAugmentation, SelfLabellingSettings
 from digit_concepts.senses import drawing_variations
 from digit_concepts.senses.autoencoders import fit_on_fresh_renderings, fresh_renderings, partner_targets
 
 SIDE = 28
 
 
-def classifier(keras, concepts: int, settings: dict):
-    """Two 3x3 convolutions (``settings['filters']``), each halving the picture, then a dense layer
-    of ``settings['dense_units']`` and one logit per concept (Keras functional API)."""
+def classifier(keras, concepts: int, settings: SelfLabellingSettings):
+    """Two 3x3 convolutions (``settings.filters``), each halving the picture, then a dense layer
+    of ``settings.dense_units`` and one logit per concept (Keras functional API)."""
     inputs = keras.Input((SIDE, SIDE), name="image")
     hidden = keras.layers.Reshape((SIDE, SIDE, 1))(inputs)
-    for filters in settings["filters"]:
+    for filters in settings.filters:
         hidden = keras.layers.Conv2D(filters, 3, activation="relu", padding="same")(hidden)
         hidden = keras.layers.MaxPooling2D()(hidden)
-    hidden = keras.layers.Dense(settings["dense_units"], activation="relu")(keras.layers.Flatten()(hidden))
+    hidden = keras.layers.Dense(settings.dense_units, activation="relu")(keras.layers.Flatten()(hidden))
     logits = keras.layers.Dense(concepts, name="concept_logits")(hidden)
     return keras.Model(inputs, logits, name="image_concept_classifier")
 
 
-def train_classifier(images: np.ndarray, concepts: np.ndarray, count: int, settings: dict, augmentation: dict,
-                     seed: int):
+def train_classifier(*, images: np.ndarray, concepts: np.ndarray, count: int, settings: SelfLabellingSettings,
+                     augmentation: DrawingAugmentation, seed: int):
     """The classifier of ``count`` concepts, fitted on ``images`` (train digits) and their
-    ``concepts`` (pseudo-labels) for ``settings['epochs']`` epochs of fresh renderings
+    ``concepts`` (pseudo-labels) for ``settings.epochs`` epochs of fresh renderings
     (``augmentation``: params image_ae.augmentation)."""
     if len(images) != len(concepts):
         raise ValueError(f"self-labelling: {len(images)} images but {len(concepts)} concepts")
     keras = runtime.keras_with_seed(seed)
     model = classifier(keras, count, settings)
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     augment = drawing_variations.augmentation(augmentation) or (lambda drawn, rng: drawn)
     print(f"self-labelling: a classifier learns {count} concepts from {len(images)} train digits", flush=True)
-    fit_on_fresh_renderings(model, fresh_renderings(images, concepts.astype(np.int32), augment,
-                                                    np.random.default_rng([seed, 7])), settings)
+    renderings = fresh_renderings(images, concepts.astype(np.int32), augment, np.random.default_rng([seed, 7]))
+    fit_on_fresh_renderings(model=model, renderings=renderings, epochs=settings.epochs, batch_size=settings.batch_size)
     return model
 
 
@@ -84,25 +85,25 @@ def partner_concept_shares(image_concepts: np.ndarray, episode_image_index: np.n
     return np.where(seen, shares, np.float32(1.0 / concepts)).astype(np.float32)
 
 
-def audio_classifier(keras, input_shape: tuple[int, int], concepts: int, settings: dict):
+def audio_classifier(keras, input_shape: tuple[int, int], concepts: int, settings: AudioSelfLabellingSettings):
     """Recordings (features x frames) -> one logit per image concept: input noise, convolutions over
-    time (``settings['filters']``, ``kernel`` frames wide, each after the first halving the frames,
+    time (``settings.filters``, ``kernel`` frames wide, each after the first halving the frames,
     as the audio autoencoder's frames encoder), a dense layer with dropout (Keras functional API)."""
     inputs = keras.Input(input_shape, name="recording")
-    hidden = keras.layers.GaussianNoise(settings["noise_stddev"])(inputs)
+    hidden = keras.layers.GaussianNoise(settings.noise_stddev)(inputs)
     hidden = keras.layers.Permute((2, 1))(hidden)  # (features, frames) -> (frames, features)
-    for layer, filters in enumerate(settings["filters"]):
-        hidden = keras.layers.Conv1D(filters, settings["kernel"], strides=1 if layer == 0 else 2, padding="same",
+    for layer, filters in enumerate(settings.filters):
+        hidden = keras.layers.Conv1D(filters, settings.kernel, strides=1 if layer == 0 else 2, padding="same",
                                      activation="relu")(hidden)
-    hidden = keras.layers.Dense(settings["dense_units"], activation="relu")(keras.layers.Flatten()(hidden))
-    hidden = keras.layers.Dropout(settings["dropout"])(hidden)
+    hidden = keras.layers.Dense(settings.dense_units, activation="relu")(keras.layers.Flatten()(hidden))
+    hidden = keras.layers.Dropout(settings.dropout)(hidden)
     logits = keras.layers.Dense(concepts, name="concept_logits")(hidden)
     return keras.Model(inputs, logits, name="audio_concept_classifier")
 
 
-def train_audio_classifier(recordings: np.ndarray, views: np.ndarray, shares: np.ndarray, settings: dict,
-                           seed: int):
-    """The audio classifier, fitted for ``settings['epochs']`` epochs to each train recording's
+def train_audio_classifier(recordings: np.ndarray, views: np.ndarray, shares: np.ndarray,
+                           settings: AudioSelfLabellingSettings, seed: int):
+    """The audio classifier, fitted for ``settings.epochs`` epochs to each train recording's
     partner concept ``shares`` (``partner_concept_shares``) from the recording itself and each of its
     augmented ``views`` (views, recordings, features, frames: the audio autoencoder's own train views)."""
     recordings, views = np.asarray(recordings, dtype=np.float32), np.asarray(views, dtype=np.float32)
@@ -111,13 +112,13 @@ def train_audio_classifier(recordings: np.ndarray, views: np.ndarray, shares: np
                          f"shaped {views.shape}; the views must be (views, {', '.join(map(str, recordings.shape))})")
     keras = runtime.keras_with_seed(seed)
     model = audio_classifier(keras, recordings.shape[1:], shares.shape[1], settings)
-    model.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"]),
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     inputs = np.concatenate([recordings, *views])
     print(f"self-labelling: an audio classifier learns {shares.shape[1]} image concepts from {len(recordings)} "
           f"train recordings and {len(views)} views of each", flush=True)
-    model.fit(inputs, np.tile(shares, (len(views) + 1, 1)), epochs=settings["epochs"],
-              batch_size=settings["batch_size"], shuffle=True, verbose=2)
+    model.fit(inputs, np.tile(shares, (len(views) + 1, 1)), epochs=settings.epochs,
+              batch_size=settings.batch_size, shuffle=True, verbose=2)
     return model
 
 

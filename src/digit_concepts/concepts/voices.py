@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.mixture import GaussianMixture
 
 from digit_concepts.concepts.clustering import Fitting, cluster_codes
+from digit_concepts.core.params import AudioReferenceSettings, VoiceSettings
 from digit_concepts.core.standardisation import standardise
 
 ALIGNMENT_ITERATIONS = 5  # the aligned labels settle within two or three on FSDD
@@ -54,13 +55,13 @@ def discover_voices(train_descriptors: np.ndarray, test_descriptors: np.ndarray,
     return best.predict(train), best.predict(test), bics
 
 
-def candidate_counts(voice_config: dict) -> list[int]:
+def candidate_counts(voices: VoiceSettings) -> list[int]:
     """The voice counts to try: ``count`` (fixed) or every count in ``count_range`` (bic)."""
-    selection = voice_config["count_selection"]
+    selection = voices.count_selection
     if selection == "fixed":
-        return [voice_config["count"]]
+        return [voices.count]
     if selection == "bic":
-        low, high = voice_config["count_range"]
+        low, high = voices.count_range
         return list(range(low, high + 1))
     raise ValueError(f"voices.count_selection: got {selection!r}, must be fixed or bic here (none clusters raw codes)")
 
@@ -113,25 +114,26 @@ def align(codes: np.ndarray, shared: np.ndarray, voices: np.ndarray, local: dict
     return labels, mappings
 
 
-def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_descriptors: np.ndarray,
-                         test_descriptors: np.ndarray, config: dict, voice_config: dict, sample: int,
+def voice_aware_concepts(*, train_codes: np.ndarray, test_codes: np.ndarray, train_descriptors: np.ndarray,
+                         test_descriptors: np.ndarray, settings: AudioReferenceSettings, sample: int,
                          seed: int, fitting: Fitting = Fitting()) -> VoiceAwareConcepts:
-    """``config`` clusters the centred codes (k fixed); ``voice_config``: count_selection, count,
+    """``settings`` cluster the centred codes (k fixed); its ``voices``: count_selection, count,
     count_range, rounds, within_neighbors. The number of voices is chosen afresh in every round.
     ``fitting``: the clusterers' restarts (params.yaml ``cluster``)."""
-    k, counts = config["k"], candidate_counts(voice_config)
+    k, counts = settings.k, candidate_counts(settings.voices)
     train_residual, test_residual = train_descriptors, test_descriptors
-    for round_number in range(1, voice_config["rounds"] + 1):
+    for round_number in range(1, settings.voices.rounds + 1):
         train_voices, test_voices, bics = discover_voices(train_residual, test_residual, counts, seed)
         count = min(bics, key=bics.get)
         centred_train, centred_test = centred_codes(train_codes, test_codes, train_voices, test_voices, count)
-        shared = cluster_codes(centred_train, centred_test, config, sample, seed, fitting=fitting)
+        shared = cluster_codes(train_codes=centred_train, test_codes=centred_test, settings=settings, sample=sample,
+                               seed=seed, fitting=fitting)
         print(f"  voices, round {round_number}: {count}, with {np.bincount(train_voices, minlength=count).tolist()} "
               f"train recordings", flush=True)
         # The next round's voices: descriptors with each concept's mean (the word) taken out.
         train_residual, test_residual = centre_groups(train_descriptors, test_descriptors, shared.train_assignments,
                                                       shared.test_assignments, k)
-    within_config = {**config, "umap_neighbors": voice_config["within_neighbors"]}
+    within_voice = settings.model_copy(update={"umap_neighbors": settings.voices.within_neighbors})
     train_local, test_local = {}, {}
     for voice in range(count):
         train_members, test_members = train_voices == voice, test_voices == voice
@@ -139,7 +141,8 @@ def voice_aware_concepts(train_codes: np.ndarray, test_codes: np.ndarray, train_
             continue
         # A voice heard only in train still needs a test array to transform: lend it one row, then drop it.
         test_part = centred_test[test_members] if test_members.any() else centred_train[train_members][:1]
-        within = cluster_codes(centred_train[train_members], test_part, within_config, sample, seed, fitting=fitting)
+        within = cluster_codes(train_codes=centred_train[train_members], test_codes=test_part, settings=within_voice,
+                               sample=sample, seed=seed, fitting=fitting)
         train_local[voice] = within.train_assignments
         test_local[voice] = within.test_assignments[:test_members.sum()]
     train_labels, mappings = align(centred_train, shared.train_assignments, train_voices, train_local, k)

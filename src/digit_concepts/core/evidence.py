@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from digit_concepts.core.params import Params
+
 INTERVAL_SUFFIX = "_interval"  # a metric's interval is stored beside it: {"acc": .., "acc_interval": {"low", "high"}}
 NOISE_SDS = 2.0  # a change beyond this many seed sds is beyond training noise (issue 17)
 
@@ -63,8 +65,8 @@ class Bootstrap:
     seed: int
 
     @classmethod
-    def from_params(cls, params: dict) -> "Bootstrap":
-        return cls(params["evidence"]["bootstrap_resamples"], params["evidence"]["interval_level"], params["seed"])
+    def from_params(cls, params: Params) -> "Bootstrap":
+        return cls(params.evidence.bootstrap_resamples, params.evidence.interval_level, params.seed)
 
     def _interval(self, table: np.ndarray, statistic: Callable[[np.ndarray], float]) -> dict[str, float]:
         tables = resampled_tables(table, self.resamples, np.random.default_rng(self.seed))

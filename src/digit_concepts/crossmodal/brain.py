@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digit_concepts.core.params import BrainSettings
 from digit_concepts.core.runtime import keras_with_seed, load_model, save_model
 
 DIRECTIONS = ("image_to_audio", "audio_to_image")
@@ -27,20 +28,21 @@ def build_map(keras, source_codes: np.ndarray, target_codes: np.ndarray, hidden_
     return keras.Model(inputs, restore(x), name="brain_map")
 
 
-def train_map(source_codes: np.ndarray, target_codes: np.ndarray, config: dict, seed: int, model_path: Path) -> float:
+def train_map(source_codes: np.ndarray, target_codes: np.ndarray, settings: BrainSettings, seed: int,
+              model_path: Path) -> float:
     """Fit one direction on paired codes (standardised MSE); save it; return the final loss."""
     keras = keras_with_seed(seed)
-    model = build_map(keras, source_codes, target_codes, config["hidden_units"])
+    model = build_map(keras, source_codes, target_codes, settings.hidden_units)
     deviation = target_codes.std(axis=0) + 1e-8
 
     def standardised_mse(truth, prediction):
         return keras.ops.mean(keras.ops.square((truth - prediction) / deviation))
 
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=standardised_mse)
-    history = model.fit(source_codes, target_codes, epochs=config["epochs"], batch_size=config["batch_size"],
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=standardised_mse)
+    history = model.fit(source_codes, target_codes, epochs=settings.epochs, batch_size=settings.batch_size,
                         shuffle=True, verbose=2)
     # The custom loss is only for training; save without it so loading needs no custom objects.
-    model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mean_squared_error")
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="mean_squared_error")
     save_model(model, model_path)
     return float(history.history["loss"][-1])
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from digit_concepts.senses import audio, data, domain_shifts, episodes
 from digit_concepts.core import paths
+from digit_concepts.core.params import AudioAugmentation, Params
 
 SPLITS = ("train", "validation", "test")
 
@@ -40,13 +41,13 @@ def images(validation_images: int) -> tuple[dict, pd.DataFrame]:
     return arrays, pd.concat(tables, ignore_index=True)
 
 
-def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.AudioSettings, pd.DataFrame]:
+def recordings(params: Params) -> tuple[dict, dict, dict | None, dict, audio.AudioSettings, pd.DataFrame]:
     """Log-mels (for sound), the audio autoencoder's inputs and their train statistics (None for
     log-mels), voice descriptors, settings and metadata."""
-    settings = audio.AudioSettings(**params["audio"])
+    settings = audio.AudioSettings(**params.audio.model_dump())
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
-    split_of = audio.split_of_recordings(table, params["split"]["audio"], params["split"]["test_speakers"],
-                                         params["split"]["validation_recordings"])
+    split_of = audio.split_of_recordings(table, params.split.audio, params.split.test_speakers,
+                                         params.split.validation_recordings)
     is_train = split_of == "train"
     powers, descriptors = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
     decibels, lengths = audio.spectrograms(powers, settings)
@@ -59,7 +60,8 @@ def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.Audio
     train_decibels = decibels[is_train]
     settings = dataclasses.replace(settings, mean=float(train_decibels.mean()), std=float(train_decibels.std()))
     arrays = {split: audio.normalise(decibels[split_of == split], settings) for split in SPLITS}
-    features, statistics = autoencoder_inputs(params, settings, powers, split_of, arrays)
+    features, statistics = autoencoder_inputs(augmentation=params.audio_ae.augmentation, seed=params.seed,
+                                              settings=settings, powers=powers, split_of=split_of, log_mels=arrays)
     parts = []
     for split in SPLITS:
         part = table[split_of == split].reset_index(drop=True)
@@ -89,17 +91,16 @@ def shifted_recordings(seed: int, settings: audio.AudioSettings, statistics: dic
     return shifted
 
 
-def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list, split_of: np.ndarray,
-                       log_mels: dict) -> tuple[dict, dict | None]:
-    """What the audio autoencoder reads (features of every split, and augmented train views), and
-    the train statistics that standardised them (None for log-mels: audio_settings.json has theirs)."""
-    augmentation = params["audio_ae"]["augmentation"]
+def autoencoder_inputs(*, augmentation: AudioAugmentation, seed: int, settings: audio.AudioSettings, powers: list,
+                       split_of: np.ndarray, log_mels: dict) -> tuple[dict, dict | None]:
+    """What the audio autoencoder reads (features of every split, and train views drawn as
+    ``augmentation`` says), and the train statistics that standardised them (None for log-mels:
+    audio_settings.json has theirs)."""
     train_powers = [power for power, split in zip(powers, split_of) if split == "train"]
-    rng = np.random.default_rng([params["seed"], 1])  # a stream of its own: episodes stay as they were
-    noise = audio.NoiseViews(augmentation["noise_probability"], tuple(augmentation["noise_snr_db"]),
-                             tuple(augmentation["noise_tilt"]))
-    views = audio.augmented_views(train_powers, settings, augmentation["views"], augmentation["warp"],
-                                  augmentation["crop"], augmentation["bend"], rng, noise)
+    rng = np.random.default_rng([seed, 1])  # a stream of its own: episodes stay as they were
+    noise = audio.NoiseViews(augmentation.noise_probability, augmentation.noise_snr_db, augmentation.noise_tilt)
+    views = audio.augmented_views(train_powers, settings, augmentation.views, augmentation.warp, augmentation.crop,
+                                  augmentation.bend, rng, noise)
     if settings.features == "log_mel":
         return {**log_mels, "train_views": audio.normalise(views, settings)}, None
     features = audio.features_of(powers, settings)

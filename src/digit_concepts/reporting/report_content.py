@@ -12,6 +12,7 @@ import pandas as pd
 
 from digit_concepts.reporting import figures, html_report
 from digit_concepts.core import paths, storage
+from digit_concepts.core.params import Params
 from digit_concepts.evaluation import scoring
 from digit_concepts.crossmodal import zones
 from digit_concepts.reporting.report_figures import EXAMPLES, SOUNDS_PER_CONCEPT, inside
@@ -144,15 +145,15 @@ def read_generalisation() -> dict | None:
     return storage.read_json(paths.GENERALISATION_METRICS) if paths.GENERALISATION_METRICS.is_file() else None
 
 
-def page(folder: Path, params: dict, metrics: dict, generated: dict, test_images: np.ndarray,
+def page(*, folder: Path, params: Params, metrics: dict, generated: dict, test_images: np.ndarray,
          image_test_concepts: np.ndarray, concepts: pd.DataFrame, counts: pd.DataFrame,
          drawn: list[tuple[str, str]], generalisation: dict | None) -> html_report.Page:
     """The whole page; writes the pictures of its concept rows and examples into ``folder``."""
-    settings = params["convergence"]
-    merged = zones.merged_zones(concepts, counts.to_numpy(), settings["min_strength"], settings["min_share"],
-                                settings["max_entropy_bits"])
+    convergence = params.convergence
+    merged = zones.merged_zones(concepts, counts.to_numpy(), convergence.min_strength, convergence.min_share,
+                                convergence.max_entropy_bits)
     return html_report.Page(
         "Digit concepts from two senses", headline=headline(metrics), summary=summary(metrics, concepts),
-        concepts=concept_rows(folder, generated, test_images, image_test_concepts, concepts, merged, params["seed"]),
+        concepts=concept_rows(folder, generated, test_images, image_test_concepts, concepts, merged, params.seed),
         examples=cross_modal_examples(folder, generated), merged_zones=merged, generalisation=generalisation,
         metrics=metrics, figures=drawn)

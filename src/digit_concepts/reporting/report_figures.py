@@ -11,6 +11,7 @@ import pandas as pd
 from digit_concepts.senses import audio, autoencoders
 from digit_concepts.reporting import figures, html_report
 from digit_concepts.core import paths, storage
+from digit_concepts.core.params import ConvergenceSettings, Params
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts import voices
 
@@ -86,17 +87,16 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
            figures.latent_scatter(embedding, concepts, digits, f"audio alone: {codes_shown}, t-SNE of {what}"))
 
 
-def relation_figures(params: dict):
+def relation_figures(convergence: ConvergenceSettings):
     counts = pd.read_csv(paths.COOCCURRENCE, index_col="image_concept")
     counts.columns = counts.columns.astype(str)
     yield ("cooccurrence", "train co-occurrence of image and audio concepts",
            figures.cooccurrence_heatmap(counts, pd.read_csv(paths.ONE_TO_ONE)))
     yield ("one_to_many", "one-to-many: audio partners of each image concept",
            figures.partner_shares(counts, pd.read_csv(paths.ONE_TO_MANY)))
-    thresholds = params["convergence"]
     concepts = pd.read_csv(paths.CONCEPT_TABLE)
     yield ("zones", "convergence and divergence zones",
-           figures.zone_chart(concepts, thresholds["max_entropy_bits"], thresholds["min_strength"]))
+           figures.zone_chart(concepts, convergence.max_entropy_bits, convergence.min_strength))
     attention = storage.read_npz(paths.ATTENTION)
     yield ("attention", "modality attention: mean weight of each sense per fused concept",
            figures.attention_chart(attention["image_weight"], attention["audio_weight"], attention["fused_concept"]))
@@ -159,14 +159,14 @@ class Clock:
         print(f"{self.stage}: {message} ({time.monotonic() - self.start:.1f} s)", flush=True)
 
 
-def draw(folder: Path, params: dict, codes: dict, assignments: dict, generated: dict, test_samples: dict,
+def draw(*, folder: Path, params: Params, codes: dict, assignments: dict, generated: dict, test_samples: dict,
          clock: Clock) -> list[tuple[str, str]]:
     """Every figure, saved as PNG into ``folder`` (a stand-in for plots/); returns (caption, link
     from the report page) of each, in the order the report shows them."""
-    seed = params["seed"]
+    seed = params.seed
     drawn = []
     for section in (reconstruction_figures(codes, test_samples, seed, clock), training_figure(),
-                    latent_figures(codes, assignments, seed, clock), relation_figures(params),
+                    latent_figures(codes, assignments, seed, clock), relation_figures(params.convergence),
                     generation_figures(generated)):
         for name, caption, figure in section:
             figures.save(figure, inside(folder, paths.figure_file(name)))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digit_concepts.core.params import AudioAutoencoderSettings, AutoencoderSettings, ImageAutoencoderSettings
 from digit_concepts.core.runtime import keras_with_seed, load_model, save_model
 
 
@@ -27,20 +28,20 @@ def _dense_halves(keras, input_shape, hidden_units, latent_dim, output_activatio
     return encoder, _dense_decoder(keras, latent_dim, hidden_units, input_shape, output_activation, decoder_name)
 
 
-def _frame_halves(keras, input_shape, config, output_activation, decoder_name):
+def _frame_halves(keras, input_shape, settings: AudioAutoencoderSettings, output_activation, decoder_name):
     """Convolution over time, each frame's features as channels (a time-delay network): a digit
     said a little earlier or slower still meets the same filters, where a dense layer would need a
     weight for every frame. Every layer after the first halves the frames; one dense layer of the
     last ``hidden_units`` width then makes the code. The decoder is the dense one."""
     inputs = keras.Input(shape=input_shape, name="input")
     x = keras.layers.Permute((2, 1))(inputs)  # (features, frames) -> (frames, features)
-    for layer, filters in enumerate(config["frame_filters"]):
-        x = keras.layers.Conv1D(filters, config["frame_kernel"], strides=1 if layer == 0 else 2, padding="same",
+    for layer, filters in enumerate(settings.frame_filters):
+        x = keras.layers.Conv1D(filters, settings.frame_kernel, strides=1 if layer == 0 else 2, padding="same",
                                 activation="relu")(x)
-    x = keras.layers.Dense(config["hidden_units"][-1], activation="relu")(keras.layers.Flatten()(x))
-    code = keras.layers.Dense(config["latent_dim"], name="code")(x)
+    x = keras.layers.Dense(settings.hidden_units[-1], activation="relu")(keras.layers.Flatten()(x))
+    code = keras.layers.Dense(settings.latent_dim, name="code")(x)
     encoder = keras.Model(inputs, code, name="encoder")
-    return encoder, _dense_decoder(keras, config["latent_dim"], config["hidden_units"], input_shape, output_activation,
+    return encoder, _dense_decoder(keras, settings.latent_dim, settings.hidden_units, input_shape, output_activation,
                                    decoder_name)
 
 
@@ -70,24 +71,24 @@ def _conv_halves(keras, input_shape, hidden_units, latent_dim, output_activation
     return encoder, decoder
 
 
-def build_autoencoder(keras, input_shape: tuple[int, int], config: dict, output_activation: str,
+def build_autoencoder(*, keras, input_shape: tuple[int, int], settings: AutoencoderSettings, output_activation: str,
                       decoder_name: str = "decoder", partner_dim: int = 0):
     """Encoder and decoder as named sub-models, so both can be pulled out of the saved file.
 
     ``partner_dim`` > 0: a second output, a linear ``partner`` head on the code that predicts
     what the other sense shows in the same episodes (see ``partner_targets``).
     """
-    if config["architecture"] == "frames":
-        encoder, decoder = _frame_halves(keras, input_shape, config, output_activation, decoder_name)
+    if settings.architecture == "frames":
+        encoder, decoder = _frame_halves(keras, input_shape, settings, output_activation, decoder_name)
     else:
-        halves = _conv_halves if config["architecture"] == "conv" else _dense_halves
-        encoder, decoder = halves(keras, input_shape, config["hidden_units"], config["latent_dim"], output_activation,
+        halves = _conv_halves if settings.architecture == "conv" else _dense_halves
+        encoder, decoder = halves(keras, input_shape, settings.hidden_units, settings.latent_dim, output_activation,
                                   decoder_name)
     inputs = keras.Input(shape=input_shape, name="sample")
     x = inputs
-    if config["noise_stddev"] > 0:
+    if settings.noise_stddev > 0:
         # Denoising: codes must survive corrupted input, which favours shape over detail.
-        x = keras.layers.GaussianNoise(config["noise_stddev"])(x)
+        x = keras.layers.GaussianNoise(settings.noise_stddev)(x)
     code = encoder(x)
     if partner_dim:
         partner = keras.layers.Dense(partner_dim, name="partner")(code)
@@ -129,9 +130,9 @@ LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
 OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
 
 
-def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict,
-          seed: int, model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
-          sounds: tuple[np.ndarray, np.ndarray] | None = None,
+def train(*, modality: str, train_samples: np.ndarray, validation_samples: np.ndarray,
+          settings: ImageAutoencoderSettings | AudioAutoencoderSettings, seed: int, model_path: Path, log_dir: Path,
+          train_views: np.ndarray | None = None, sounds: tuple[np.ndarray, np.ndarray] | None = None,
           teachers: tuple[np.ndarray, np.ndarray] | None = None, augment=None) -> dict:
     """Train one sense's autoencoder, log with dvclive (validation loss: the validation split,
     never the test split), save .keras.
@@ -142,18 +143,19 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     decoder learns to turn its frozen codes into log-mels, so sounds can still be generated; it
     is frozen-code on purpose, as letting it train the encoder would put the voice back into
     the codes. Either way the saved model's ``decoder`` makes what generation plays or shows.
-    ``teachers`` (train, validation ``partner_targets``) with ``teacher_weight`` > 0 in ``config``:
+    ``teachers`` (train, validation ``partner_targets``) with the audio ``settings``' ``teacher_weight`` > 0:
     the codes must also predict them (mean squared error, that weight beside the reconstruction).
     ``augment(samples, rng)``: a fresh random rendering of every train sample each epoch, each
     trained to reconstruct its clean sample (``transfer.augmented_images`` for images); then
-    ``decoder_finetune_epochs`` in ``config`` on the clean samples' frozen codes sharpen the decoder.
+    the image ``settings``' ``decoder_finetune_epochs`` on the clean samples' frozen codes sharpen the decoder.
     """
     keras = keras_with_seed(seed)
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
 
-    weight = config.get("teacher_weight", 0.0) if teachers is not None else 0.0
-    autoencoder = build_autoencoder(keras, train_samples.shape[1:], config, OUTPUT_ACTIVATIONS[modality],
+    weight = settings.teacher_weight if teachers is not None and isinstance(settings, AudioAutoencoderSettings) else 0.0
+    autoencoder = build_autoencoder(keras=keras, input_shape=train_samples.shape[1:], settings=settings,
+                                    output_activation=OUTPUT_ACTIVATIONS[modality],
                                     decoder_name="feature_decoder" if sounds is not None else "decoder",
                                     partner_dim=teachers[0].shape[1] if weight > 0 else 0)
     views = len(train_views) if train_views is not None else 0
@@ -161,31 +163,35 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     targets = np.concatenate([train_samples] * (views + 1))
     validation_targets = validation_samples
     if weight > 0:
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
+        autoencoder.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                             loss={"reconstruction": LOSSES[modality], "partner": "mean_squared_error"},
                             loss_weights={"reconstruction": 1.0, "partner": weight})
         targets = {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))}
         validation_targets = {"reconstruction": validation_samples, "partner": teachers[1]}
     else:
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=LOSSES[modality])
+        autoencoder.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=LOSSES[modality])
     with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         if augment is None:
             history = autoencoder.fit(
-                inputs, targets, batch_size=config["batch_size"], shuffle=True,
-                validation_data=(validation_samples, validation_targets), epochs=config["epochs"], verbose=2,
+                inputs, targets, batch_size=settings.batch_size, shuffle=True,
+                validation_data=(validation_samples, validation_targets), epochs=settings.epochs, verbose=2,
                 callbacks=[DVCLiveCallback(live=live)]).history
         else:
+            renderings = fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4]))
             history = fit_on_fresh_renderings(
-                autoencoder, fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4])),
-                config, (validation_samples, validation_targets), _epoch_log(live))
+                model=autoencoder, renderings=renderings, epochs=settings.epochs, batch_size=settings.batch_size,
+                validation_data=(validation_samples, validation_targets), epoch_log=_epoch_log(live))
     final = {name: float(values[-1]) for name, values in history.items()}
-    if config.get("decoder_finetune_epochs", 0):
-        sharpen_history = _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config,
-                                           LOSSES[modality])
+    if isinstance(settings, ImageAutoencoderSettings) and settings.decoder_finetune_epochs:
+        sharpen_history = _sharpen_decoder(keras=keras, autoencoder=autoencoder, train_samples=train_samples,
+                                           validation_samples=validation_samples, settings=settings,
+                                           loss=LOSSES[modality])
         final.update({f"sharpened_{name}": float(values[-1]) for name, values in sharpen_history.history.items()})
     if sounds is not None:
-        autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
-                                                        config)
+        autoencoder, sound_history = _add_sound_decoder(keras=keras, autoencoder=autoencoder,
+                                                        train_samples=train_samples,
+                                                        validation_samples=validation_samples, sounds=sounds,
+                                                        settings=settings)
         final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
     save_model(autoencoder, model_path)
     return final
@@ -200,8 +206,9 @@ def fresh_renderings(samples: np.ndarray, targets: np.ndarray, augment, rng: np.
         yield views[order], targets[order]
 
 
-def fit_on_fresh_renderings(model, epochs, config: dict, validation_data=None, epoch_log=None) -> dict:
-    """``config['epochs']`` epochs, each one fit on the next item of ``epochs``, which a thread draws
+def fit_on_fresh_renderings(*, model, renderings, epochs: int, batch_size: int, validation_data=None,
+                            epoch_log=None) -> dict:
+    """``epochs`` epochs, each one fit on the next item of ``renderings``, which a thread draws
     while the current epoch trains. On the 50,000 train digits an epoch took 8.5 s through a Python
     batch feeder (keras PyDataset) drawing in line, and takes 6-7 s so (fitting alone 3.7 s, drawing
     2.7 s). Within an epoch the batches come in a random order of whole batches (Python's
@@ -214,20 +221,20 @@ def fit_on_fresh_renderings(model, epochs, config: dict, validation_data=None, e
     with ThreadPoolExecutor(1) as drawer:
         # The first rendering is drawn and dropped, as that feeder drew one on creation and the next
         # as training began: again, the same models.
-        upcoming = drawer.submit(lambda: (next(epochs), next(epochs))[1])
-        for epoch in range(config["epochs"]):
+        upcoming = drawer.submit(lambda: (next(renderings), next(renderings))[1])
+        for epoch in range(epochs):
             views, targets = upcoming.result()
-            if epoch + 1 < config["epochs"]:
-                upcoming = drawer.submit(next, epochs)
-            batch_order = list(range(-(-len(views) // config["batch_size"])))
+            if epoch + 1 < epochs:
+                upcoming = drawer.submit(next, renderings)
+            batch_order = list(range(-(-len(views) // batch_size)))
             random.shuffle(batch_order)
             started = time.perf_counter()
-            logs = model.fit(_batches(views, targets, config["batch_size"], batch_order), shuffle=False,
+            logs = model.fit(_batches(views, targets, batch_size, batch_order), shuffle=False,
                              validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
                              callbacks=[epoch_log] if epoch_log is not None else []).history
             for name, values in logs.items():
                 history.setdefault(name, []).extend(values)
-            print(f"epoch {epoch + 1}/{config['epochs']}, {time.perf_counter() - started:.1f} s: "
+            print(f"epoch {epoch + 1}/{epochs}, {time.perf_counter() - started:.1f} s: "
                   + ", ".join(f"{name} {values[-1]:.4f}" for name, values in logs.items()), flush=True)
     return history
 
@@ -257,30 +264,31 @@ def _epoch_log(live):
     return EpochLog(live=live)
 
 
-def _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config, loss):
+def _sharpen_decoder(*, keras, autoencoder, train_samples, validation_samples, settings: ImageAutoencoderSettings,
+                     loss):
     """Fine-tune the decoder on clean samples' codes, the encoder frozen. Trained on renderings,
     the decoder learnt to draw the average of every way a code was drawn (blurry); a few epochs on
     clean digits alone make it draw the digit itself, and no code changes."""
     encoder, decoder = autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
     train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
     validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
-    decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=loss)
+    decoder.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss=loss)
     print("decoder fine-tuned on clean samples, encoder frozen:", flush=True)
     return decoder.fit(train_codes, train_samples, validation_data=(validation_codes, validation_samples),
-                       epochs=config["decoder_finetune_epochs"], batch_size=config["batch_size"], shuffle=True,
+                       epochs=settings.decoder_finetune_epochs, batch_size=settings.batch_size, shuffle=True,
                        verbose=2)
 
 
-def _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds, config):
+def _add_sound_decoder(*, keras, autoencoder, train_samples, validation_samples, sounds, settings: AutoencoderSettings):
     """Train a log-mel decoder on the frozen encoder's codes; return a model holding both decoders."""
     encoder = autoencoder.get_layer("encoder")
     train_codes = encoder.predict(train_samples, batch_size=1024, verbose=0)
     validation_codes = encoder.predict(validation_samples, batch_size=1024, verbose=0)
-    decoder = _dense_decoder(keras, config["latent_dim"], config["hidden_units"], sounds[0].shape[1:], "linear")
-    decoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss="mean_squared_error")
+    decoder = _dense_decoder(keras, settings.latent_dim, settings.hidden_units, sounds[0].shape[1:], "linear")
+    decoder.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="mean_squared_error")
     print("log-mel decoder on the frozen codes:", flush=True)
-    history = decoder.fit(train_codes, sounds[0], validation_data=(validation_codes, sounds[1]), epochs=config["epochs"],
-                          batch_size=config["batch_size"], shuffle=True, verbose=2)
+    history = decoder.fit(train_codes, sounds[0], validation_data=(validation_codes, sounds[1]), epochs=settings.epochs,
+                          batch_size=settings.batch_size, shuffle=True, verbose=2)
     inputs = keras.Input(shape=train_samples.shape[1:], name="sample")
     code = encoder(inputs)
     combined = keras.Model(inputs, {"features": autoencoder.get_layer("feature_decoder")(code), "sound": decoder(code)},

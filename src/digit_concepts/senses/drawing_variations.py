@@ -11,14 +11,16 @@ Images are (n, height, width) arrays in [0, 1], ink bright on a dark background 
 import numpy as np
 from scipy import ndimage
 
-DEFAULT_AUGMENTATION = {
-    "affine_probability": 0.5,     # share of images given a random affine transform
-    "thicken_probability": 0.25,   # share given thicker strokes (grey dilation 3x3)
-    "thin_probability": 0.25,      # share given thinner strokes (grey erosion 2x2); never with thicken
-    "max_rotation_degrees": 20.0,
-    "scale_range": (0.85, 1.15),
-    "max_shift_pixels": 2.0,
-}
+from digit_concepts.core.params import DrawingAugmentation
+
+DEFAULT_AUGMENTATION = DrawingAugmentation(
+    affine_probability=0.5,     # share of images given a random affine transform
+    thicken_probability=0.25,   # share given thicker strokes (grey dilation 3x3)
+    thin_probability=0.25,      # share given thinner strokes (grey erosion 2x2); never with thicken
+    max_rotation_degrees=20.0,
+    scale_range=(0.85, 1.15),
+    max_shift_pixels=2.0,
+)
 
 
 CHUNK = 1024  # images per map_coordinates call (affine_transformed_with)
@@ -158,46 +160,28 @@ def transfer_views(images: np.ndarray, seed: int, max_rotation_degrees: float = 
             "thick": thickened(images), "thin": thinned(images)}
 
 
-def _checked_augmentation(config: dict) -> dict:
-    unknown = set(config) - set(DEFAULT_AUGMENTATION)
-    if unknown:
-        raise ValueError(f"augmentation: unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_AUGMENTATION)}")
-    settings = {**DEFAULT_AUGMENTATION, **config}
-    for key in ("affine_probability", "thicken_probability", "thin_probability"):
-        if not 0.0 <= settings[key] <= 1.0:
-            raise ValueError(f"augmentation: {key} must be in [0, 1], got {settings[key]}")
-    if settings["thicken_probability"] + settings["thin_probability"] > 1.0:
-        raise ValueError("augmentation: thicken_probability + thin_probability must be <= 1 (an image gets at "
-                         f"most one stroke change), got {settings['thicken_probability']} + "
-                         f"{settings['thin_probability']}")
-    _checked_ranges(settings["max_rotation_degrees"], settings["scale_range"], settings["max_shift_pixels"])
-    return settings
-
-
-def augmented_images(images: np.ndarray, rng: np.random.Generator, config: dict | None = None) -> np.ndarray:
+def augmented_images(images: np.ndarray, rng: np.random.Generator,
+                     settings: DrawingAugmentation = DEFAULT_AUGMENTATION) -> np.ndarray:
     """A random rendering of each image, for training: with ``affine_probability`` a random affine
-    transform (config's ranges); then, independently, thicker strokes with ``thicken_probability``
+    transform (the settings' ranges); then, independently, thicker strokes with ``thicken_probability``
     or else thinner ones with ``thin_probability``. The rest stay as they are, so the clean digits
-    are still learnt. ``config`` keys: DEFAULT_AUGMENTATION's (missing ones take its values).
-    Float32 in [0, 1], same shape; the same rng state gives the same images."""
+    are still learnt. Float32 in [0, 1], same shape; the same rng state gives the same images."""
     images = _checked_images(images)
-    settings = _checked_augmentation(config or {})
     count = len(images)
     # All random numbers first, in a fixed order: the result depends only on the rng state.
-    transform_chosen = rng.random(count) < settings["affine_probability"]
+    transform_chosen = rng.random(count) < settings.affine_probability
     stroke_draw = rng.random(count)
-    lowest, highest = _checked_ranges(settings["max_rotation_degrees"], settings["scale_range"],
-                                      settings["max_shift_pixels"])
-    rotations = rng.uniform(-settings["max_rotation_degrees"], settings["max_rotation_degrees"], count)
+    lowest, highest = _checked_ranges(settings.max_rotation_degrees, settings.scale_range, settings.max_shift_pixels)
+    rotations = rng.uniform(-settings.max_rotation_degrees, settings.max_rotation_degrees, count)
     scales = rng.uniform(lowest, highest, count)
-    shifts = rng.uniform(-settings["max_shift_pixels"], settings["max_shift_pixels"], (count, 2))
+    shifts = rng.uniform(-settings.max_shift_pixels, settings.max_shift_pixels, (count, 2))
 
     augmented = np.clip(images, 0.0, 1.0).astype(np.float32)
     if transform_chosen.any():
         augmented[transform_chosen] = affine_transformed_with(augmented[transform_chosen], rotations[transform_chosen],
                                                               scales[transform_chosen], shifts[transform_chosen])
-    thicken = stroke_draw < settings["thicken_probability"]
-    thin = ~thicken & (stroke_draw < settings["thicken_probability"] + settings["thin_probability"])
+    thicken = stroke_draw < settings.thicken_probability
+    thin = ~thicken & (stroke_draw < settings.thicken_probability + settings.thin_probability)
     if thicken.any():
         augmented[thicken] = thickened(augmented[thicken])
     if thin.any():
@@ -205,10 +189,9 @@ def augmented_images(images: np.ndarray, rng: np.random.Generator, config: dict 
     return augmented
 
 
-def augmentation(config: dict):
-    """``augment(images, rng)`` drawing the renderings ``config`` (params image_ae.augmentation) asks
-    for, or None when it asks for none."""
-    if config["affine_probability"] == 0 and config["thicken_probability"] == 0 and config["thin_probability"] == 0:
+def augmentation(settings: DrawingAugmentation):
+    """``augment(images, rng)`` drawing the renderings ``settings`` (params image_ae.augmentation)
+    asks for, or None when it asks for none."""
+    if settings.affine_probability == 0 and settings.thicken_probability == 0 and settings.thin_probability == 0:
         return None
-    settings = {**config, "scale_range": tuple(config["scale_range"])}
     return lambda images, rng: augmented_images(images, rng, settings)

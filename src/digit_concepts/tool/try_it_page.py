@@ -216,16 +216,16 @@ def concept_rows(learner: Learner, folder: Path) -> tuple[list[html_report.Conce
     """The report's concept rows and merged zones (``report_content.concept_rows``), their pictures
     written into ``folder`` (which stands for plots/)."""
     root = learner.root
-    settings = load_params(root / PARAMS_FILE)
-    convergence = settings["convergence"]
+    params = load_params(root / PARAMS_FILE)
+    convergence = params.convergence
     counts = pd.read_csv(root / paths.COOCCURRENCE, index_col="image_concept").to_numpy()
-    merged = zones.merged_zones(learner.table, counts, convergence["min_strength"], convergence["min_share"],
-                                convergence["max_entropy_bits"])
+    merged = zones.merged_zones(learner.table, counts, convergence.min_strength, convergence.min_share,
+                                convergence.max_entropy_bits)
     generated = read_arrays(root / paths.GENERATED, ("concept_images", "concept_spectrograms"))
     test_images = read_arrays(root / paths.IMAGES, ("test",))["test"]
     test_concepts = read_arrays(root / paths.CLUSTER_ASSIGNMENTS, ("image_test",))["image_test"]
     rows = report_content.concept_rows(folder, generated, test_images, test_concepts, learner.table, merged,
-                                       settings["seed"])
+                                       params.seed)
     return rows, merged
 
 
