@@ -170,8 +170,7 @@ def build_cache() -> dict:
     """Every recording's log-mel (peak-relative dB, pipeline steps) and cepstral features, plus VIEWS views."""
     if CACHE.exists():
         return dict(np.load(CACHE))
-    params = load()
-    settings = audio.AudioSettings(**params["audio"])
+    settings = audio.AudioSettings(**load().audio.model_dump())
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     start = time.time()
     powers, _ = audio.read_recordings(paths.FSDD_RECORDINGS_DIR, list(table["file"]), settings)
@@ -208,7 +207,7 @@ def extend_cache(cache: dict) -> dict:
         return cache
     from digit_concepts.senses import domain_shifts
 
-    settings = audio.AudioSettings(**{**load()["audio"], "features": "cepstral"})
+    settings = audio.AudioSettings(**{**load().audio.model_dump(), "features": "cepstral"})
     table = audio.recording_table(paths.FSDD_RECORDINGS_DIR)
     signals = [audio.load_recording(paths.FSDD_RECORDINGS_DIR / name, settings.sample_rate) for name in table["file"]]
     powers = [audio.trimmed_power(signal, settings) for signal in signals]

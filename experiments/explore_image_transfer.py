@@ -34,8 +34,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from digit_concepts.concepts.clustering import Fitting, cluster_codes  # noqa: E402
+from digit_concepts.core.params import AutoencoderSettings, ClusteringSettings, DrawingAugmentation  # noqa: E402
 from digit_concepts.evaluation.scoring import hungarian_accuracy, load_digits  # noqa: E402
-from digit_concepts.senses.drawing_variations import augmented_images, transfer_views  # noqa: E402
+from digit_concepts.senses.drawing_variations import (DEFAULT_AUGMENTATION, augmented_images,  # noqa: E402
+                                                      transfer_views)
 
 OUTPUT = REPO / ".tmp"
 TRAIN_COUNT = 50_000
@@ -43,8 +45,8 @@ SEED = 42
 VIEW_SEED = 2024  # the validation views' transforms (fixed for every variant)
 DENSE = {"architecture": "dense", "hidden_units": [512, 256], "latent_dim": 32, "noise_stddev": 0.2}
 CONV = {"architecture": "conv", "hidden_units": [32, 64], "latent_dim": 32, "noise_stddev": 0.2}
-CLUSTER = {"reduction": "umap", "reduced_dim": 10, "umap_neighbors": 30, "algorithm": "gmm", "k": 10,
-           "k_selection": "fixed", "k_range": [6, 16]}
+CLUSTER = ClusteringSettings(reduction="umap", reduced_dim=10, umap_neighbors=30, algorithm="gmm", k=10,
+                             k_selection="fixed", k_range=[6, 16])
 MIXED = {"affine_probability": 0.5, "thicken_probability": 0.25, "thin_probability": 0.25}
 STRONG = {**MIXED, "affine_probability": 0.6, "max_rotation_degrees": 25.0, "scale_range": (0.8, 1.2),
           "max_shift_pixels": 3.0}
@@ -70,8 +72,12 @@ def train_encoder(architecture: dict, epochs: int, augmentation: dict | None, ta
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    autoencoder = build_autoencoder(keras, (28, 28), architecture, "sigmoid")
+    settings = AutoencoderSettings(**architecture, epochs=epochs, batch_size=256, learning_rate=1.0e-3)
+    autoencoder = build_autoencoder(keras=keras, input_shape=(28, 28), settings=settings, output_activation="sigmoid")
     autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    # The variant's keys over the defaults, as augmented_images once merged them.
+    drawn = None if augmentation is None else DrawingAugmentation(**{**DEFAULT_AUGMENTATION.model_dump(),
+                                                                     **augmentation})
     rng = np.random.default_rng(SEED)
     started = time.perf_counter()
     augment_seconds = 0.0
@@ -80,7 +86,7 @@ def train_encoder(architecture: dict, epochs: int, augmentation: dict | None, ta
         if augmentation is not None:
             # Fresh renderings every epoch: the codes never see the same rendering twice.
             augment_started = time.perf_counter()
-            inputs = augmented_images(train, rng, augmentation)
+            inputs = augmented_images(train, rng, drawn)
             augment_seconds += time.perf_counter() - augment_started
         targets = train if target == "clean" else inputs
         history = autoencoder.fit(inputs, targets, initial_epoch=epoch, epochs=epoch + 1, batch_size=256,
@@ -116,8 +122,8 @@ def run(name: str) -> dict:
     view_codes = {view: codes_of(encoder, values) for view, values in views.items()}
     np.savez(OUTPUT / f"codes_{name}.npz", train=train_codes, **view_codes)
     started = time.perf_counter()
-    clusters = cluster_codes(train_codes, view_codes["clean"], CLUSTER, sample=3000, seed=SEED,
-                             fitting=Fitting(3, 1e-4, 4), transform_neighbours=15)
+    clusters = cluster_codes(train_codes=train_codes, test_codes=view_codes["clean"], settings=CLUSTER, sample=3000,
+                             seed=SEED, fitting=Fitting(3, 1e-4, 4), transform_neighbours=15)
     scores = {"clean": hungarian_accuracy(clusters.test_assignments, validation_digits)}
     for view in ("affine", "thick", "thin"):
         assignments = clusters.model.log_posteriors(view_codes[view]).argmax(axis=1)

@@ -86,9 +86,7 @@ def main() -> None:
     sure = sure_members(codes["image_train"], pseudo)
     print(f"sure members: {sure.mean():.3f} of train, pseudo-labels right among them "
           f"{scoring.hungarian_accuracy(pseudo[sure], train_digits[sure]):.4f}", flush=True)
-    augment = drawing_variations.augmentation({"affine_probability": 0.5, "thicken_probability": 0.25,
-                                     "thin_probability": 0.25, "max_rotation_degrees": 20.0,
-                                     "scale_range": [0.85, 1.15], "max_shift_pixels": 2.0})
+    augment = drawing_variations.augmentation(drawing_variations.DEFAULT_AUGMENTATION)  # 0.5 / 0.25 / 0.25
     for variant in args.variants.split(","):
         kind, members = variant.split("_")
         keras = keras_with_seed(args.seed)

@@ -49,10 +49,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2, 3, 4])
     parser.add_argument("--commit", required=True, help="the commit whose seeds sweep is the likelihood side")
     arguments = parser.parse_args()
-    settings = load()["cluster"]
-    config = settings["image"]
-    fitting = clustering.Fitting(settings["gmm_restarts"], settings["gmm_reg_covar"], settings["kmeans_restarts"],
-                                 "cooccurrence")
+    cluster = load().cluster
+    image = cluster.image
+    fitting = clustering.Fitting(cluster.gmm_restarts, cluster.gmm_reg_covar, cluster.kmeans_restarts, "cooccurrence")
     commit = arguments.commit
     digits = {split: scoring.load_digits("image", split) for split in ("validation", "test")}
     results = {}
@@ -67,19 +66,19 @@ def main() -> None:
         audio_train = read_npz("data/clusters/assignments.npz", revision)["audio_train"]
         standardiser = Standardiser.fit(codes["image_train"])
         train = standardiser.apply(codes["image_train"])
-        manifold = reduce(train, "umap", config["reduced_dim"], config["umap_neighbors"], seed, keep_umap=False).train
+        manifold = reduce(train, "umap", image.reduced_dim, image.umap_neighbors, seed, keep_umap=False).train
 
         def partner_score(assignments):
             return relations.concept_consistency(assignments[streams["train_image_index"]],
                                                  audio_train[streams["train_audio_index"]],
-                                                 settings["cooccurrence_uncertainty_weight"])
+                                                 cluster.cooccurrence_uncertainty_weight)
 
-        chosen, trials = clustering.discover(manifold, "gmm", config["k"], "cooccurrence", config["k_range"],
-                                             settings["silhouette_sample"], seed, partner_score, fitting)
+        chosen, trials = clustering.discover(manifold, "gmm", image.k, "cooccurrence", image.k_range,
+                                             cluster.silhouette_sample, seed, partner_score, fitting)
         assignments = chosen.assign(manifold)
         k = chosen.centres.shape[0]
         scores = {split: accuracy(train, assignments, k, standardiser.apply(codes[f"image_{split}"]), digits[split],
-                                  settings["umap_transform_neighbors"]) for split in ("validation", "test")}
+                                  cluster.umap_transform_neighbors) for split in ("validation", "test")}
         results[seed] = {"likelihood": {"k": committed["n_clusters"], "validation_acc": committed["validation_acc"],
                                         "test_acc": committed["acc"]},
                          "cooccurrence": {"k": int(k), "score": max(score for _, score in trials),

@@ -44,7 +44,7 @@ def main() -> int:
     arguments = parser.parse_args()
     repository = sweeps.Repository(REPO)
     finished = repository.finished()
-    jobs = sweeps.seed_jobs(sweeps.seed_list(arguments.seeds, load(REPO / "params.yaml")["seed"]))
+    jobs = sweeps.seed_jobs(sweeps.seed_list(arguments.seeds, load(REPO / "params.yaml").seed))
     missing = [job.name for job in jobs if job.name not in finished]
     if missing:
         print(f"error: run the seeds sweep first; not finished: {', '.join(missing)}", file=sys.stderr)

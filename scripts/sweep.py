@@ -132,7 +132,7 @@ def main() -> int:
     arguments = parse_arguments()
     params = load(REPO / "params.yaml")  # bad params fail here, before any job is queued
     try:
-        jobs = build_jobs(arguments, params["seed"])
+        jobs = build_jobs(arguments, params.seed)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
