@@ -34,7 +34,6 @@ VoiceCountSelection = Literal["none", "fixed", "bic"]
 Speaker = Literal["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 # The choices as tuples, for the code that lists or indexes them (command-line choices, seeds).
-CLUSTER_ALGORITHMS = get_args(ClusterAlgorithm)
 AUDIO_FEATURES = get_args(AudioFeature)
 IMAGINATION_ROUTES = get_args(ImaginationRoute)
 SPEAKERS = get_args(Speaker)
@@ -428,8 +427,10 @@ def problem_lines(error: ValidationError, tree: dict) -> list[str]:
         raised = detail.get("ctx", {}).get("error")
         if isinstance(raised, Problem):
             lines.append(f"{'.'.join(filter(None, [dotted, raised.key]))}: {raised.text}")
-        elif detail["type"] == "extra_forbidden":
-            lines += [f"{leaf}: unknown parameter ({_known_near(leaf)})" for leaf in _leaves(detail["input"], dotted)]
+        elif detail["type"] in ("extra_forbidden", "invalid_key"):  # invalid: a key that is no string (`1: x`)
+            unknown = ".".join(str(part) for part in detail["loc"])
+            below = detail["input"] if detail["type"] == "extra_forbidden" else None
+            lines += [f"{leaf}: unknown parameter ({_known_near(leaf)})" for leaf in _leaves(below, unknown)]
         elif detail["type"] == "missing":  # a missing section: each of its keys
             section = _section_model(_field_at(path))
             missing = leaf_keys(section, f"{dotted}.") if section else [dotted]
@@ -441,6 +442,8 @@ def problem_lines(error: ValidationError, tree: dict) -> list[str]:
 
 def parse(tree: dict) -> Params:
     """``tree`` (params.yaml as plain dicts and lists) as ``Params``; ParamsError listing every problem."""
+    if not isinstance(tree, dict):
+        raise ParamsError(f"params.yaml: expected a mapping of parameters, got {type(tree).__name__}")
     try:
         return Params.model_validate(tree)
     except ValidationError as error:
@@ -452,7 +455,7 @@ def load(path: Path = PARAMS_FILE) -> Params:
     yaml = YAML(typ="safe", pure=True)
     with open(path) as stream:
         tree = yaml.load(stream)
-    if not isinstance(tree, dict):
+    if not isinstance(tree, dict):  # named here with its path
         raise ParamsError(f"{path}: expected a mapping of parameters, got {type(tree).__name__}")
     return parse(tree)
 
