@@ -18,7 +18,7 @@ SENSES = ("image", "audio")
 
 def main() -> None:
     params = load()
-    settings, seed = params["convergence"], params["seed"]
+    settings, seed = params.convergence, params.seed
     assignments = storage.read_npz(paths.CLUSTER_ASSIGNMENTS)
     streams = storage.read_npz(paths.EPISODES)
     codes = storage.read_npz(paths.ENCODINGS)
@@ -27,8 +27,8 @@ def main() -> None:
 
     # Zones: over-clustered audio clusters merge into concepts through their best image partner.
     audio_concept_of_cluster = relations.merge_by_partner(counts)
-    table = zones.concept_table(counts, audio_concept_of_cluster, settings["min_strength"], settings["min_share"],
-                                settings["max_entropy_bits"], settings["divergence_alpha"])
+    table = zones.concept_table(counts, audio_concept_of_cluster, settings.min_strength, settings.min_share,
+                                settings.max_entropy_bits, settings.divergence_alpha)
 
     image_by_classifier = storage.read_json(paths.LEARNER_SETTINGS)["image"]["classifier"]  # self-labelling
     decision = fusion.fused_decision(*fusion.episode_log_posteriors(codes, assignments, gaussians, streams,
@@ -39,7 +39,7 @@ def main() -> None:
           flush=True)
 
     rng = np.random.default_rng(seed)
-    most = params["adaptation"]["batch_neighbours"]
+    most = params.adaptation.batch_neighbours
     features = recording_features(codes, ("train", "validation", "test"))  # where recordings are near each other
     # How many neighbours each split's recordings may borrow from: no more than the batch holds of one concept.
     neighbours = {split: batch_neighbours_for(len(features[split]), counts.shape[0], most)
@@ -52,8 +52,8 @@ def main() -> None:
     decoders = {sense: autoencoders.load_halves(paths.autoencoder_model(sense), seed)[1] for sense in SENSES}
     brain_maps = {direction: brain.load_map(paths.brain_model(direction), seed) for direction in brain.DIRECTIONS}
     imagined = generation.imagine(decoders, brain_maps, gaussians, relations.audio_given_image(counts).argmax(axis=1),
-                                  codes["image_test"], settings["samples_per_concept"],
-                                  settings["generation_temperature"], rng)
+                                  codes["image_test"], settings.samples_per_concept,
+                                  settings.generation_temperature, rng)
 
     samples = {"image": storage.read_npz(paths.IMAGES), "audio": storage.read_npz(paths.SPECTROGRAMS)}
     digits = {sense: {split: scoring.load_digits(sense, split) for split in ("train", "validation", "test")}
@@ -65,19 +65,19 @@ def main() -> None:
                     for route, images in generation.images_by_route(
                         decoders["image"], brain_maps["audio_to_image"], gaussians, codes[f"audio_{split}"],
                         named[split], features[split], features["train"], neighbours[split],
-                        settings["generation_temperature"], seed).items()}
-    imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings['imagine_images_from']}"][0]
+                        settings.generation_temperature, seed).items()}
+    imagined["audio_to_image"] = other_images[f"coherence_audio_to_image_{settings.imagine_images_from}"][0]
     # How unlike the train samples a validation sample gets: what flags a new one as unfamiliar.
     errors = {f"{sense}_{split}": autoencoders.sample_errors(samples[sense][split], decoders[sense].predict(
                   codes[f"{sense}_{split}"], batch_size=1024, verbose=0), binary=False)["mse"]
               for sense in SENSES for split in ("validation", "test")}
     references = {sense: Familiarity.calibrate(Standardiser.fit(codes[f"{sense}_train"]), codes[f"{sense}_train"],
                                                codes[f"{sense}_validation"], errors[f"{sense}_validation"],
-                                               settings["unfamiliar_share"]) for sense in SENSES}
+                                               settings.unfamiliar_share) for sense in SENSES}
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
-    coherence = coherence_classifiers.coherence_scores(samples, digits, imagined,
-                                                        settings["evaluation_classifier_epochs"], seed, other_images,
-                                                        bootstrap)
+    coherence = coherence_classifiers.coherence_scores(samples=samples, digits=digits, imagined=imagined,
+                                                        epochs=settings.evaluation_classifier_epochs, seed=seed,
+                                                        other_images=other_images, bootstrap=bootstrap)
     metrics = {
         **scoring.fused_scores(decision, scoring.episode_digits("test"), scoring.episode_digits("validation"),
                                bootstrap),
@@ -92,7 +92,7 @@ def main() -> None:
     }
 
     generated = generation.report_examples(imagined, samples["image"]["test"], samples["audio"]["test"],
-                                           settings["cross_modal_examples"], rng)
+                                           settings.cross_modal_examples, rng)
     storage.write_csv(paths.CONCEPT_TABLE, table)
     storage.write_npz(paths.ATTENTION, image_weight=decision.image_weight, audio_weight=decision.audio_weight,
                       fused_concept=decision.concepts, episode_image_index=streams["test_image_index"],

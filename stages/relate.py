@@ -31,7 +31,7 @@ def main() -> None:
         "agreement_image_to_audio": relations.agreement(test_image, test_audio, forward),
         "agreement_audio_to_image": relations.agreement(test_audio, test_image, backward.T),
     }
-    neighbours = params["adaptation"]["batch_neighbours"]
+    neighbours = params.adaptation.batch_neighbours
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
     features = recording_features(codes, ("train", "test", "validation"))
     named_alone = {}  # each recording named alone: what the recordings heard differently are scored against
@@ -68,12 +68,12 @@ def main() -> None:
         source, target = direction.split("_to_")
         loss = brain.train_map(codes[f"{source}_train"][streams[f"train_{source}_index"]],
                                codes[f"{target}_train"][streams[f"train_{target}_index"]],
-                               params["relate"]["brain"], params["seed"], paths.brain_model(direction))
+                               params.relate.brain, params.seed, paths.brain_model(direction))
         print(f"brain {direction}: final standardised MSE {loss:.4f}", flush=True)
 
     storage.write_csv(paths.COOCCURRENCE, relations.cooccurrence_table(counts))
     storage.write_csv(paths.ONE_TO_ONE, relations.one_to_one(counts))
-    storage.write_csv(paths.ONE_TO_MANY, relations.one_to_many(counts, params["relate"]["min_share"]))
+    storage.write_csv(paths.ONE_TO_MANY, relations.one_to_many(counts, params.relate.min_share))
     storage.write_csv(paths.TEST_EPISODE_CONCEPTS, pd.DataFrame({"image_concept": test_image, "audio_concept": test_audio}))
     storage.write_json(paths.RELATE_METRICS, metrics)
     storage.write_json(paths.TRANSFER_METRICS, transfer_metrics)

@@ -9,6 +9,7 @@ import numpy as np
 
 from digit_concepts.core.runtime import keras_with_seed
 from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.params import EvaluationClassifierEpochs
 from digit_concepts.evaluation.scoring import coherent, with_share
 
 
@@ -33,7 +34,7 @@ def classify(model, samples: np.ndarray) -> np.ndarray:
     return model.predict(samples, batch_size=1024, verbose=0).argmax(axis=1)
 
 
-def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, seed: int,
+def coherence_scores(*, samples: dict, digits: dict, imagined: dict, epochs: EvaluationClassifierEpochs, seed: int,
                      other_images: dict | None = None, bootstrap: Bootstrap | None = None) -> dict:
     """How often what was imagined from a test sample is classified as that sample's digit, both
     ways, and the classifiers' own accuracy on real test samples (their ceiling); with a
@@ -44,8 +45,9 @@ def coherence_scores(samples: dict, digits: dict, imagined: dict, epochs: dict, 
     ``other_images``: more images imagined from recordings, each with its sources' digits, keyed by
     the name of the score to return (``{name: (images, digits)}``).
     """
-    classifiers = {sense: train_classifier(samples[sense]["train"], digits[sense]["train"], sense, epochs[sense], seed)
-                   for sense in ("image", "audio")}
+    epochs_of = {"image": epochs.image, "audio": epochs.audio}
+    classifiers = {sense: train_classifier(samples[sense]["train"], digits[sense]["train"], sense, epochs_of[sense],
+                                           seed) for sense in ("image", "audio")}
     scored = {  # name: (classifier, what it classifies, the digits it should say)
         "coherence_image_to_audio": ("audio", imagined["image_to_audio"], digits["image"]["test"]),
         "coherence_audio_to_image": ("image", imagined["audio_to_image"], digits["audio"]["test"]),

@@ -15,6 +15,8 @@ from digit_concepts.crossmodal import relations
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts.adaptation import recording_features
 from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.params import (AudioReferenceSettings, AudioSelfLabellingSettings, ClusterSettings,
+                                        DrawingAugmentation, SelfLabellingSettings)
 
 SENSES = ("audio", "image")  # audio first: the image concepts are chosen by their fit to it
 
@@ -41,24 +43,24 @@ class Concepts:
 
 @dataclass(frozen=True)
 class ImageNaming:
-    """What names new images. With ``settings['epochs']`` > 0, a classifier taught the train
+    """What names new images. With ``settings.epochs`` > 0, a classifier taught the train
     digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test)
     and of ``views`` (the transfer proxies: f"{split}_{view}" -> images); otherwise the concepts'
     own path names their codes (``views``: f"{split}_{view}" -> codes)."""
 
     images: dict
     views: dict
-    settings: dict  # params cluster.self_labelling
-    augmentation: dict  # params image_ae.augmentation: the renderings the classifier learns from
+    settings: SelfLabellingSettings | None  # params cluster.self_labelling (None: no classifier)
+    augmentation: DrawingAugmentation | None  # params image_ae.augmentation: the renderings the classifier learns from
 
     @property
     def classifier(self) -> bool:
-        return self.settings["epochs"] > 0
+        return self.settings is not None and self.settings.epochs > 0
 
 
 @dataclass(frozen=True)
 class AudioNaming:
-    """What names new recordings. With ``settings['epochs']`` > 0, a classifier taught each train
+    """What names new recordings. With ``settings.epochs`` > 0, a classifier taught each train
     recording's partner image concepts (``self_labelling.train_audio_classifier``) reads the audio
     autoencoder's inputs (``recordings``: train, train_views, validation, test; ``heard``: the audio
     transfer proxies' inputs, f"{split}_{shift}"); otherwise the audio clusters are carried through
@@ -66,11 +68,11 @@ class AudioNaming:
 
     recordings: dict
     heard: dict
-    settings: dict  # params cluster.audio_self_labelling
+    settings: AudioSelfLabellingSettings | None  # params cluster.audio_self_labelling (None: no classifier)
 
     @property
     def classifier(self) -> bool:
-        return self.settings["epochs"] > 0
+        return self.settings is not None and self.settings.epochs > 0
 
 
 def taught_audio(found: Concepts, image_train_concepts: np.ndarray, concepts: int, streams: dict,
@@ -92,17 +94,16 @@ def taught_audio(found: Concepts, image_train_concepts: np.ndarray, concepts: in
         np.float32) for name, inputs in naming.heard.items()}
 
 
-def audio_alone(codes: dict, config: dict, sample: int, seed: int,
+def audio_alone(codes: dict, config: AudioReferenceSettings, sample: int, seed: int,
                 fitting: clustering.Fitting, descriptors: dict | None,
                 bootstrap: Bootstrap | None = None) -> tuple[dict, list, dict]:
     """Scores, k trials and assignments of the audio codes clustered on their own, at k given:
     raw codes when ``voices.count_selection`` is none (the voices are then all 0), otherwise
     voice-aware (``descriptors``: each split's voice descriptors)."""
     digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
-    voice_config = config["voices"]
-    if voice_config["count_selection"] == "none":
-        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed,
-                                          fitting=fitting)
+    if config.voices.count_selection == "none":
+        result = clustering.cluster_codes(train_codes=codes["audio_train"], test_codes=codes["audio_test"],
+                                          settings=config, sample=sample, seed=seed, fitting=fitting)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
                                         result.train_assignments, digits["train"], bootstrap)
         one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
@@ -110,12 +111,13 @@ def audio_alone(codes: dict, config: dict, sample: int, seed: int,
                 _alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
     if descriptors is None:
         raise ValueError("cluster.audio_reference.voices: voice-aware clustering needs the voice descriptors")
-    result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
-                                         descriptors["test"], config, voice_config, sample, seed, fitting)
+    result = voices.voice_aware_concepts(train_codes=codes["audio_train"], test_codes=codes["audio_test"],
+                                         train_descriptors=descriptors["train"], test_descriptors=descriptors["test"],
+                                         settings=config, sample=sample, seed=seed, fitting=fitting)
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
                                     result.train_assignments, digits["train"], bootstrap)
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
-    scores.update(n_clusters=int(config["k"]), voices=result.voice_count,
+    scores.update(n_clusters=int(config.k), voices=result.voice_count,
                   voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
                   acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
     return scores, [], _alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,
@@ -135,8 +137,9 @@ def self_labelled(found: Concepts, model: clustering.SenseModel, train_concepts:
         found.image_views = {view: model.log_posteriors(view_codes).argmax(axis=1)
                              for view, view_codes in naming.views.items()}
         return
-    found.image_classifier = self_labelling.train_classifier(naming.images["train"], train_concepts, concepts,
-                                                             naming.settings, naming.augmentation, seed)
+    found.image_classifier = self_labelling.train_classifier(images=naming.images["train"], concepts=train_concepts,
+                                                             count=concepts, settings=naming.settings,
+                                                             augmentation=naming.augmentation, seed=seed)
     for split in ("validation", "test"):
         log_posteriors = self_labelling.log_posteriors(found.image_classifier, naming.images[split])
         found.assignments[f"image_{split}"] = log_posteriors.argmax(axis=1)
@@ -145,7 +148,7 @@ def self_labelled(found: Concepts, model: clustering.SenseModel, train_concepts:
                          for view, drawn in naming.views.items()}
 
 
-def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptors: dict | None = None,
+def find(codes: dict, streams: dict, settings: ClusterSettings, seed: int, voice_descriptors: dict | None = None,
          bootstrap: Bootstrap | None = None, image_naming: ImageNaming | None = None,
          audio_naming: AudioNaming | None = None) -> Concepts:
     """The cluster stage's work: each sense's concepts (placing validation and test as new
@@ -153,7 +156,7 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
     intervals, given a bootstrap) and the learner. ``image_naming``: what names new images (by
     default, their codes, and no transfer proxies); ``audio_naming``: what names new recordings
     (by default, their clusters, in relate)."""
-    sample = settings["silhouette_sample"]
+    sample = settings.silhouette_sample
     fitting = clustering.Fitting.from_params(settings)
     found = Concepts()
     outputs = found.assignments
@@ -161,21 +164,23 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
     def partner_score(image_assignments: np.ndarray) -> float:
         return relations.concept_consistency(image_assignments[streams["train_image_index"]],
                                              outputs["audio_train"][streams["train_audio_index"]],
-                                             settings["cooccurrence_uncertainty_weight"])
+                                             settings.cooccurrence_uncertainty_weight)
 
+    clusterings = {"audio": settings.audio, "image": settings.image}
     for sense in SENSES:
-        config = settings[sense]
-        print(f"clustering {sense} codes ({config['algorithm']}, reduction {config['reduction']}, "
-              f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
-        result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
-                                          partner_score if sense == "image" else None, fitting,
-                                          settings["umap_transform_neighbors"])
+        config = clusterings[sense]
+        print(f"clustering {sense} codes ({config.algorithm}, reduction {config.reduction}, "
+              f"k {config.k if config.k_selection == 'fixed' else 'by ' + config.k_selection})", flush=True)
+        result = clustering.cluster_codes(train_codes=codes[f"{sense}_train"], test_codes=codes[f"{sense}_test"],
+                                          settings=config, sample=sample, seed=seed,
+                                          partner_score=partner_score if sense == "image" else None, fitting=fitting,
+                                          transform_neighbours=settings.umap_transform_neighbors)
         n_clusters = result.train_posteriors.shape[1]
         found.learner.update(result.model.arrays(sense))
         found.learner[f"{sense}_train_sizes"] = np.bincount(result.train_assignments, minlength=n_clusters)
         if sense == "audio":  # test-time adaptation compares new recordings with the train ones (adaptation.py)
             found.learner["audio_train_features"] = recording_features(codes, ("train",))["train"]
-        found.learner_settings[sense] = {"reduction": config["reduction"], "algorithm": config["algorithm"],
+        found.learner_settings[sense] = {"reduction": config.reduction, "algorithm": config.algorithm,
                                          "n_clusters": int(n_clusters)}
         # Validation codes take the test path: convergence calibrates on them, choices are scored on them.
         _, validation_log_posteriors = result.model.place(codes[f"{sense}_validation"])
@@ -189,11 +194,11 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
         clustered = {split: outputs[f"{sense}_{split}"] for split in ("validation", "test")}
         if sense == "image":
             self_labelled(found, result.model, result.train_assignments, n_clusters,
-                          image_naming or ImageNaming({}, {}, {"epochs": 0}, {}), seed)
+                          image_naming or ImageNaming({}, {}, None, None), seed)
             found.learner_settings[sense]["classifier"] = found.image_classifier is not None
             # The image concepts now known, they teach the ear (self-labelling for sound).
             taught_audio(found, result.train_assignments, n_clusters, streams,
-                         audio_naming or AudioNaming({}, {}, {"epochs": 0}), seed)
+                         audio_naming or AudioNaming({}, {}, None), seed)
             found.learner_settings["audio"]["classifier"] = found.audio_classifier is not None
         scores = scoring.cluster_scores(outputs[f"{sense}_test"], scoring.load_digits(sense, "test"),
                                         result.test_features, sample, seed, result.train_assignments,
@@ -209,9 +214,9 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
         found.metrics[sense] = scores
         found.trials += [(sense, k, score) for k, score in result.trials]
 
-    reference = settings["audio_reference"]
-    print(f"audio alone ({reference['algorithm']}, reduction {reference['reduction']}, "
-          f"k {reference['k']}; reference, scored only)", flush=True)
+    reference = settings.audio_reference
+    print(f"audio alone ({reference.algorithm}, reduction {reference.reduction}, "
+          f"k {reference.k}; reference, scored only)", flush=True)
     found.metrics["audio_reference"], reference_trials, found.audio_alone = audio_alone(
         codes, reference, sample, seed, fitting, voice_descriptors, bootstrap)
     found.trials += [("audio_reference", k, score) for k, score in reference_trials]
@@ -222,7 +227,8 @@ def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptor
                                     {split: codes[f"audio_{split}"] for split in splits},
                                     {split: streams[f"{split}_image_index"] for split in splits},
                                     {split: streams[f"{split}_audio_index"] for split in splits})
-    result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed, fitting=fitting)
+    result = clustering.cluster_codes(train_codes=joint["train"], test_codes=joint["test"], settings=settings.joint,
+                                      sample=sample, seed=seed, fitting=fitting)
     outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
     found.metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
                                                     result.test_features, sample, seed, result.train_assignments,
