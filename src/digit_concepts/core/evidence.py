@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 INTERVAL_SUFFIX = "_interval"  # a metric's interval is stored beside it: {"acc": .., "acc_interval": {"low", "high"}}
-NOISE_SDS = 2.0  # a change beyond this many seed sds is beyond training noise (issue 17)
+NOISE_SDS = 2.0  # a change beyond this many seed sds is beyond training noise (DESIGN.md, "Evidence")
 
 
 def matched_share(table: np.ndarray) -> float:
