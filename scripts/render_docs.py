@@ -267,6 +267,15 @@ def seed_spread(metrics: Metrics) -> str:
                    "committed run: 95% interval half-width", "half-width / seed sd"], rows) + f"\n\n{found}")
 
 
+def interval_against_seeds(metrics: Metrics) -> str:
+    """Recordings through images: the committed run's interval half-width in seed sds."""
+    over_seeds = seeds(metrics, "relate", "audio_acc_through_images")
+    bounds = interval(metrics, "relate", "audio_acc_through_images")
+    half_width = (bounds["high"] - bounds["low"]) / 2
+    return (f"recordings through images, the committed run's interval is +-{share(half_width)}, "
+            f"{count(round(half_width / over_seeds['sd'], 1))} seed sds (sd {sd(over_seeds['sd'])})")
+
+
 def loso_table(metrics: Metrics) -> str:
     """LOSO: the mean over folds and the worst fold, each as mean +- sd over seeds; the noisiest fold."""
     rows = []
@@ -367,6 +376,7 @@ BLOCKS: dict[str, Callable[[Metrics], str]] = {
     "audio-transfer": audio_transfer,
     "transfer-floor": transfer_floor,
     "seed-spread": seed_spread,
+    "interval-against-seeds": interval_against_seeds,
     "loso": loso_table,
     "loso-spread": loso_spread,
     "loso-adaptation": loso_adaptation,
