@@ -295,9 +295,11 @@ def loso_table(metrics: Metrics) -> str:
 
 def loso_spread(metrics: Metrics) -> str:
     """The largest seed-to-seed sd of any single fold, over every LOSO measure."""
-    largest = max(((measure[f"{speaker}.sd"], speaker, short)
-                   for _, name, short in LOSO for measure in [loso(metrics, name)] for speaker in loso_speakers(measure)),
-                  key=lambda item: item[0])
+    spreads = []
+    for _, name, short in LOSO:
+        measure = loso(metrics, name)
+        spreads += [(measure[f"{speaker}.sd"], speaker, short) for speaker in loso_speakers(measure)]
+    largest = max(spreads, key=lambda item: item[0])
     through = loso(metrics, "audio_acc_through_images")
     mean_sd_over_seeds = through["sd"]
     return (f"The largest sd of a single fold over seeds is {sd(largest[0])} ({largest[1]}, {largest[2]}), "

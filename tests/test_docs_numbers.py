@@ -14,9 +14,10 @@ Two rules, and the generated pages:
    - a number of points: ``4.1 points``, ``+2 points``.
 
    Allowed anyway: a decimal written exactly as a value of params.yaml is written (a setting,
-   such as ``0.25`` or a range's ``0.85``, not a measurement; ``1.000`` is not ``1.0``), and a figure cited in docs/cited_figures.yaml for that
-   file (the figure, the files it appears in, and where it comes from). Every cited entry must
-   still appear in each file it names, so the list cannot go stale.
+   such as ``0.25`` or a range's ``0.85``, not a measurement; ``1.000`` is not ``1.0``), and a
+   figure cited in docs/cited_figures.yaml for that file (the figure, the files it appears in,
+   and where it comes from). Every cited entry must still appear in each file it names, so the
+   list cannot go stale.
 
    Pages exempt from rule 2: docs/experiments.md, the decision log (every number there is a
    measurement of the commit its decision names), docs/benchmark.md (a dated record of an earlier
@@ -139,7 +140,8 @@ def test_check_mode_names_a_stale_block_and_fails(tmp_path, monkeypatch):
     (tmp_path / "metrics").mkdir()
     for path in (REPO / "metrics").glob("*.json"):
         (tmp_path / "metrics" / path.name).write_text(path.read_text())
-    (tmp_path / "README.md").write_text("Fused: <!-- metrics: audio-reconstruction -->log-mel MSE 9.999<!-- /metrics -->.\n")
+    stale = "Sound: <!-- metrics: audio-reconstruction -->log-mel MSE 9.999<!-- /metrics -->.\n"
+    (tmp_path / "README.md").write_text(stale)
     monkeypatch.setattr(render_docs, "REPO", tmp_path)
     assert render_docs.main(["--check"]) == 1
     assert "9.999" in (tmp_path / "README.md").read_text()
@@ -228,8 +230,8 @@ def test_loso_md_agrees_with_generalisation_json():
     for column, measure in enumerate(measures):
         checks = [(rows["worst"][column], summary[f"loso.{measure}.min"], None),
                   (rows["mean"][column], summary[f"loso.{measure}.mean"], summary[f"loso.{measure}.sd"])]
-        checks += [(rows[speaker][column], summary[f"loso.{measure}.{speaker}"], summary[f"loso.{measure}.{speaker}.sd"])
-                   for speaker in speakers]
+        checks += [(rows[speaker][column], summary[f"loso.{measure}.{speaker}"],
+                    summary[f"loso.{measure}.{speaker}.sd"]) for speaker in speakers]
         for cell, mean, sd in checks:
             printed = [float(number) for number in re.findall(r"\d+\.\d+", cell)]
             # a printed value rounds the unrounded one; the JSON keeps 4 decimals of it
