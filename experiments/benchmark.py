@@ -1,7 +1,7 @@
 """Benchmark: the whole pipeline from scratch on the real data, one table of results.
 
 Produced: docs/benchmark.md (the whole page, "# Benchmark": the measures table and the stage
-table) and docs/benchmark.json, both a record of the learner before the generalisation issue.
+table) and docs/benchmark.json, both a record of an earlier learner (commit 335a281).
 Command, from the repository root (commit first: the copy is made from what git tracks):
 
     DATA_MIRROR=../shared/datasets .venv/bin/python experiments/benchmark.py

@@ -1,8 +1,8 @@
 """Exploration (not a stage): how many batch neighbours test-time adaptation should borrow from,
 chosen without the test speaker.
 
-Produced: docs/experiments.md, section "Transfer to new voices and new hands (generalisation
-issue)", the table after "How many neighbours, chosen without the test speaker" (columns
+Produced: docs/experiments.md, section "adaptation.batch_neighbours", the table after
+"How many neighbours, chosen without the test speaker" (columns
 k = 0 / 5 / 10 / 20 / 40 / chosen; the printed column for the fold's own test speaker at k = 20
 was left out of the doc). It chose the default `adaptation.batch_neighbours: 20`. Command, from
 the repository root, with the real recordings in data/raw/fsdd (`dvc repro download`):

@@ -5,10 +5,10 @@ built with digit labels as the pipeline builds them) carry image concepts (clust
 histogram (or, with teacher "reg", the mean of their image codes) is a target for an auxiliary head on the
 audio code. Digit labels otherwise only score.
 
-Produced, in docs/experiments.md, section "Transfer to new voices and new hands (generalisation issue)"
+Produced, in docs/experiments.md, the sections of the audio params named below
 (metric ``ti``, audio through images, each recording alone, unless said):
 
-- the table under "Choices made with a train speaker held out (session 6)" (teacher form, frames
+- the table under "audio_ae.architecture" (teacher form, frames
   encoder; it chose `audio_ae.architecture: frames` and `audio_ae.noise_stddev: 0.6`), rows in order:
 
       VARIANTS=cep_w1_aug_reg,cep_w1_aug,cep_w1_aug_p10,cep_w1_aug_p30,cep_w3_aug_reg,cep_w1_aug_reg_n0.6
@@ -58,7 +58,7 @@ Produced, in docs/experiments.md, section "Transfer to new voices and new hands 
 Usage: OMP_NUM_THREADS=1 .venv/bin/python experiments/explore_audio_transfer.py --variants lm,cep,cep_w1 [--split loso|official|inner]
 
 --split inner makes choices without any fold's test speaker: the fold's test speaker stays out, the
-next speaker (cyclically) is scored, the other four train (docs/experiments.md, session 6 table).
+next speaker (cyclically) is scored, the other four train (docs/experiments.md, audio_ae.architecture).
 
 Needs data/raw/fsdd and the image side of a full `dvc repro` (data/encodings, data/clusters): the
 teacher comes from the pipeline's image codes and concepts, so numbers move with the image
@@ -120,7 +120,7 @@ VARIANTS = {
     "cep_w1_aug_spk": dict(features="cep", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
     "lm_w1_aug_spk": dict(features="lm", w=1.0, views=VIEWS, epochs=20, speaker_centred=True),
     # Teacher forms, all with the pipeline's recipe (cepstral, 3 views, 20 epochs): regression to the
-    # partners' mean standardised image code (the pipeline's partner head until session 6), and
+    # partners' mean standardised image code (the pipeline's partner head), and
     # histograms of the partners' image prototypes (k-means of the image codes, label-free, so the
     # audio branch needs no image concepts from the cluster stage).
     "cep_w1_aug_reg": dict(features="cep", w=1.0, views=VIEWS, epochs=20, teacher="reg"),

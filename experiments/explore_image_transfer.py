@@ -1,7 +1,7 @@
 """Exploration: do the image concepts hold for digits drawn differently (affine, thick, thin)?
 
-Produced: docs/experiments.md, section "Transfer to new voices and new hands (generalisation
-issue)", the table under "Images drawn differently" (rows: baseline, aug_clean_target,
+Produced: docs/experiments.md, section "image_ae.augmentation", the table under
+"Images drawn differently" (rows: baseline, aug_clean_target,
 conv_aug_clean_target; the train times are this script's one-thread `train_seconds`), and the
 `image_ae.augmentation` row of the "Protocol" section's table. It chose the default
 `image_ae.augmentation` (affine 0.5, thicker 0.25, thinner 0.25). Command, from the repository

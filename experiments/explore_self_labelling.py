@@ -1,5 +1,5 @@
 """Exploration (not a stage): can the image concepts be sharpened by self-labelling, as DEC-DA and
-SCAN-style methods do, without labels? (Issue 18, item 3: MNIST test ACC 0.975 -> 0.980.)
+SCAN-style methods do, without labels?
 
 The image concepts of a committed run (`data/clusters/assignments.npz`, the train digits' concepts
 found by the GMM on the UMAP manifold) become pseudo-labels. A classifier learns them from the

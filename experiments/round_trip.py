@@ -7,9 +7,8 @@ p. The reverse for every FSDD test recording: its imagined image (8-bit PNG; the
 `imagine --image-from brain`, since a draw from the named concept would come back by
 construction) must land in the recording's partner image concept. No label is read.
 
-Produced: docs/cli.md, section "Round trip, label-free", its table of shares (until issue 16
-it was in the README, with columns for earlier learners). Command, from the repository root,
-after a full `dvc repro` (or `dvc pull`) on the real data:
+Produced: docs/cli.md, section "Round trip, label-free", its table of shares. Command, from the
+repository root, after a full `dvc repro` (or `dvc pull`) on the real data:
 
     .venv/bin/python experiments/round_trip.py
 

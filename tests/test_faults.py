@@ -1,4 +1,4 @@
-"""The faults found by the fault probe (issue 11, "Faults found"), one test or more each."""
+"""The faults found by the fault probe, one test or more each."""
 
 import gzip
 import json

@@ -511,7 +511,7 @@ def test_log_mel_features_retrain_only_the_audio_branch(pipeline, tmp_path):
     assert math.isfinite(reconstruction["audio"]["mse"])
 
 
-# --- Offline plots review and sharing (issue 11, items 3 and 4) ---
+# --- Offline plots review and sharing ---
 
 
 def _declared_images(project: Path) -> list[str]:

@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from digit_concepts.core.params import Params
 
 INTERVAL_SUFFIX = "_interval"  # a metric's interval is stored beside it: {"acc": .., "acc_interval": {"low", "high"}}
-NOISE_SDS = 2.0  # a change beyond this many seed sds is beyond training noise (issue 17)
+NOISE_SDS = 2.0  # a change beyond this many seed sds is beyond training noise (DESIGN.md, "Evidence")
 
 
 def matched_share(table: np.ndarray) -> float:

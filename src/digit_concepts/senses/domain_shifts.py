@@ -1,4 +1,4 @@
-"""Shifts: the same digits as another world would give them, for the transfer proxies (issue 18).
+"""Shifts: the same digits as another world would give them, for the transfer proxies.
 
 Recordings (mono float signals at ``rate`` Hz), each a pure, seeded function:
 
