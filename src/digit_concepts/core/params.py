@@ -96,6 +96,8 @@ CountRange = Annotated[list[PositiveInt], Field(min_length=2), AfterValidator(_l
 class Section(BaseModel):
     """A section of params.yaml: every key known and strictly typed, read-only."""
 
+    # strict: a bool is no integer and a string (YAML 1.1's '1e-3') no number; an integer still
+    # makes a float, as a number without a dot always did.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
@@ -119,7 +121,7 @@ class AudioProcessingSettings(Section):
     cepstra: int = Field(ge=1, le=100)
 
     @model_validator(mode="after")
-    def _cepstra_below_fmax(self):
+    def _cepstral_fmin_below_fmax(self):
         if self.cepstral_fmin >= self.fmax:
             raise Problem(f"got {self.cepstral_fmin!r}, must be below audio.fmax ({self.fmax!r})", "cepstral_fmin")
         return self
