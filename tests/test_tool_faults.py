@@ -3,6 +3,7 @@ folder whose pieces are there but cannot be read (truncated, corrupt or crafted)
 key or column missing, a wrong shape or type). Each ends in one line naming the file, never a
 traceback."""
 
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -29,6 +30,10 @@ class _FakeLearner:
     """Just what ``imagine`` asks of a learner: the write is under test, not the learner."""
 
     audio_settings = SimpleNamespace(sample_rate=8000)
+    batch_neighbours = 20  # the pipeline's adaptation.batch_neighbours, for --adapt alone
+
+    def __init__(self):
+        self.borrowed = []  # the batch_neighbours each recognise call was given
 
     def audio_inputs(self, signals):
         return np.zeros((len(signals), 3), np.float32)
@@ -40,6 +45,7 @@ class _FakeLearner:
         return Perception(self.codes(sense, contents), np.zeros(len(contents)))
 
     def recognise(self, sense, perceived, batch_neighbours=0):
+        self.borrowed.append(batch_neighbours)
         return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in perceived.codes]
 
     def imagine(self, sense, codes, samples=1, temperature=0.5, image_from="brain", named=None):
@@ -51,9 +57,16 @@ class _FakeLearner:
 
 
 @pytest.fixture
-def inputs(tmp_path, monkeypatch):
+def fake_learner(monkeypatch):
+    """The learner the tool loads, replaced by the fake."""
+    fake = _FakeLearner()
+    monkeypatch.setattr(cli, "load_learner", lambda model: fake)
+    return fake
+
+
+@pytest.fixture
+def inputs(tmp_path, fake_learner):
     """{sense: a file of that sense}; the tool's learner replaced by the fake."""
-    monkeypatch.setattr(cli, "load_learner", lambda model: _FakeLearner())
     (tmp_path / "in").mkdir()
     write_image(tmp_path / "in" / "digit.png", digit_picture() / 255.0)
     soundfile.write(tmp_path / "in" / "digit.wav", tone(3, 0, 0), 8000, subtype="PCM_16")
@@ -99,6 +112,85 @@ def test_imagine_into_a_writable_folder_still_writes(inputs, tmp_path, capsys):
     code, _, err = _imagine(inputs["audio"], tmp_path / "new" / "picture", capsys)
     assert code == cli.OK and err == ""
     assert (tmp_path / "new" / "picture.png").stat().st_mode & 0o777 == storage._shared_mode(0o666)
+
+
+# ------------------------------------------------------------- imagine --out, --temperature, --samples
+
+
+@pytest.mark.parametrize("sense, out, expected", [("image", "imagined.png", ".wav"), ("audio", "imagined.wav", ".png"),
+                                                  ("image", "imagined.v2", ".wav")])
+def test_imagine_refuses_an_out_suffix_it_would_not_write(inputs, tmp_path, capsys, sense, out, expected):
+    code, printed, err = _imagine(inputs[sense], tmp_path / out, capsys)
+    assert code == cli.USAGE and printed == "", err
+    what = {"image": "an image is a sound", "audio": "a recording is an image"}[sense]
+    assert err.splitlines() == [f"digit-concepts: --out {tmp_path / out}: what is imagined for {what}, written as "
+                                f"{expected}: give OUT ending in {expected}, or no suffix"], err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]  # nothing written
+
+
+@pytest.mark.parametrize("sense, out, written", [
+    ("image", "sound.wav", ["sound.wav"]), ("image", "sound", ["sound.wav"]), ("image", "sound.WAV", ["sound.WAV"]),
+    ("audio", "picture.png", ["picture.png"]), ("audio", "picture", ["picture.png"])])
+def test_imagine_writes_the_out_it_was_given(inputs, tmp_path, capsys, sense, out, written):
+    code, printed, err = _imagine(inputs[sense], tmp_path / "out" / out, capsys)
+    assert code == cli.OK and err == "", err
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == written
+    assert printed.splitlines()[-1] == f"imagined {'sound' if sense == 'image' else 'image'}: {tmp_path / 'out' / written[0]}"
+
+
+@pytest.mark.parametrize("option, value, why", [
+    ("--temperature", "nan", "must be a finite number >= 0, got 'nan'"),
+    ("--temperature", "inf", "must be a finite number >= 0, got 'inf'"),
+    ("--temperature", "-0.5", "must be a finite number >= 0, got '-0.5'"),
+    ("--temperature", "warm", "must be a finite number >= 0, got 'warm'"),
+    ("--samples", "0", "must be a whole number >= 1, got '0'"),
+])
+def test_imagine_refuses_a_temperature_or_count_out_of_range(inputs, tmp_path, capsys, option, value, why):
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["imagine", str(inputs["image"]), "--out", str(tmp_path / "sound"), option, value])
+    assert raised.value.code == cli.USAGE
+    assert capsys.readouterr().err.splitlines()[-1] == f"digit-concepts imagine: error: argument {option}: {why}"
+    assert not (tmp_path / "sound.wav").exists()
+
+
+def test_imagine_takes_a_temperature_of_zero(inputs, tmp_path, capsys):
+    code, _, err = _imagine(inputs["image"], tmp_path / "sound", capsys, "--temperature", "0", "--samples", 2)
+    assert code == cli.OK and err == ""
+
+
+# ------------------------------------------------------------- recognise --adapt, wherever it stands
+
+
+@pytest.mark.parametrize("arguments, files, borrowed", [
+    (["--adapt", "image"], ["image"], 20),  # --adapt alone, then one file
+    (["--adapt", "image", "audio"], ["image", "audio"], 20),
+    (["--adapt", "10", "image", "audio"], ["image", "audio"], 10),
+    (["image", "audio", "--adapt"], ["image", "audio"], 20),
+    (["image", "--adapt", "audio"], ["image", "audio"], 20),
+    (["--json", "--adapt", "audio", "image"], ["audio", "image"], 20),
+    (["image", "--adapt=3"], ["image"], 3),
+    (["image", "--adapt", "0"], ["image"], 0),
+    (["audio"], ["audio"], 0),  # each file alone
+])
+def test_recognise_adapt_takes_a_number_or_nothing_wherever_it_stands(inputs, fake_learner, capsys, arguments,
+                                                                     files, borrowed):
+    code = cli.main(["recognise", *(str(inputs[argument]) if argument in inputs else argument
+                                    for argument in arguments)])
+    captured = capsys.readouterr()
+    assert code == cli.OK and captured.err == "", captured.err
+    named = [line.split(": ")[0] if not line.startswith("{") else json.loads(line)["file"]
+             for line in captured.out.splitlines()]
+    assert named == [str(inputs[sense]) for sense in files]
+    assert fake_learner.borrowed == [borrowed] * len(files)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "+2"])
+def test_recognise_refuses_an_adapt_that_is_not_a_whole_number(inputs, capsys, value):
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["recognise", "--adapt", value, str(inputs["image"])])
+    assert raised.value.code == cli.USAGE
+    assert capsys.readouterr().err.splitlines()[-1] == (f"digit-concepts recognise: error: argument --adapt: must be "
+                                                        f"a whole number >= 0, got {value!r}")
 
 
 # ------------------------------------------------------------- a learner it cannot read
