@@ -4,6 +4,7 @@ key or column missing, a wrong shape or type). Each ends in one line naming the 
 traceback."""
 
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from digit_concepts.senses.user_files import write_image
 from fakes import tone
 from synthetic_learner import rewrite_json, write_learner
 from tiny_project import run_tool
-from user_samples import digit_picture
+from user_samples import digit_picture, large_png
 
 # ------------------------------------------------------------- imagine --out it cannot write
 
@@ -156,6 +157,24 @@ def test_imagine_refuses_a_temperature_or_count_out_of_range(inputs, tmp_path, c
 def test_imagine_takes_a_temperature_of_zero(inputs, tmp_path, capsys):
     code, _, err = _imagine(inputs["image"], tmp_path / "sound", capsys, "--temperature", "0", "--samples", 2)
     assert code == cli.OK and err == ""
+
+
+# ------------------------------------------------------------- files the tool must not decode or open
+
+
+def test_recognise_calls_a_huge_picture_too_large_and_a_named_pipe_not_a_file(inputs, tmp_path, capsys):
+    (tmp_path / "huge.png").write_bytes(large_png(12_000, 12_000))
+    files = [tmp_path / "huge.png", inputs["image"]]
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.wav")
+        files.append(tmp_path / "pipe.wav")
+    code = cli.main(["recognise", *map(str, files)])
+    captured = capsys.readouterr()
+    assert code == cli.BAD_FILE
+    assert captured.err.splitlines() == [
+        f"digit-concepts: {tmp_path / 'huge.png'}: too large (12000x12000 pixels; at most 50,000,000 pixels)",
+        *([f"digit-concepts: {tmp_path / 'pipe.wav'}: not a regular file (a named pipe)"] if len(files) > 2 else [])]
+    assert captured.out.startswith(f"{inputs['image']}: image concept 1")  # the usable file is still recognised
 
 
 # ------------------------------------------------------------- recognise --adapt, wherever it stands
