@@ -12,7 +12,7 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -84,8 +84,16 @@ def recognise(arguments) -> int:
     return BAD_FILE if failures else OK
 
 
-# What imagine writes for a file of each sense, and its suffix.
-IMAGINED = {"image": ("sound", ".wav"), "audio": ("image", ".png")}
+class Imagined(NamedTuple):
+    """What ``imagine`` writes for a file of one sense."""
+
+    noun: str
+    suffix: str
+    said: str  # in words, for the file's sense
+
+
+IMAGINED = {"image": Imagined("sound", ".wav", "what is imagined for an image is a sound"),
+            "audio": Imagined("image", ".png", "what is imagined for a recording is an image")}
 
 
 def output_paths(out: Path, suffix: str, samples: int) -> list[Path]:
@@ -124,11 +132,10 @@ def write_output(target: Path, write) -> bool:
 def unexpected_suffix(out: Path, sense: str) -> str | None:
     """Why ``--out`` cannot name what is imagined for a file of ``sense``; None if it can (the
     suffix that is written, or none: it is added)."""
-    what, suffix = IMAGINED[sense]
-    if out.suffix and out.suffix.lower() != suffix:
-        return (f"--out {out}: what is imagined for {'an image' if sense == 'image' else 'a recording'} is "
-                f"{'a sound' if what == 'sound' else 'an image'}, written as {suffix}: give OUT ending in "
-                f"{suffix}, or no suffix")
+    imagined = IMAGINED[sense]
+    if out.suffix and out.suffix.lower() != imagined.suffix:
+        return (f"--out {out}: {imagined.said}, written as {imagined.suffix}: give OUT ending in {imagined.suffix}, "
+                "or no suffix")
     return None
 
 
@@ -154,8 +161,8 @@ def imagine(arguments) -> int:
     imagined = learner.imagine(sense, perceived.codes, arguments.samples, arguments.temperature, arguments.image_from,
                                np.array([recognition.concept]))[0]
     print(f"{arguments.file}: {recognition.describe()}")
-    (what, suffix), unwritten = IMAGINED[sense], 0
-    for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
+    what, unwritten = IMAGINED[sense].noun, 0
+    for target, sample in zip(output_paths(arguments.out, IMAGINED[sense].suffix, arguments.samples), imagined):
         if what == "sound":
             sound = learner.sound(sample)
             written = write_output(target, lambda path: write_wav(path, sound, learner.audio_settings.sample_rate))
