@@ -310,6 +310,11 @@ def test_serve_refuses_a_connection_past_its_cap_and_closes_slow_requests_in_one
     answered.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
     received = _answer(answered)
     assert received.startswith(b"HTTP/1.1 200 OK") and b"408" not in received
+    # An upload's own refusals are still answered (here: too large).
+    declared = _connected(base)
+    declared.sendall(b"POST /api/drawing HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: multipart/form-data; "
+                     b"boundary=x\r\ncontent-length: 99999999\r\n\r\n")
+    assert _answer(declared).startswith(b"HTTP/1.1 413")
     assert not [line for line in lines if "TRACEBACK" in line], lines
 
 

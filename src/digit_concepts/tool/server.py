@@ -161,13 +161,12 @@ class Page:
         every refusal is one line in JSON with a 4xx status."""
         try:
             content = await uploaded_file(request, self.limits.upload_bytes)
-        except ClientDisconnect:  # gone, or closed by the request deadline (GuardedH11Protocol): nobody to answer
-            return refusal(408, "the upload did not arrive whole")
-        try:
             found = await self.in_worker(answer, self.learner, content, self.limits.recording_seconds,
                                          self.limits.picture_pixels, self.image_from)
             concept = found.pop("examples_of")
             return JSONResponse({**found, "examples": f"/examples/{concept}.png" if concept in self.examples else None})
+        except ClientDisconnect:  # gone, or closed by the request deadline (GuardedH11Protocol): nobody to answer
+            return refusal(408, "the upload did not arrive whole")
         except UploadTooLarge:
             return refusal(413, f"the upload is too large (more than {self.limits.upload_bytes / 2 ** 20:g} MB)")
         except BadRequest as error:
