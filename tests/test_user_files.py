@@ -1,12 +1,16 @@
 """A user's recordings and pictures become exactly what the pipeline reads, or one clear error."""
 
+import os
+import threading
+import warnings
+
 import numpy as np
 import pytest
 import soundfile
 from PIL import Image
 
 from digit_concepts.senses import user_files
-from user_samples import bad_files, digit_picture, good_files
+from user_samples import bad_files, digit_picture, good_files, large_png
 
 
 def test_every_accepted_kind_is_read(tmp_path):
@@ -124,3 +128,65 @@ def test_a_png_with_a_damaged_chunk_is_refused_not_a_crash(tmp_path):
     for source in (tmp_path / "damaged.png", bytes(content)):
         with pytest.raises(user_files.UserFileError, match="unreadable image"):
             user_files.read_user_file(source, 8000)
+
+
+@pytest.mark.parametrize("side, why", [
+    (12_000, "too large (12000x12000 pixels; at most 50,000,000 pixels)"),  # past Pillow's warning
+    (20_000, "too large (more than 178,956,970 pixels; at most 50,000,000 pixels)"),  # past Pillow's error
+])
+def test_a_huge_picture_is_too_large_from_its_header_without_a_warning(tmp_path, monkeypatch, side, why):
+    from PIL import ImageFile
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(large_png(side, side))
+    assert path.stat().st_size < 200_000
+
+    def decoded(self):
+        raise AssertionError("a pixel was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decoded)
+    for source in (path, path.read_bytes()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # Pillow's DecompressionBombWarning would fail here
+            assert user_files.kind_of(source) == "image"
+            with pytest.raises(user_files.TooLarge) as raised:
+                user_files.read_user_file(source, 8000)
+        assert str(raised.value) == f"{source if isinstance(source, os.PathLike) else 'the upload'}: {why}"
+
+
+def test_a_picture_at_the_limit_is_read(tmp_path):
+    content = large_png(400, 250)  # 100,000 pixels, all black
+    with pytest.raises(user_files.UserFileError, match="blank"):
+        user_files.read_user_file(content, 8000, max_pixels=100_000)
+    with pytest.raises(user_files.TooLarge):
+        user_files.read_user_file(content, 8000, max_pixels=99_999)
+
+
+def _refused_at_once(path) -> str:
+    """The error read_user_file gives ``path``, from a thread that must not wait for it."""
+    found = []
+
+    def read() -> None:
+        try:
+            user_files.read_user_file(path, 8000)
+        except user_files.UserFileError as error:
+            found.append(str(error))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), f"reading {path} waited (opened for reading)"
+    return found[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need POSIX")
+def test_a_named_pipe_or_a_device_is_refused_before_it_is_opened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.wav")
+    assert _refused_at_once(tmp_path / "pipe.wav") == f"{tmp_path / 'pipe.wav'}: not a regular file (a named pipe)"
+    if os.path.exists("/dev/zero"):
+        assert _refused_at_once("/dev/zero") == "/dev/zero: not a regular file (a device)"
+    (tmp_path / "link.wav").symlink_to(tmp_path / "pipe.wav")
+    assert "not a regular file (a named pipe)" in _refused_at_once(tmp_path / "link.wav")
+    for reader in (lambda path: user_files.read_audio(path, 8000), user_files.read_image):
+        with pytest.raises(user_files.UserFileError, match="not a regular file"):
+            reader(tmp_path / "pipe.wav")

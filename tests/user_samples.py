@@ -1,5 +1,7 @@
 """A user's files of every kind the tool takes, and of every kind it must refuse, made from the fakes."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,16 @@ def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
     files["truncated"][0].write_bytes(good.read_bytes()[:60])
     good.unlink()
     return files
+
+
+def large_png(width: int, height: int) -> bytes:
+    """A black 1-bit PNG of ``width`` x ``height`` pixels: megapixels of zeros compress to kilobytes."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # the filter byte, then 8 pixels a byte
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))

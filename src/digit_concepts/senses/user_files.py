@@ -1,17 +1,21 @@
 """A user's own files: recordings and pictures of digits, read into what the pipeline reads.
 
 Recordings: any format libsndfile reads (WAV, FLAC, OGG...), any sample rate (resampled), any
-number of channels (downmixed). Pictures: any format Pillow reads (PNG, JPEG...), any size,
-made as MNIST was made: grayscale, the digit light on dark (inverted if it is dark on light),
+number of channels (downmixed). Pictures: any format Pillow reads (PNG, JPEG...), any size up
+to ``MAX_PIXELS``, made as MNIST was made: grayscale, the digit light on dark (inverted if it is dark on light),
 cropped to its ink, fitted into a 20x20 box and centred by mass in a 28x28 field. A picture
 already in MNIST's form (28x28, light on dark) is taken as it is.
 
 A file is a path, or its content as bytes (an upload to the try-it page, ``server.py``): both
 go through the same readers. Every problem is a ``UserFileError`` whose message names the file
-(or the name given for the bytes) and says why.
+(or the name given for the bytes) and says why; a path that is not a regular file (a named pipe,
+a device) is refused before it is opened.
 """
 
+import contextlib
 import io
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,12 @@ SILENT_PEAK = 1e-4  # -80 dBFS: nothing but rounding noise
 MNIST_SIDE, MNIST_BOX = 28, 20
 INK_THRESHOLD = 0.1  # share of the ink's full range that counts as ink when cropping
 MIN_CONTRAST = 0.1  # a picture whose ink barely differs from its paper is blank
+# The largest picture read (a 50-megapixel photo; its decoding takes about 0.6 GB): checked in the
+# header, before a pixel is decoded. Pillow's own limits (a warning past 89 million pixels, an
+# error past twice that) are higher and said in its words.
+MAX_PIXELS = 50_000_000
+NOT_REGULAR = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+               stat.S_IFSOCK: "a socket"}
 
 Source = Path | str | bytes  # a file on disk, or a file's content
 
@@ -45,20 +55,73 @@ def opened(source: Source):
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
 
 
+def checked_path(source: Source, label: str) -> None:
+    """UserFileError unless ``source`` is bytes or a regular file: a missing path, a folder, a
+    named pipe (reading one waits for a writer, forever) or a device is refused before it is opened."""
+    if isinstance(source, (bytes, bytearray)):
+        return
+    try:
+        mode = Path(source).stat().st_mode
+    except FileNotFoundError:
+        raise UserFileError(f"{label}: no such file") from None
+    except OSError as error:
+        raise UserFileError(f"{label}: cannot be read ({error.strerror or error})") from None
+    if stat.S_ISDIR(mode):
+        raise UserFileError(f"{label}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise UserFileError(f"{label}: not a regular file ({NOT_REGULAR.get(stat.S_IFMT(mode), 'a special file')})")
+
+
 def head_of(source: Source, label: str) -> bytes:
-    """The first bytes of ``source``; UserFileError for a path that is missing, a folder or unreadable."""
+    """The first bytes of ``source``; UserFileError for a path that is missing, not a regular file or unreadable."""
     if isinstance(source, (bytes, bytearray)):
         return bytes(source[:64])
-    path = Path(source)
-    if not path.exists():
-        raise UserFileError(f"{label}: no such file")
-    if path.is_dir():
-        raise UserFileError(f"{label}: is a folder, not a file")
+    checked_path(source, label)
     try:
-        with open(path, "rb") as stream:
+        with open(source, "rb") as stream:
             return stream.read(64)
     except OSError as error:
         raise UserFileError(f"{label}: cannot be read ({error.strerror or error})") from error
+
+
+def pillow_open(source: Source):
+    """``Image.open``: the header only, no pixel decoded yet; without Pillow's
+    DecompressionBombWarning (``opened_picture`` refuses a large picture in words, at a lower limit)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(opened(source))
+
+
+@contextlib.contextmanager
+def opened_picture(source: Source, label: str, max_pixels: int = MAX_PIXELS):
+    """The picture, opened but not decoded; TooLarge past ``max_pixels``, before any pixel is decoded."""
+    from PIL import Image
+
+    try:
+        picture = pillow_open(source)
+    except Image.DecompressionBombError:  # past twice Pillow's limit: it gives no size
+        raise TooLarge(f"{label}: too large (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels; at most "
+                       f"{max_pixels:,} pixels)") from None
+    with picture:
+        if picture.width * picture.height > max_pixels:
+            raise TooLarge(f"{label}: too large ({picture.width}x{picture.height} pixels; at most {max_pixels:,} "
+                           "pixels)")
+        yield picture
+
+
+def is_picture(source: Source) -> bool:
+    """Whether Pillow recognises ``source`` as a picture, from its header (however large)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with pillow_open(source):
+            return True
+    except Image.DecompressionBombError:
+        return True  # a picture too large for Pillow to open: read_image says so
+    except (UnidentifiedImageError, OSError):
+        return False
 
 
 def kind_of(source: Source, name: str | None = None) -> str:
@@ -66,13 +129,8 @@ def kind_of(source: Source, name: str | None = None) -> str:
     label = label_of(source, name)
     if not head_of(source, label):
         raise UserFileError(f"{label}: empty file")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(opened(source)):
-            return "image"
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        pass
+    if is_picture(source):
+        return "image"
     import soundfile
 
     try:
@@ -89,6 +147,7 @@ def read_audio(source: Source, sample_rate: int, name: str | None = None,
     import soundfile
 
     label = label_of(source, name)
+    checked_path(source, label)
     try:
         # One frame past the limit is enough to know it is too long, whatever length the header claims.
         frames = -1 if max_seconds is None else int(max_seconds * soundfile.info(opened(source)).samplerate) + 1
@@ -114,23 +173,21 @@ def read_audio(source: Source, sample_rate: int, name: str | None = None,
     return signal
 
 
-def read_image(source: Source, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
+def read_image(source: Source, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A 28x28 float32 image in [0, 1], light digit on dark, as MNIST's; UserFileError if unusable,
     TooLarge if it has more than ``max_pixels`` pixels (checked before decoding them)."""
     from PIL import Image, UnidentifiedImageError
 
     label = label_of(source, name)
+    checked_path(source, label)
     try:
-        with Image.open(opened(source)) as picture:
-            if max_pixels is not None and picture.width * picture.height > max_pixels:
-                raise TooLarge(f"{label}: too large ({picture.width}x{picture.height} pixels; at most "
-                               f"{max_pixels:,} pixels)")
+        with opened_picture(source, label, max_pixels) as picture:
             picture.load()
             if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
                 background = Image.new("RGBA", picture.size, (255, 255, 255, 255))
                 picture = Image.alpha_composite(background, picture.convert("RGBA"))
             gray = np.asarray(picture.convert("L"), dtype=np.float32) / 255.0
-    except TooLarge:  # a ValueError too, but not an unreadable image
+    except UserFileError:  # TooLarge: a ValueError too, but not an unreadable image
         raise
     # Pillow raises SyntaxError for a PNG whose chunks are damaged (found by fuzzing the uploads).
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
@@ -142,7 +199,7 @@ def read_image(source: Source, name: str | None = None, max_pixels: int | None =
 
 
 def read_user_file(source: Source, sample_rate: int, name: str | None = None, max_seconds: float | None = None,
-                   max_pixels: int | None = None) -> tuple[str, np.ndarray]:
+                   max_pixels: int = MAX_PIXELS) -> tuple[str, np.ndarray]:
     """(sense, content): a picture as ``read_image`` gives it, a recording as ``read_audio`` does."""
     if kind_of(source, name) == "image":
         return "image", read_image(source, name, max_pixels)

@@ -8,10 +8,11 @@ what to run).
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -67,21 +68,9 @@ def perceive(learner, samples: list[tuple[Path, str, np.ndarray]]) -> dict[str, 
     return batches
 
 
-def adaptation_of(arguments) -> int | None:
-    """``--adapt``'s number: N, or None for the learner's own (``--adapt`` alone). ``--adapt`` alone
-    before the files takes the first file as its value: that file is put back among the files."""
-    if arguments.adapt == ADAPT_AS_TRAINED:
-        return None
-    if arguments.adapt.isdigit():
-        return int(arguments.adapt)
-    arguments.files.insert(0, Path(arguments.adapt))
-    return None
-
-
 def recognise(arguments) -> int:
-    adapt = adaptation_of(arguments)
     learner = load_learner(arguments.model)
-    batch_neighbours = learner.batch_neighbours if adapt is None else adapt
+    batch_neighbours = learner.batch_neighbours if arguments.adapt is ADAPT_AS_TRAINED else arguments.adapt
     samples, failures = read_files(arguments.files, learner.audio_settings.sample_rate)
     results = [None] * len(samples)
     for sense, (where, perceived) in perceive(learner, samples).items():
@@ -95,8 +84,20 @@ def recognise(arguments) -> int:
     return BAD_FILE if failures else OK
 
 
+class Imagined(NamedTuple):
+    """What ``imagine`` writes for a file of one sense."""
+
+    noun: str
+    suffix: str
+    said: str  # in words, for the file's sense
+
+
+IMAGINED = {"image": Imagined("sound", ".wav", "what is imagined for an image is a sound"),
+            "audio": Imagined("image", ".png", "what is imagined for a recording is an image")}
+
+
 def output_paths(out: Path, suffix: str, samples: int) -> list[Path]:
-    out = out.with_suffix(suffix)
+    out = out if out.suffix.lower() == suffix else out.with_suffix(suffix)
     if samples == 1:
         return [out]
     return [out.with_name(f"{out.stem}_{number}{suffix}") for number in range(1, samples + 1)]
@@ -128,12 +129,28 @@ def write_output(target: Path, write) -> bool:
     return True
 
 
+def unexpected_suffix(out: Path, sense: str) -> str | None:
+    """Why ``--out`` cannot name what is imagined for a file of ``sense``; None if it can (the
+    suffix that is written, or none: it is added)."""
+    imagined = IMAGINED[sense]
+    if out.suffix and out.suffix.lower() != imagined.suffix:
+        return (f"--out {out}: {imagined.said}, written as {imagined.suffix}: give OUT ending in {imagined.suffix}, "
+                "or no suffix")
+    return None
+
+
 def imagine(arguments) -> int:
     from digit_concepts.senses.audio import write_wav
-    from digit_concepts.senses.user_files import write_image
+    from digit_concepts.senses.user_files import UserFileError, kind_of, write_image
 
-    if arguments.samples < 1:
-        complain(f"--samples: got {arguments.samples}, must be at least 1")
+    try:
+        sense = kind_of(arguments.file)  # what is imagined, so what --out must name, before the learner loads
+    except UserFileError as error:
+        complain(str(error))
+        return BAD_FILE
+    refused = unexpected_suffix(arguments.out, sense)
+    if refused:
+        complain(refused)
         return USAGE
     learner = load_learner(arguments.model)
     samples, failures = read_files([arguments.file], learner.audio_settings.sample_rate)
@@ -144,15 +161,15 @@ def imagine(arguments) -> int:
     imagined = learner.imagine(sense, perceived.codes, arguments.samples, arguments.temperature, arguments.image_from,
                                np.array([recognition.concept]))[0]
     print(f"{arguments.file}: {recognition.describe()}")
-    suffix, unwritten = (".wav" if sense == "image" else ".png"), 0
-    for target, sample in zip(output_paths(arguments.out, suffix, arguments.samples), imagined):
-        if sense == "image":
+    what, unwritten = IMAGINED[sense].noun, 0
+    for target, sample in zip(output_paths(arguments.out, IMAGINED[sense].suffix, arguments.samples), imagined):
+        if what == "sound":
             sound = learner.sound(sample)
             written = write_output(target, lambda path: write_wav(path, sound, learner.audio_settings.sample_rate))
         else:
             written = write_output(target, lambda path: write_image(path, sample))
         if written:
-            print(f"imagined {'sound' if sense == 'image' else 'image'}: {target}")
+            print(f"imagined {what}: {target}")
         else:
             unwritten += 1
     return BAD_FILE if unwritten else OK
@@ -193,20 +210,46 @@ def serve(arguments) -> int:
     return OK
 
 
-ADAPT_AS_TRAINED = "as trained"  # --adapt without a number
+ADAPT_AS_TRAINED = None  # --adapt without a number: the pipeline's adaptation.batch_neighbours
+NUMBER_LIKE = re.compile(r"[-+]?[0-9.]+")  # what reads as --adapt's number, right or wrong
 
 
-def adapt_value(text: str) -> str:
-    """``--adapt``'s value: a whole number >= 0, or (``--adapt`` alone before the files) a file."""
-    if re.fullmatch(r"[-+]?[0-9.]+", text):
-        non_negative(text)
-    return text
+def adapt_alone_after_files(argv: list[str]) -> list[str]:
+    """``recognise``'s ``argv`` with each ``--adapt`` that is followed by a file (not a number, not
+    an option) moved after the files: argparse would take the file as its value, or leave the
+    files after it unparsed. Where it stands does not change what it means."""
+    if not argv or argv[0] != "recognise":
+        return argv
+    files_only = argv.index("--") if "--" in argv else len(argv)  # after "--", every word is a file
+    moved = [position for position in range(files_only - 1) if argv[position] == "--adapt"
+             and not argv[position + 1].startswith("-") and not NUMBER_LIKE.fullmatch(argv[position + 1])]
+    if not moved:
+        return argv
+    kept = [word for position, word in enumerate(argv[:files_only]) if position not in moved]
+    return [*kept, "--adapt", *argv[files_only:]]
 
 
 def non_negative(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
     return int(text)
+
+
+def positive_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def temperature_value(text: str) -> float:
+    """A finite number >= 0 (0: every sample is the concept's mean); nan, inf or a negative one is refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 def port_number(text: str) -> int:
@@ -226,7 +269,7 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("files", nargs="+", type=Path, metavar="FILE",
                          help="audio (WAV, FLAC, OGG; any rate, any channels) or image (PNG, JPEG; any size)")
     command.add_argument("--json", action="store_true", help="one JSON object per file")
-    command.add_argument("--adapt", nargs="?", type=adapt_value, const=ADAPT_AS_TRAINED, default="0", metavar="N",
+    command.add_argument("--adapt", nargs="?", type=non_negative, const=ADAPT_AS_TRAINED, default=0, metavar="N",
                          help="recordings given together are one batch of new voices: each may borrow evidence from "
                               "up to N fellow recordings nearer to it than any train recording, and never more than "
                               "the batch holds of one concept (10 recordings or fewer: none); --adapt alone: the "
@@ -235,10 +278,13 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("imagine", parents=[common],
                                   help="imagine the other sense: an image for a recording, a sound for an image")
     command.add_argument("file", type=Path, metavar="FILE")
-    command.add_argument("--out", type=Path, required=True, help="output file (.png or .wav is set by the sense)")
-    command.add_argument("--samples", type=int, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
-    command.add_argument("--temperature", type=float, default=0.5,
-                         help="spread of the samples after the first, in the partner concept's Gaussian")
+    command.add_argument("--out", type=Path, required=True,
+                         help="output file: ending in .wav for an image (a sound is imagined), .png for a recording, "
+                              "or with no suffix (it is added)")
+    command.add_argument("--samples", type=positive_count, default=1, help="how many to imagine (OUT_1, OUT_2, ...)")
+    command.add_argument("--temperature", type=temperature_value, default=0.5,
+                         help="spread of the samples after the first, in the partner concept's Gaussian (a finite "
+                              "number >= 0)")
     image_from = dict(choices=IMAGINATION_ROUTES, default="concept",
                       help="a recording's image: drawn from the image concept it is named (concept, the "
                            "pipeline's convergence.imagine_images_from) or the brain module's translation of "
@@ -263,7 +309,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from digit_concepts.tool.learner import MissingLearner
 
-    arguments = parser().parse_args(argv)
+    arguments = parser().parse_args(adapt_alone_after_files(sys.argv[1:] if argv is None else argv))
     try:
         return arguments.run(arguments)
     except MissingLearner as error:

@@ -29,19 +29,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from digit_concepts.senses import audio
 from digit_concepts.concepts import clustering
+from digit_concepts.concepts.learner_settings import SENSES
 from digit_concepts.crossmodal import fusion, relations
-from digit_concepts.core import paths, storage
+from digit_concepts.core import paths
 from digit_concepts.concepts.adaptation import batch_neighbours_for
-from digit_concepts.concepts.familiarity import Familiarity
 from digit_concepts.crossmodal.generation import sample_concepts
 from digit_concepts.core.params import IMAGINATION_ROUTES
+from digit_concepts.tool import learner_files
+from digit_concepts.tool.learner_files import LearnerFileError
 
-DIRECTIONS = {"image": "image_to_audio", "audio": "audio_to_image"}
-OTHER = {"image": "audio", "audio": "image"}
 # Each file the tool reads, and the stage that writes it.
 REQUIRED = {paths.LEARNER_ARRAYS: "cluster", paths.LEARNER_SETTINGS: "cluster", paths.CLUSTER_MODELS: "cluster",
             paths.COOCCURRENCE: "relate", paths.brain_model("image_to_audio"): "relate",
@@ -53,14 +52,14 @@ STAGE_ORDER = ["preprocess", "train_image_ae", "train_audio_ae", "cluster", "rel
 # Each file the tool may read (some only for some settings), and the stage that writes it.
 WRITTEN_BY = {**REQUIRED, paths.AUDIO_FEATURE_STATISTICS: "preprocess", paths.IMAGE_CLASSIFIER: "cluster",
               paths.AUDIO_CLASSIFIER: "cluster"}
-CLASSIFIERS = {"image": paths.IMAGE_CLASSIFIER, "audio": paths.AUDIO_CLASSIFIER}  # self-labelling, per sense
 # What reading a damaged or crafted piece raises: OSError (h5py, I/O), ValueError (np.load of an
 # object array with allow_pickle=False, JSON, CSV, Keras: "File not found" for a truncated .keras,
 # safe mode refusing a Lambda layer, an unknown class), zipfile.BadZipFile (a truncated .npz, a
 # bad CRC), zlib.error and EOFError (a truncated compressed member).
 UNREADABLE = (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError)
-# Keras also wraps any layer of a crafted config it cannot rebuild in a TypeError.
-UNREADABLE_MODEL = (*UNREADABLE, TypeError)
+# Keras also fails to rebuild a crafted or incomplete model with a TypeError (a layer it cannot
+# build), a KeyError (no config.json in the archive) or a RuntimeError (a layer the config lacks).
+UNREADABLE_MODEL = (*UNREADABLE, TypeError, KeyError, RuntimeError)
 
 
 ZONE_WORDS = {"both": "convergence zone (and divergent)", "convergence": "convergence zone",
@@ -72,16 +71,33 @@ class MissingLearner(RuntimeError):
 
 
 class UnreadableLearner(MissingLearner):
-    """A piece of the learner is there but cannot be read (truncated, corrupt or crafted); the
-    message names the file and what to run. A MissingLearner: there is no usable learner either way."""
+    """A piece of the learner is there but cannot be read (truncated, corrupt or crafted) or used
+    (an array, key or column missing, a wrong shape or type, a piece of another run); the message
+    names the file and what to run. A MissingLearner: there is no usable learner either way."""
+
+
+def restore_advice(stage: str) -> str:
+    return (f"Restore it with `dvc checkout --force {stage}` (or `dvc pull --force {stage}` if a DVC remote holds "
+            f"it), or train it again with `dvc repro {stage}` in the repository, or point --model at a folder "
+            "that has it")
+
+
+def unusable(root: Path, relative: Path, reason: str) -> UnreadableLearner:
+    """The error for a piece that was read but cannot be used (``reason``: one line)."""
+    path = Path(root) / relative
+    return UnreadableLearner(f"{path.resolve()}: not a usable piece of the trained learner ({reason}). "
+                             + restore_advice(WRITTEN_BY[Path(relative)]))
 
 
 def read_piece(root: Path, relative: Path, reader, errors: tuple[type[BaseException], ...] = UNREADABLE):
     """``reader(root / relative)``; what a damaged or crafted file raises (``errors``) becomes one
-    UnreadableLearner naming the file. Only the reading is guarded: other errors keep their traceback."""
+    UnreadableLearner naming the file, and so does a LearnerFileError (read, but not usable). Only
+    the reading is guarded: other errors keep their traceback."""
     path = Path(root) / relative
     try:
         return reader(path)
+    except LearnerFileError as error:
+        raise unusable(root, relative, str(error)) from error
     except errors as error:
         if path.suffix in (".keras", ".npz") and path.is_file() and not zipfile.is_zipfile(path):
             reason = "not a complete zip archive: truncated or corrupt"  # Keras would say "File not found"
@@ -89,11 +105,8 @@ def read_piece(root: Path, relative: Path, reader, errors: tuple[type[BaseExcept
             # One line, at most two sentences (Keras goes on with advice the tool cannot follow).
             reason = ". ".join(" ".join(f"{type(error).__name__}: {error}".split()).split(". ")[:2]).rstrip(".")
             reason = reason if len(reason) <= 300 else reason[:297] + "..."
-        stage = WRITTEN_BY[Path(relative)]
-        raise UnreadableLearner(
-            f"{path.resolve()}: cannot read this piece of the trained learner ({reason}). Restore it with "
-            f"`dvc checkout --force {stage}` (or `dvc pull --force {stage}` if a DVC remote holds it), or train "
-            f"it again with `dvc repro {stage}` in the repository, or point --model at a folder that has it") from error
+        raise UnreadableLearner(f"{path.resolve()}: cannot read this piece of the trained learner ({reason}). "
+                                + restore_advice(WRITTEN_BY[Path(relative)])) from error
 
 
 @dataclass(frozen=True)
@@ -116,13 +129,14 @@ class Recognition:
         return self.zone in ("convergence", "both")
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "partner_sense": OTHER[self.sense], "convergence": self.convergence}
+        return {**asdict(self), "partner_sense": SENSE_KINDS[self.sense].partner, "convergence": self.convergence}
 
     def describe(self) -> str:
         """One line, as ``digit-concepts recognise`` prints it."""
-        own = f"{self.sense} concept {self.concept}" + (f" (cluster {self.cluster})" if self.sense == "audio" else "")
+        kind = SENSE_KINDS[self.sense]
+        own = f"{self.sense} concept {self.concept}" + (f" (cluster {self.cluster})" if kind.shows_cluster else "")
         unlike = f"; UNFAMILIAR: unlike every train sample (familiarity {self.familiarity:.3f})" if self.unfamiliar else ""
-        return (f"{own}, confidence {self.confidence:.3f}; partner: {OTHER[self.sense]} concept {self.partner}, "
+        return (f"{own}, confidence {self.confidence:.3f}; partner: {kind.partner} concept {self.partner}, "
                 f"P(partner | concept) {self.p_partner_given_concept:.2f}; {ZONE_WORDS.get(self.zone, self.zone)}"
                 + unlike)
 
@@ -135,6 +149,16 @@ class Perception:
     errors: np.ndarray  # each sample's reconstruction error (what its autoencoder cannot give back)
     # Over image concepts, when a self-labelled classifier names the sense's samples (self_labelling.py).
     concept_log_posteriors: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Naming:
+    """What a batch of one sense's samples is named, before familiarity and zones."""
+
+    clusters: np.ndarray  # the cluster each sample fell in
+    concepts: np.ndarray  # the concept each is named
+    confidences: list[float]  # the calibrated posterior of that concept
+    partner_shares: np.ndarray  # (n, the partner sense's concepts): P(partner | concept)
 
 
 def predicted(model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
@@ -151,8 +175,119 @@ def missing_files(root: Path) -> list[Path]:
     return [path for path in REQUIRED if not (Path(root) / path).is_file()]
 
 
+# ----------------------------------------------------------------------------------- the senses
+
+
+class Sense:
+    """What the learner does differently for one sense: how a sample reaches its encoder, how it
+    is named, and where the partner sense's imagination of it starts. One per sense
+    (``ImageSense``, ``AudioSense``), holding its learner."""
+
+    name: str
+    partner: str  # the other sense
+    direction: str  # the brain module that translates this sense's codes into the partner's
+    classifier_file: Path  # the self-labelled classifier that names this sense's new samples
+    shows_cluster: bool  # a recognition line gives the cluster beside the concept
+
+    def __init__(self, learner: "Learner"):
+        self.learner = learner
+
+    def inputs(self, contents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """What the encoder reads, and what the decoder should give back."""
+        raise NotImplementedError
+
+    def calibrated_posteriors(self, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def named(self, perceived: Perception, batch_neighbours: int) -> Naming:
+        raise NotImplementedError
+
+    def imagined_from(self, codes: np.ndarray, image_from: str, named: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Where the partner sense's imagination starts: codes in its space, and its concept of
+        each (the brain module's translation, named by the partner's own clusters)."""
+        centres = predicted(self.learner.brain(self.direction), codes, 32)  # 32: predict's default batch
+        return centres, self.learner.clusters(self.partner, centres)
+
+
+class ImageSense(Sense):
+    name = "image"
+    partner = "audio"
+    direction = "image_to_audio"
+    classifier_file = paths.IMAGE_CLASSIFIER
+    shows_cluster = False  # an image's cluster is its concept
+
+    def inputs(self, contents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        pictures = np.stack(contents)
+        return pictures, pictures
+
+    def calibrated_posteriors(self, codes: np.ndarray) -> np.ndarray:
+        """Over image concepts: the concepts' Gaussians in code space."""
+        learner = self.learner
+        log_posteriors = clustering.gaussian_log_posteriors(codes, learner.gaussians["image_means"],
+                                                            learner.gaussians["image_covariances"], learner.sizes["image"])
+        return fusion.temper(log_posteriors, learner.temperatures["image"])
+
+    def named(self, perceived: Perception, batch_neighbours: int) -> Naming:
+        """An image's concept is its cluster: the self-labelled classifier's, else the codes' own."""
+        learner, taught = self.learner, perceived.concept_log_posteriors
+        if taught is not None:
+            clusters, posteriors = taught.argmax(axis=1), fusion.temper(taught, learner.temperatures["image"])
+        else:
+            clusters, posteriors = learner.clusters("image", perceived.codes), self.calibrated_posteriors(perceived.codes)
+        concepts = clusters.astype(np.int64)
+        confidences = [float(posterior[concept]) for posterior, concept in zip(posteriors, concepts)]
+        return Naming(clusters, concepts, confidences, relations.audio_given_image(learner.merged_counts)[concepts])
+
+
+class AudioSense(Sense):
+    name = "audio"
+    partner = "image"
+    direction = "audio_to_image"
+    classifier_file = paths.AUDIO_CLASSIFIER
+    shows_cluster = True  # many audio clusters merge into one concept
+
+    def inputs(self, contents: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return self.learner.audio_inputs(contents), self.learner.log_mels(contents)
+
+    def calibrated_posteriors(self, codes: np.ndarray) -> np.ndarray:
+        """Over audio clusters: the k-means posteriors."""
+        return fusion.temper(self.learner.models["audio"].log_posteriors(codes), self.learner.temperatures["audio"])
+
+    def named(self, perceived: Perception, batch_neighbours: int) -> Naming:
+        """A recording's concept is the image concept its cluster is merged into, or the one the
+        audio classifier names, or (a batch that adapts) the one its batch neighbours help name."""
+        learner, codes, taught = self.learner, perceived.codes, perceived.concept_log_posteriors
+        clusters, posteriors = learner.clusters("audio", codes), self.calibrated_posteriors(codes)
+        if batch_neighbours or taught is not None:
+            concepts = learner.adapted_audio_concepts(codes, batch_neighbours, taught).astype(np.int64)
+        else:
+            concepts = learner.audio_concept_of_cluster[clusters].astype(np.int64)
+        # The classifier's own probability where it names recordings, else the clusters' that merge into it.
+        confidences = [float(np.exp(taught[index, concept]) if taught is not None
+                             else posterior[learner.audio_concept_of_cluster == concept].sum())
+                       for index, (posterior, concept) in enumerate(zip(posteriors, concepts))]
+        return Naming(clusters, concepts, confidences, relations.image_given_audio(learner.merged_counts)[:, concepts].T)
+
+    def imagined_from(self, codes: np.ndarray, image_from: str, named: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """With ``image_from`` "concept", the mean of the image concept each recording is ``named``
+        (by default, the one its code is named alone)."""
+        if image_from != "concept":
+            return super().imagined_from(codes, image_from, named)
+        partners = (self.learner.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0) if named is None
+                    else np.asarray(named, dtype=np.int64))
+        return self.learner.gaussians["image_means"][partners].astype(np.float32), partners
+
+
+SENSE_KINDS: dict[str, type[Sense]] = {kind.name: kind for kind in (ImageSense, AudioSense)}
+
+
+# ----------------------------------------------------------------------------------- the learner
+
+
 class Learner:
-    """The fitted learner of a project folder (a repository after ``dvc repro``, or a copy)."""
+    """The fitted learner of a project folder (a repository after ``dvc repro``, or a copy). Every
+    piece is checked as it is read (``learner_files``): one that cannot be used is an
+    UnreadableLearner naming the file and the stage that writes it."""
 
     def __init__(self, root: Path, seed: int = 42):
         self.root, self.seed = Path(root), seed
@@ -163,54 +298,77 @@ class Learner:
                 f"no trained learner in {self.root.resolve()}: missing {', '.join(map(str, missing))}. "
                 f"Train it with `dvc repro {stage}` in the repository (or fetch it with `dvc pull {stage}` "
                 f"if a DVC remote holds it), or point --model at a folder that has it")
-        self.arrays = arrays = self._read(paths.LEARNER_ARRAYS, storage.read_npz)
-        settings = self._read(paths.LEARNER_SETTINGS, storage.read_json)
-        self.models = {sense: clustering.SenseModel.from_arrays(arrays, sense, settings[sense]["reduction"])
-                       for sense in ("image", "audio")}
+        # Sizes several pieces share (code sizes, numbers of clusters): read in stage order, so a
+        # piece that disagrees with an earlier stage's is the one named.
+        self.dimensions = dimensions = learner_files.Sizes()
+        self.settings = settings = self._read(paths.LEARNER_SETTINGS,
+                                              lambda path: learner_files.settings_file(path, dimensions))
+        fitted = self._read(paths.LEARNER_ARRAYS, lambda path: learner_files.fitted_concepts(path, settings, dimensions))
+        self.arrays, self.models, self.sizes = fitted.arrays, fitted.models, fitted.train_sizes
+        self.senses = {kind.name: kind(self) for kind in SENSE_KINDS.values()}
         # Self-labelling: classifiers taught the image concepts name new images and recordings (self_labelling.py).
-        self.named_by_classifier = {sense: bool(settings[sense].get("classifier", False)) for sense in CLASSIFIERS}
+        self.named_by_classifier = {sense: settings.of(sense).classifier for sense in SENSES}
         for sense, taught in self.named_by_classifier.items():
-            if taught and not (self.root / CLASSIFIERS[sense]).is_file():
-                raise MissingLearner(f"no trained learner in {self.root.resolve()}: missing {CLASSIFIERS[sense]}. "
+            classifier_file = self.senses[sense].classifier_file
+            if taught and not (self.root / classifier_file).is_file():
+                raise MissingLearner(f"no trained learner in {self.root.resolve()}: missing {classifier_file}. "
                                      "Train it with `dvc repro cluster` in the repository")
-        self.sizes = {sense: arrays[f"{sense}_train_sizes"] for sense in ("image", "audio")}
-        self.gaussians = self._read(paths.CLUSTER_MODELS, storage.read_npz)
-        self.counts = self._read(paths.COOCCURRENCE, pd.read_csv).drop(columns="image_concept").to_numpy()
+        self.gaussians = self._read(paths.CLUSTER_MODELS, lambda path: learner_files.concept_gaussians(path, dimensions))
+        self.counts = self._read(paths.COOCCURRENCE, lambda path: learner_files.cooccurrence_counts(path, dimensions))
         self.audio_concept_of_cluster = relations.merge_by_partner(self.counts)
         merged = np.zeros((self.counts.shape[0], self.counts.shape[0]), dtype=np.float64)
         np.add.at(merged.T, self.audio_concept_of_cluster, self.counts.T)
         self.merged_counts = merged  # image concept x merged audio concept
-        self.table = self._read(paths.CONCEPT_TABLE, pd.read_csv)
-        calibration = self._read(paths.CONVERGENCE_METRICS, storage.read_json)
-        self.temperatures = {"image": calibration["calibration_temperature_image"],
-                             "audio": calibration["calibration_temperature_audio"]}
-        self.audio_settings = audio.AudioSettings(**self._read(paths.AUDIO_SETTINGS, storage.read_json))
-        references = self._read(paths.FAMILIARITY, storage.read_npz)
-        self.familiarity = {sense: Familiarity.from_arrays(references, sense) for sense in ("image", "audio")}
         # The most batch neighbours a recording borrows from (the pipeline's adaptation.batch_neighbours).
-        self.batch_neighbours = int(self._read(paths.ADAPTATION_SETTINGS, storage.read_json)["batch_neighbours"])
+        self.batch_neighbours = self._read(paths.ADAPTATION_SETTINGS, learner_files.batch_neighbours)
+        self.table = self._read(paths.CONCEPT_TABLE, lambda path: learner_files.concept_table(path, dimensions))
+        self.temperatures = self._read(paths.CONVERGENCE_METRICS, learner_files.calibration_temperatures)
+        self.familiarity = self._read(paths.FAMILIARITY,
+                                      lambda path: learner_files.familiarity_references(path, dimensions))
+        self.audio_settings = self._read(paths.AUDIO_SETTINGS, learner_files.audio_settings)
         self.keras_models = {}
 
     def _read(self, relative: Path, reader, errors=UNREADABLE):
         return read_piece(self.root, relative, reader, errors)
 
+    def _model(self, key: str, relative: Path, load, widths):
+        """The Keras model at ``relative``, loaded once (``load(path)``); ``widths(model)`` lists
+        (size name, its size in the model, what shows it), each checked against the other pieces."""
+        if key not in self.keras_models:
+            def checked(path: Path):
+                model = load(path)
+                for size_name, size, shown_by in widths(model):
+                    self.dimensions.fix(size_name, size, f"{shown_by} of {relative.name}")
+                return model
+
+            self.keras_models[key] = self._read(relative, checked, UNREADABLE_MODEL)
+        return self.keras_models[key]
+
     # --- models, each loaded once, and only when needed ---
     def halves(self, sense: str):
-        if sense not in self.keras_models:
-            from digit_concepts.senses.autoencoders import load_halves
+        from digit_concepts.senses.autoencoders import load_halves
 
-            self.keras_models[sense] = self._read(paths.autoencoder_model(sense),
-                                                  lambda path: load_halves(path, self.seed), UNREADABLE_MODEL)
+        relative = paths.autoencoder_model(sense)
+        if sense not in self.keras_models:
+            encoder, decoder = self._model(sense, relative, lambda path: load_halves(path, self.seed), lambda halves: [])
+            # The autoencoder comes before the cluster stage: codes of another size mean that the
+            # learner's arrays were made from another autoencoder.
+            try:
+                for size, shown_by in ((learner_files.width(encoder, "outputs"), "the encoder's output"),
+                                       (learner_files.width(decoder, "inputs"), "the decoder's input")):
+                    self.dimensions.fix(f"{sense} code size", size, f"{shown_by} in {relative}")
+            except LearnerFileError as error:
+                del self.keras_models[sense]
+                raise unusable(self.root, paths.LEARNER_ARRAYS, str(error)) from error
         return self.keras_models[sense]
 
     def classifier(self, sense: str = "image"):
-        """The self-labelled classifier that names the sense's new samples."""
-        if f"{sense}_classifier" not in self.keras_models:
-            from digit_concepts.concepts.self_labelling import load_classifier
+        """The self-labelled classifier that names the sense's new samples (over the image concepts)."""
+        from digit_concepts.concepts.self_labelling import load_classifier
 
-            self.keras_models[f"{sense}_classifier"] = self._read(
-                CLASSIFIERS[sense], lambda path: load_classifier(path, self.seed), UNREADABLE_MODEL)
-        return self.keras_models[f"{sense}_classifier"]
+        return self._model(f"{sense}_classifier", self.senses[sense].classifier_file,
+                           lambda path: load_classifier(path, self.seed),
+                           lambda model: [("image clusters", learner_files.width(model, "outputs"), "the output")])
 
     def taught(self, sense: str, perceived: Perception, inputs: np.ndarray) -> Perception:
         """``perceived`` with the image-concept log posteriors of the sense's classifier, if it has one."""
@@ -222,12 +380,12 @@ class Learner:
                                                                                      1024)))
 
     def brain(self, direction: str):
-        if direction not in self.keras_models:
-            from digit_concepts.crossmodal.brain import load_map
+        from digit_concepts.crossmodal.brain import load_map
 
-            self.keras_models[direction] = self._read(paths.brain_model(direction),
-                                                      lambda path: load_map(path, self.seed), UNREADABLE_MODEL)
-        return self.keras_models[direction]
+        source, target = direction.split("_to_")
+        return self._model(direction, paths.brain_model(direction), lambda path: load_map(path, self.seed),
+                           lambda model: [(f"{source} code size", learner_files.width(model, "inputs"), "the input"),
+                                          (f"{target} code size", learner_files.width(model, "outputs"), "the output")])
 
     # --- perception ---
     def audio_inputs(self, signals: list[np.ndarray]) -> np.ndarray:
@@ -238,7 +396,8 @@ class Learner:
         statistics_file = self.root / paths.AUDIO_FEATURE_STATISTICS
         if not statistics_file.is_file():
             raise MissingLearner(f"missing {paths.AUDIO_FEATURE_STATISTICS}: run `dvc repro preprocess`")
-        return audio.inputs_of(signals, settings, self._read(paths.AUDIO_FEATURE_STATISTICS, storage.read_npz))
+        return audio.inputs_of(signals, settings, self._read(paths.AUDIO_FEATURE_STATISTICS,
+                                                             learner_files.feature_statistics))
 
     def log_mels(self, signals: list[np.ndarray]) -> np.ndarray:
         """Normalised log-mels (n, n_mels, frames), made as ``preprocess`` makes FSDD's (trimmed,
@@ -248,11 +407,8 @@ class Learner:
     def perceive(self, sense: str, contents: list[np.ndarray]) -> Perception:
         """One sense's samples, in one batch: pictures as ``user_files.read_image`` gives them,
         recordings as ``user_files.read_audio`` does."""
-        if sense == "image":
-            pictures = np.stack(contents)
-            return self.taught(sense, self.perception(sense, pictures, pictures), pictures)
-        inputs = self.audio_inputs(contents)
-        return self.taught(sense, self.perception(sense, inputs, self.log_mels(contents)), inputs)
+        samples, targets = self.senses[sense].inputs(contents)
+        return self.taught(sense, self.perception(sense, samples, targets), samples)
 
     def perception(self, sense: str, samples: np.ndarray, targets: np.ndarray) -> Perception:
         """What the encoder reads (``samples``) and what the decoder should give back (``targets``:
@@ -273,12 +429,7 @@ class Learner:
 
     def calibrated_posteriors(self, sense: str, codes: np.ndarray) -> np.ndarray:
         """Over image concepts (image) or audio clusters (audio), softened by the sense's temperature."""
-        if sense == "image":
-            log_posteriors = clustering.gaussian_log_posteriors(codes, self.gaussians["image_means"],
-                                                                self.gaussians["image_covariances"], self.sizes["image"])
-        else:
-            log_posteriors = self.models["audio"].log_posteriors(codes)
-        return fusion.temper(log_posteriors, self.temperatures[sense])
+        return self.senses[sense].calibrated_posteriors(codes)
 
     def adapted_audio_concepts(self, codes: np.ndarray, batch_neighbours: int,
                                taught_log_posteriors: np.ndarray | None = None) -> np.ndarray:
@@ -297,36 +448,17 @@ class Learner:
     def recognise(self, sense: str, perceived: Perception, batch_neighbours: int = 0) -> list[Recognition]:
         """What the learner makes of each sample; recordings given together adapt to their voice
         when ``batch_neighbours`` > 0 (the concept may then differ from the cluster's own)."""
-        codes = perceived.codes
         reference = self.familiarity[sense]
-        familiarities = reference.of(codes, perceived.errors)
-        taught = perceived.concept_log_posteriors  # over image concepts, from a self-labelled classifier
-        if sense == "image" and taught is not None:
-            clusters = taught.argmax(axis=1)
-            posteriors = fusion.temper(taught, self.temperatures[sense])
-        else:
-            clusters = self.clusters(sense, codes)
-            posteriors = self.calibrated_posteriors(sense, codes)
-        adapted = None
-        if sense == "audio" and (batch_neighbours or taught is not None):
-            adapted = self.adapted_audio_concepts(codes, batch_neighbours, taught)
+        familiarities = reference.of(perceived.codes, perceived.errors)
+        naming = self.senses[sense].named(perceived, batch_neighbours)
         results = []
-        for index, (cluster, posterior, familiar) in enumerate(zip(clusters, posteriors, familiarities)):
-            if sense == "image":
-                concept = int(cluster)
-                confidence = float(posterior[concept])
-                shares = relations.audio_given_image(self.merged_counts)[concept]
-            else:
-                concept = int(self.audio_concept_of_cluster[cluster] if adapted is None else adapted[index])
-                # The classifier's own probability where it names recordings, else the clusters' that merge into it.
-                confidence = float(np.exp(taught[index, concept]) if taught is not None
-                                   else posterior[self.audio_concept_of_cluster == concept].sum())
-                shares = relations.image_given_audio(self.merged_counts)[:, concept]
+        for cluster, concept, confidence, shares, familiar in zip(naming.clusters, naming.concepts, naming.confidences,
+                                                                  naming.partner_shares, familiarities):
             partner = int(shares.argmax())
             row = self.table[(self.table["sense"] == sense) & (self.table["concept"] == int(cluster))]
             zone = str(row["zone"].iloc[0]) if len(row) else "none"
             lowered = confidence * min(1.0, float(familiar) / reference.flagged_share)
-            results.append(Recognition(sense, concept, int(cluster), lowered, partner, float(shares[partner]), zone,
+            results.append(Recognition(sense, int(concept), int(cluster), lowered, partner, float(shares[partner]), zone,
                                        float(familiar), bool(reference.unfamiliar(familiar)), confidence))
         return results
 
@@ -340,20 +472,14 @@ class Learner:
         alone); the others vary it within that concept's Gaussian in code space."""
         if image_from not in IMAGINATION_ROUTES:
             raise ValueError(f"image_from must be one of {', '.join(IMAGINATION_ROUTES)}, got {image_from!r}")
-        target = OTHER[sense]
-        if sense == "audio" and image_from == "concept":
-            partners = (self.adapted_audio_concepts(np.asarray(codes, dtype=np.float32), 0) if named is None
-                        else np.asarray(named, dtype=np.int64))
-            centres = self.gaussians["image_means"][partners].astype(np.float32)
-        else:
-            centres = predicted(self.brain(DIRECTIONS[sense]), codes, 32)  # 32: predict's default batch
-            partners = self.clusters(target, centres)
-        covariances = self.gaussians[f"{target}_covariances"]
+        own = self.senses[sense]
+        centres, partners = own.imagined_from(codes, image_from, named)
+        covariances = self.gaussians[f"{own.partner}_covariances"]
         rng = np.random.default_rng(self.seed)
         drawn = [sample_concepts(code[None], covariances[[partner]], np.array([0]), samples - 1, temperature, rng)[0]
                  if samples > 1 else np.zeros((0, code.size), np.float32) for code, partner in zip(centres, partners)]
         all_codes = np.stack([np.concatenate([code[None], extra]) for code, extra in zip(centres, drawn)])
-        _, decoder = self.halves(target)
+        _, decoder = self.halves(own.partner)
         flat = predicted(decoder, all_codes.reshape(-1, all_codes.shape[-1]), 1024)
         return flat.reshape(all_codes.shape[:2] + flat.shape[1:])
 

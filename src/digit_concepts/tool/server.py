@@ -16,26 +16,35 @@ the answer into what the page shows). Safe by default:
   URL in what was read at start-up;
 - the learner is loaded once, and every call into it runs on one worker thread (TensorFlow
   models are not guaranteed safe under concurrent predict), so concurrent requests queue there;
-- the page loads nothing from the network, and its Content-Security-Policy forbids it to.
+- the page loads nothing from the network, and its Content-Security-Policy forbids it to;
+- a connection past ``Limits.connections`` is answered 503 and closed at once, before it can hold
+  a file descriptor; a request must arrive whole, headers and body, within
+  ``Limits.request_seconds`` of its connection opening (or of its first bytes), else the
+  connection is closed (408); headers still incomplete past ``Limits.header_bytes`` are refused
+  (400), an idle connection closes after ``Limits.keep_alive_seconds``. Each refusal is one warning line.
+  uvicorn has no header or body timeout of its own: ``GuardedH11Protocol`` adds them.
 """
 
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib.resources
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import h11
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from digit_concepts.tool import try_it_page
 from digit_concepts.tool.learner import Learner
@@ -58,6 +67,11 @@ class Limits:
     upload_bytes: int = 4 * 1024 * 1024  # a 10 s WAV at 44.1 kHz in stereo is 1.8 MB
     recording_seconds: float = 10.0  # a spoken digit takes about 1 s; FSDD's longest, 2.3 s
     picture_pixels: int = 4_000_000  # the page's canvas sends well under 1,000,000
+    # One person's browser opens about 6; every answer queues on one worker thread anyway.
+    connections: int = 64
+    request_seconds: float = 30.0  # headers and body of one request; the page's own take under 1 s on a LAN
+    keep_alive_seconds: int = 5  # an idle connection between requests (uvicorn's default)
+    header_bytes: int = 16 * 1024  # request line and headers still incomplete (h11's default; a browser sends under 2 KB)
 
 
 class UploadTooLarge(Exception):
@@ -151,6 +165,8 @@ class Page:
                                          self.limits.picture_pixels, self.image_from)
             concept = found.pop("examples_of")
             return JSONResponse({**found, "examples": f"/examples/{concept}.png" if concept in self.examples else None})
+        except ClientDisconnect:  # gone, or closed by the request deadline (GuardedH11Protocol): nobody to answer
+            return refusal(408, "the upload did not arrive whole")
         except UploadTooLarge:
             return refusal(413, f"the upload is too large (more than {self.limits.upload_bytes / 2 ** 20:g} MB)")
         except BadRequest as error:
@@ -243,10 +259,95 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, reuse_port=False)
 
 
-def uvicorn_server(app: Starlette):
+REFUSAL = ("HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {length}\r\n"
+           "connection: close\r\n\r\n{text}")
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with the two guards it lacks: at most ``limits.connections``
+    open connections (one more is answered 503 and closed at once, so that a flood of idle
+    connections cannot exhaust the file descriptors), and a deadline for each request to arrive
+    whole, headers and body, from the connection's opening or the request's first bytes (a client
+    that sends slowly or not at all is closed: 408 if its headers never came, else the app sees the
+    client leave). Each refusal is one warning line."""
+
+    def __init__(self, config, server_state, app_state, _loop=None, limits: Limits = Limits()):
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def who(self) -> str:
+        return "%s:%d" % self.client[:2] if self.client else "a client"
+
+    def refuse(self, status: str, text: str) -> None:
+        """A raw answer (no request may have been parsed yet), then close."""
+        self.transport.write(REFUSAL.format(status=status, length=len(text), text=text).encode())
+        self.transport.close()
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.connections:
+            self.logger.warning("refused a connection from %s: %d are open, the most the page serves at once",
+                                self.who(), self.limits.connections)
+            self.refuse("503 Service Unavailable", "too many connections; try again\n")
+            return
+        self.start_deadline()
+
+    def start_deadline(self) -> None:
+        self.stop_deadline()
+        self.deadline = self.loop.call_later(self.limits.request_seconds, self.too_slow)
+
+    def stop_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def too_slow(self) -> None:
+        self.deadline = None
+        if self.transport.is_closing():
+            return
+        self.logger.warning("closed the connection from %s: its request did not arrive whole within %g s",
+                            self.who(), self.limits.request_seconds)
+        if self.conn.their_state is h11.IDLE:  # no request yet: nothing of the app's to interrupt
+            self.refuse("408 Request Timeout", "the request did not arrive in time\n")
+        else:  # the app is reading the body: it sees the client leave
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        # The next request on a kept-alive connection starts its own deadline with its first bytes
+        # (until then, uvicorn's keep-alive timeout closes an idle connection).
+        if self.deadline is None and self.conn.their_state is not h11.DONE:
+            self.start_deadline()
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is h11.DONE:  # the request arrived whole: the app may take its time
+            self.stop_deadline()
+
+    def connection_lost(self, exc) -> None:
+        self.stop_deadline()
+        super().connection_lost(exc)
+
+
+def uvicorn_config(app: Starlette, limits: Limits = Limits()):
+    """How uvicorn serves ``app``: HTTP/1.1 through ``GuardedH11Protocol``, with ``limits``."""
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                          http=functools.partial(GuardedH11Protocol, limits=limits),
+                          # uvicorn counts the asking connection too: one more than the guard's cap,
+                          # so that both refuse past the same number (its 503: "Exceeded concurrency limit").
+                          limit_concurrency=limits.connections + 1,
+                          timeout_keep_alive=limits.keep_alive_seconds,
+                          h11_max_incomplete_event_size=limits.header_bytes,
+                          timeout_graceful_shutdown=5)  # Ctrl+C does not wait on open connections
+
+
+def uvicorn_server(app: Starlette, limits: Limits = Limits()):
+    import uvicorn
+
+    return uvicorn.Server(uvicorn_config(app, limits))
 
 
 def url_of(sock: socket.socket) -> str:
@@ -254,20 +355,20 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
 
-def serve(app: Starlette, sock: socket.socket) -> None:
+def serve(app: Starlette, sock: socket.socket, limits: Limits = Limits()) -> None:
     """Serve until interrupted (Ctrl+C, or SIGTERM), then return."""
     try:
-        uvicorn_server(app).run(sockets=[sock])
+        uvicorn_server(app, limits).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down cleanly first, then raises it again
         pass
 
 
 @contextlib.contextmanager
-def serving(app: Starlette, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serving(app: Starlette, host: str = "127.0.0.1", port: int = 0, limits: Limits = Limits()) -> Iterator[str]:
     """Serve ``app`` from a thread of this process while the block runs; yield its base URL (for
     tests and benchmarks: a free port by default)."""
     sock = listening_socket(host, port)
-    server = uvicorn_server(app)
+    server = uvicorn_server(app, limits)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
