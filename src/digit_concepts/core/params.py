@@ -33,7 +33,10 @@ ImaginationRoute = Literal["brain", "concept"]  # how a recording becomes an ima
 VoiceCountSelection = Literal["none", "fixed", "bic"]
 Speaker = Literal["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
-# The choices as tuples, for the code that lists or indexes them (command-line choices, seeds).
+# The choices as tuples, for the code that lists or indexes them (command-line choices, seeds,
+# learner.json's checks).
+CLUSTER_ALGORITHMS = get_args(ClusterAlgorithm)
+REDUCTIONS = get_args(Reduction)
 AUDIO_FEATURES = get_args(AudioFeature)
 IMAGINATION_ROUTES = get_args(ImaginationRoute)
 SPEAKERS = get_args(Speaker)
