@@ -11,7 +11,8 @@ import pandas as pd
 from digit_concepts.senses import audio, autoencoders
 from digit_concepts.reporting import figures, html_report
 from digit_concepts.core import paths, storage
-from digit_concepts.core.params import ConvergenceSettings, Params
+from digit_concepts.core.params import Params
+from digit_concepts.core.sense import AUDIO, IMAGE, SENSES, SplitArrays
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts import voices
 
@@ -19,9 +20,17 @@ EXAMPLES = 10  # columns of reconstruction and cross-modal figures, and cross-mo
 SOUNDS_PER_CONCEPT = 2
 IMAGE_LATENT_POINTS = 2000  # test images; t-SNE of more would take over ~30 s on one core
 AUDIO_LATENT_TRAIN_POINTS = 700  # beside all test recordings, so speakers' clusters show
-SENSES = ("image", "audio")
-KIND = {"image": "image", "audio": "spectrogram"}
-SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what each sense shows
+KIND = {"image": "image", "audio": "spectrogram"}  # sense name -> the kind of picture its samples are
+
+
+def read_assignments() -> dict[str, np.ndarray]:
+    """The cluster stage's concepts and those of the audio-alone reference, in one mapping."""
+    return {**storage.read_npz(paths.CLUSTER_ASSIGNMENTS), **storage.read_npz(paths.AUDIO_ALONE)}
+
+
+def read_test_samples() -> dict[str, np.ndarray]:
+    """What each sense shows (images, log-mels) of its test split, by sense name."""
+    return {sense.name: storage.read_npz(sense.shown)["test"] for sense in SENSES}
 
 
 def inside(folder: Path, target: Path) -> Path:
@@ -31,38 +40,40 @@ def inside(folder: Path, target: Path) -> Path:
 
 def reconstruction_figures(codes: dict, test_samples: dict, seed: int, clock: "Clock"):
     for sense in SENSES:
-        test = test_samples[sense]
+        test, name = test_samples[sense.name], sense.name
         chosen = figures.subsample(len(test), EXAMPLES, seed)
-        _, decoder = autoencoders.load_halves(paths.autoencoder_model(sense), seed)
+        _, decoder = autoencoders.load_halves(paths.autoencoder_model(name), seed)
         # A direct call, not predict(): ten samples need no tf.data pipeline (and its log noise).
-        rebuilt = np.asarray(decoder(codes[f"{sense}_test"][chosen], training=False))
-        rows = [("test", test[chosen], KIND[sense]), ("reconstructed", rebuilt, KIND[sense])]
+        rebuilt = np.asarray(decoder(SplitArrays(codes).of(sense, "test")[chosen], training=False))
+        rows = [("test", test[chosen], KIND[name]), ("reconstructed", rebuilt, KIND[name])]
         labels = [f"#{index}" for index in chosen]
-        yield (f"{sense}_reconstructions", f"{sense} autoencoder: test samples and their reconstructions",
-               figures.sample_rows(rows, f"{sense} reconstructions (test split)", labels))
-        clock(f"{sense} reconstructions drawn")
+        yield (f"{name}_reconstructions", f"{name} autoencoder: test samples and their reconstructions",
+               figures.sample_rows(rows, f"{name} reconstructions (test split)", labels))
+        clock(f"{name} reconstructions drawn")
 
 
 def training_figure():
-    losses = {sense: {split: pd.read_csv(paths.training_loss_log(sense, split), sep="\t") for split in ("train", "eval")}
-              for sense in SENSES}
+    losses = {sense.name: {split: pd.read_csv(paths.training_loss_log(sense.name, split), sep="\t")
+                           for split in ("train", "eval")} for sense in SENSES}
     yield "training_curves", "autoencoder training loss per epoch (eval = validation split)", figures.training_curves(losses)
 
 
 def latent_points(codes: dict, assignments: dict, seed: int) -> dict:
     """Per sense: (codes, clusters, digits, description) of the points each t-SNE map shows."""
-    chosen = figures.subsample(len(codes["image_test"]), IMAGE_LATENT_POINTS, seed)
-    points = {"image": (codes["image_test"][chosen], assignments["image_test"][chosen],
-                        scoring.load_digits("image", "test")[chosen], f"{len(chosen)} test images")}
-    train = figures.subsample(len(codes["audio_train"]), AUDIO_LATENT_TRAIN_POINTS, seed)
+    codes, assignments = SplitArrays(codes), SplitArrays(assignments)
+    chosen = figures.subsample(len(codes.of(IMAGE, "test")), IMAGE_LATENT_POINTS, seed)
+    points = {IMAGE.name: (codes.of(IMAGE, "test")[chosen], assignments.of(IMAGE, "test")[chosen],
+                           scoring.load_digits(IMAGE.name, "test")[chosen], f"{len(chosen)} test images")}
+    train = figures.subsample(len(codes.of(AUDIO, "train")), AUDIO_LATENT_TRAIN_POINTS, seed)
 
     def test_and_train(test: np.ndarray, whole_train: np.ndarray) -> np.ndarray:
         return np.concatenate([test, whole_train[train]])
 
-    points["audio"] = (test_and_train(codes["audio_test"], codes["audio_train"]),
-                       test_and_train(assignments["audio_test"], assignments["audio_train"]),
-                       test_and_train(scoring.load_digits("audio", "test"), scoring.load_digits("audio", "train")),
-                       f"all {len(codes['audio_test'])} test and {len(train)} train recordings")
+    points[AUDIO.name] = (test_and_train(codes.of(AUDIO, "test"), codes.of(AUDIO, "train")),
+                          test_and_train(assignments.of(AUDIO, "test"), assignments.of(AUDIO, "train")),
+                          test_and_train(scoring.load_digits(AUDIO.name, "test"),
+                                         scoring.load_digits(AUDIO.name, "train")),
+                          f"all {len(codes.of(AUDIO, 'test'))} test and {len(train)} train recordings")
     return points
 
 
@@ -74,10 +85,10 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
                figures.latent_scatter(embedding, clusters, digits, f"{sense} latent space, t-SNE of {what}"))
     # Audio alone: the same recordings, each voice found centred (none found: the codes as they are).
     voice_count = int(assignments["audio_voice_train"].max()) + 1
-    centred = dict(zip(("audio_train", "audio_test"), voices.centred_codes(
-        codes["audio_train"], codes["audio_test"], assignments["audio_voice_train"], assignments["audio_voice_test"],
-        voice_count)))
-    alone = {f"audio_{split}": assignments[f"audio_alone_{split}"] for split in ("train", "test")}
+    centred = dict(zip((AUDIO.key("train"), AUDIO.key("test")), voices.centred_codes(
+        SplitArrays(codes).of(AUDIO, "train"), SplitArrays(codes).of(AUDIO, "test"), assignments["audio_voice_train"],
+        assignments["audio_voice_test"], voice_count)))
+    alone = {AUDIO.key("train"): assignments["audio_alone_train"], AUDIO.key("test"): assignments["audio_alone_test"]}
     centred_codes, concepts, digits, what = latent_points({**codes, **centred}, {**assignments, **alone}, seed)["audio"]
     embedding = figures.embed_2d(centred_codes, seed)
     clock(f"t-SNE map of audio codes for audio alone ({what})")
@@ -87,16 +98,17 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
            figures.latent_scatter(embedding, concepts, digits, f"audio alone: {codes_shown}, t-SNE of {what}"))
 
 
-def relation_figures(convergence: ConvergenceSettings):
+def relation_figures(params: Params):
     counts = pd.read_csv(paths.COOCCURRENCE, index_col="image_concept")
     counts.columns = counts.columns.astype(str)
     yield ("cooccurrence", "train co-occurrence of image and audio concepts",
            figures.cooccurrence_heatmap(counts, pd.read_csv(paths.ONE_TO_ONE)))
     yield ("one_to_many", "one-to-many: audio partners of each image concept",
            figures.partner_shares(counts, pd.read_csv(paths.ONE_TO_MANY)))
+    thresholds = params.convergence
     concepts = pd.read_csv(paths.CONCEPT_TABLE)
     yield ("zones", "convergence and divergence zones",
-           figures.zone_chart(concepts, convergence.max_entropy_bits, convergence.min_strength))
+           figures.zone_chart(concepts, thresholds.max_entropy_bits, thresholds.min_strength))
     attention = storage.read_npz(paths.ATTENTION)
     yield ("attention", "modality attention: mean weight of each sense per fused concept",
            figures.attention_chart(attention["image_weight"], attention["audio_weight"], attention["fused_concept"]))
@@ -159,6 +171,22 @@ class Clock:
         print(f"{self.stage}: {message} ({time.monotonic() - self.start:.1f} s)", flush=True)
 
 
+def write_page(folder: Path, page: html_report.Page, clock: Clock) -> Path:
+    """The report page, written into ``folder`` (a stand-in for plots/), every link checked."""
+    target = inside(folder, paths.REPORT_PAGE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html_report.render(page))
+    problems = html_report.missing_files(target)
+    if problems:
+        raise ValueError(f"{paths.REPORT_PAGE}: broken links: {', '.join(problems)}")
+    clock(f"report written ({len(page.links())} linked files)")
+    return target
+
+
+def summary(drawn: list, sounds: list) -> str:
+    return f"{len(drawn)} figures, {len(sounds)} sounds, report at {paths.REPORT_PAGE}"
+
+
 def draw(*, folder: Path, params: Params, codes: dict, assignments: dict, generated: dict, test_samples: dict,
          clock: Clock) -> list[tuple[str, str]]:
     """Every figure, saved as PNG into ``folder`` (a stand-in for plots/); returns (caption, link
@@ -166,7 +194,7 @@ def draw(*, folder: Path, params: Params, codes: dict, assignments: dict, genera
     seed = params.seed
     drawn = []
     for section in (reconstruction_figures(codes, test_samples, seed, clock), training_figure(),
-                    latent_figures(codes, assignments, seed, clock), relation_figures(params.convergence),
+                    latent_figures(codes, assignments, seed, clock), relation_figures(params),
                     generation_figures(generated)):
         for name, caption, figure in section:
             figures.save(figure, inside(folder, paths.figure_file(name)))
