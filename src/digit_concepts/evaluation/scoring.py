@@ -1,5 +1,8 @@
 """Scoring against the digit labels: the only module besides ``episodes`` that reads them."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -7,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 
 from digit_concepts.core import paths, storage
 from digit_concepts.core.evidence import INTERVAL_SUFFIX, Bootstrap
+from digit_concepts.core.sense import IMAGE, SENSES, SPLITS, Sense, SplitArrays
 
 METADATA = {"image": paths.IMAGE_METADATA, "audio": paths.AUDIO_METADATA}
 
@@ -24,6 +28,27 @@ def load_digits(sense: str, split: str) -> np.ndarray:
 def load_speakers(split: str) -> np.ndarray:
     """Speaker of each recording of a split, in sample order (to score the voices found, only)."""
     return _metadata_column("audio", split, "speaker")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The labels a stage scores with, read once at its edge (``Labels.read``): each sense's
+    digits and each recording's speaker, per split (scoring only: no decision reads them)."""
+
+    digits: Mapping[str, Mapping[str, np.ndarray]]  # sense name -> split -> digit of each sample
+    speakers: Mapping[str, np.ndarray]  # split -> speaker of each recording
+
+    @classmethod
+    def read(cls) -> "Labels":
+        return cls({sense.name: {split: load_digits(sense.name, split) for split in SPLITS} for sense in SENSES},
+                   {split: load_speakers(split) for split in SPLITS})
+
+    def of(self, sense: Sense, split: str) -> np.ndarray:
+        return self.digits[sense.name][split]
+
+    def of_episodes(self, streams: SplitArrays, split: str) -> np.ndarray:
+        """Digit of each episode's image (the digit the episode is about)."""
+        return self.of(IMAGE, split)[streams.episode_index(IMAGE, split)]
 
 
 def adjusted_rand(truth: np.ndarray, assignments: np.ndarray) -> float:
@@ -121,7 +146,7 @@ def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.nda
 def episode_digits(split: str) -> np.ndarray:
     """Digit of each episode's image (the digit the episode is about)."""
     streams = storage.read_npz(paths.EPISODES)
-    return load_digits("image", split)[streams[f"{split}_image_index"]]
+    return load_digits(IMAGE.name, split)[SplitArrays(streams).episode_index(IMAGE, split)]
 
 
 def coherent(predicted_digits: np.ndarray, source_digits: np.ndarray) -> np.ndarray:

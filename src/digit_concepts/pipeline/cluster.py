@@ -5,35 +5,40 @@ chosen by how well they fit the audio clusters over the train episodes (label-fr
 takes the path a new sample takes (``SenseModel.place``); labels only score the result.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from digit_concepts.concepts import clustering, self_labelling, voices
-from digit_concepts.crossmodal import relations
-from digit_concepts.evaluation import scoring
-from digit_concepts.concepts.adaptation import recording_features
+from digit_concepts.core import paths, storage
 from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.sense import AUDIO, IMAGE, Sense, SplitArrays
+from digit_concepts.crossmodal import relations
+from digit_concepts.evaluation import scoring, transfer_proxies
+from digit_concepts.evaluation.scoring import Labels
+from digit_concepts.concepts.adaptation import recording_features
+from digit_concepts.senses import autoencoders
 
-SENSES = ("audio", "image")  # audio first: the image concepts are chosen by their fit to it
+NO_CLASSIFIER = {"epochs": 0}  # the naming settings of a sense whose concepts name its new samples
 
 
-@dataclass
+@dataclass(frozen=True)
 class Concepts:
     """Everything the cluster stage writes, as arrays and tables (the stage only writes them)."""
 
-    assignments: dict = field(default_factory=dict)  # per split and sense: concepts and log posteriors
-    audio_alone: dict = field(default_factory=dict)  # the audio-alone reference (scored only)
-    learner: dict = field(default_factory=dict)  # what the tool needs to place a new sample as a test one
-    learner_settings: dict = field(default_factory=dict)
-    gaussians: dict = field(default_factory=dict)  # each concept's Gaussian in code space
-    metrics: dict = field(default_factory=dict)
-    trials: list = field(default_factory=list)  # (space, k, score) of every k tried
-    image_classifier: object = None  # the self-labelled classifier that names new images (None: the codes do)
-    image_views: dict = field(default_factory=dict)  # the transfer proxies' image concepts, f"{split}_{view}"
-    audio_classifier: object = None  # the classifier taught the image concepts that names new recordings (None: off)
-    audio_views: dict = field(default_factory=dict)  # its log posteriors of the audio proxies, f"audio_{split}_{shift}"
+    assignments: dict  # per split and sense: concepts and log posteriors
+    audio_alone: dict  # the audio-alone reference (scored only)
+    learner: dict  # what the tool needs to place a new sample as a test one
+    learner_settings: dict
+    gaussians: dict  # each concept's Gaussian in code space
+    metrics: dict
+    trials: list  # (space, k, score) of every k tried
+    image_classifier: object  # the self-labelled classifier that names new images (None: the codes do)
+    image_views: dict  # the transfer proxies' image concepts, keyed by ``sense.view_key``
+    audio_classifier: object  # the classifier taught the image concepts that names new recordings (None: off)
+    audio_views: dict  # its log posteriors of the audio proxies, ``AUDIO.key(view_key(split, shift))``
 
     def choice_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.trials, columns=["space", "k", "score"])
@@ -43,8 +48,8 @@ class Concepts:
 class ImageNaming:
     """What names new images. With ``settings['epochs']`` > 0, a classifier taught the train
     digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test)
-    and of ``views`` (the transfer proxies: f"{split}_{view}" -> images); otherwise the concepts'
-    own path names their codes (``views``: f"{split}_{view}" -> codes)."""
+    and of ``views`` (the transfer proxies, keyed by ``view_key(split, view)`` -> images);
+    otherwise the concepts' own path names their codes (``views``: the same keys -> codes)."""
 
     images: dict
     views: dict
@@ -61,8 +66,8 @@ class AudioNaming:
     """What names new recordings. With ``settings['epochs']`` > 0, a classifier taught each train
     recording's partner image concepts (``self_labelling.train_audio_classifier``) reads the audio
     autoencoder's inputs (``recordings``: train, train_views, validation, test; ``heard``: the audio
-    transfer proxies' inputs, f"{split}_{shift}"); otherwise the audio clusters are carried through
-    the co-occurrence (relate)."""
+    transfer proxies' inputs, keyed by ``view_key(split, shift)``); otherwise the audio clusters
+    are carried through the co-occurrence (relate)."""
 
     recordings: dict
     heard: dict
@@ -73,53 +78,214 @@ class AudioNaming:
         return self.settings["epochs"] > 0
 
 
-def taught_audio(found: Concepts, image_train_concepts: np.ndarray, concepts: int, streams: dict,
-                 naming: AudioNaming, seed: int) -> None:
+def read_image_naming(params: dict) -> ImageNaming:
+    """What names new images, read: the self-labelled classifier reads pixels (the splits' and the
+    transfer proxies'); without it, the concepts' own path reads the image encoder's codes."""
+    settings = params["cluster"]["self_labelling"]
+    images = storage.read_npz(paths.IMAGES)
+    views = transfer_proxies.drawn_image_views(images, params["seed"])
+    if settings["epochs"] > 0:
+        return ImageNaming(images, views, settings, params["image_ae"]["augmentation"])
+    encoder, _ = autoencoders.load_halves(paths.autoencoder_model(IMAGE.name), params["seed"])
+    return ImageNaming({}, {name: encoder.predict(drawn, batch_size=1024, verbose=0)
+                            for name, drawn in views.items()}, settings, {})
+
+
+def read_audio_naming(params: dict) -> AudioNaming:
+    """What names new recordings, read: the classifier taught the image concepts reads the audio
+    autoencoder's inputs (the splits', its train views, and the recordings heard differently)."""
+    settings = params["cluster"]["audio_self_labelling"]
+    if settings["epochs"] == 0:
+        return AudioNaming({}, {}, settings)
+    return AudioNaming(storage.read_npz(paths.AUDIO_FEATURES), storage.read_npz(paths.AUDIO_SHIFTS), settings)
+
+
+@dataclass(frozen=True)
+class SenseConcepts:
+    """One sense's concepts found in its train codes, test and validation placed as new samples."""
+
+    sense: Sense
+    clusters: clustering.SenseClusters
+    validation_log_posteriors: np.ndarray
+
+    @property
+    def n_clusters(self) -> int:
+        return self.clusters.train_posteriors.shape[1]
+
+    def assignments(self) -> dict[str, np.ndarray]:
+        """Concepts per split; log posteriors (float32), so that convergence can still soften them."""
+        return {self.sense.key("train"): self.clusters.train_assignments,
+                self.sense.key("test"): self.clusters.test_assignments,
+                self.sense.key("validation"): self.validation_log_posteriors.argmax(axis=1),
+                self.sense.log_posteriors_key("validation"): self.validation_log_posteriors.astype(np.float32),
+                self.sense.log_posteriors_key("test"): self.clusters.test_log_posteriors.astype(np.float32)}
+
+    def learner_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted path from codes to concepts, and each concept's train size (the tool's)."""
+        return {**self.clusters.model.arrays(self.sense.name),
+                self.sense.key("train_sizes"): np.bincount(self.clusters.train_assignments, minlength=self.n_clusters)}
+
+    def settings(self, config: dict) -> dict:
+        return {"reduction": config["reduction"], "algorithm": config["algorithm"], "n_clusters": int(self.n_clusters)}
+
+    def gaussians(self, train_codes: np.ndarray) -> dict[str, np.ndarray]:
+        means, covariances = clustering.concept_gaussians(train_codes, self.clusters.train_assignments,
+                                                          self.n_clusters)
+        return {self.sense.key("means"): means, self.sense.key("covariances"): covariances}
+
+    def trials(self) -> list[tuple[str, int, float]]:
+        return [(self.sense.name, k, score) for k, score in self.clusters.trials]
+
+
+def sense_concepts(sense: Sense, codes: SplitArrays, settings: dict, *, seed: int, fitting: clustering.Fitting,
+                   partner_score: Callable[[np.ndarray], float] | None = None) -> SenseConcepts:
+    """``sense``'s concepts in its train codes (params ``cluster``: ``settings[sense.name]``), test
+    and validation codes placed as new samples are; ``partner_score`` scores a k by its fit to
+    the other sense's concepts."""
+    config = settings[sense.name]
+    print(f"clustering {sense.name} codes ({config['algorithm']}, reduction {config['reduction']}, "
+          f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
+    clusters = clustering.cluster_codes(codes.of(sense, "train"), codes.of(sense, "test"), config,
+                                        settings["silhouette_sample"], seed, partner_score, fitting,
+                                        settings["umap_transform_neighbors"])
+    # Validation codes take the test path: convergence calibrates on them, choices are scored on them.
+    _, validation_log_posteriors = clusters.model.place(codes.of(sense, "validation"))
+    return SenseConcepts(sense, clusters, validation_log_posteriors)
+
+
+def partner_score(audio_train_concepts: np.ndarray, streams: SplitArrays,
+                  uncertainty_weight: float) -> Callable[[np.ndarray], float]:
+    """How well train image concepts fit the audio clusters over the train episodes (label-free)."""
+    def score(image_train_concepts: np.ndarray) -> float:
+        return relations.concept_consistency(image_train_concepts[streams.episode_index(IMAGE, "train")],
+                                             audio_train_concepts[streams.episode_index(AUDIO, "train")],
+                                             uncertainty_weight)
+    return score
+
+
+@dataclass(frozen=True)
+class NamedImages:
+    """How new images are named: by the self-labelled ``classifier`` (then ``assignments`` holds
+    the validation and test concepts it gives), or by the concepts' own path (``classifier`` None,
+    ``assignments`` empty); ``views``: the transfer proxies' concepts."""
+
+    classifier: object
+    assignments: dict
+    views: dict
+
+
+def named_images(concepts: SenseConcepts, naming: ImageNaming, seed: int) -> NamedImages:
+    """Names validation, test and the transfer proxies' images: by the self-labelled classifier
+    (trained here on the train concepts), or else by the concepts' own path from their codes."""
+    if not naming.classifier:
+        return NamedImages(None, {}, {view: concepts.clusters.model.log_posteriors(view_codes).argmax(axis=1)
+                                      for view, view_codes in naming.views.items()})
+    classifier = self_labelling.train_classifier(naming.images["train"], concepts.clusters.train_assignments,
+                                                 concepts.n_clusters, naming.settings, naming.augmentation, seed)
+    assignments = {}
+    for split in ("validation", "test"):
+        log_posteriors = self_labelling.log_posteriors(classifier, naming.images[split])
+        assignments[IMAGE.key(split)] = log_posteriors.argmax(axis=1)
+        assignments[IMAGE.log_posteriors_key(split)] = log_posteriors.astype(np.float32)
+    return NamedImages(classifier, assignments, {view: self_labelling.log_posteriors(classifier, drawn).argmax(axis=1)
+                                                 for view, drawn in naming.views.items()})
+
+
+@dataclass(frozen=True)
+class TaughtAudio:
+    """The classifier taught the image concepts that names new recordings (None: off), the
+    image-concept log posteriors it gives validation and test, and those of the audio proxies."""
+
+    classifier: object
+    assignments: dict
+    views: dict
+
+
+def taught_audio(image_train_concepts: np.ndarray, concepts: int, streams: SplitArrays, naming: AudioNaming,
+                 seed: int) -> TaughtAudio:
     """Self-labelling for sound: the classifier learns each train recording's partner image
     concepts over the train episodes, then gives the image-concept log posteriors of validation,
-    test (``audio_<split>_taught_log_posteriors``) and the audio proxies (``audio_views``)."""
+    test and the audio proxies."""
     if not naming.classifier:
-        return
-    shares = self_labelling.partner_concept_shares(image_train_concepts, streams["train_image_index"],
-                                                   streams["train_audio_index"], len(naming.recordings["train"]),
-                                                   concepts)
-    found.audio_classifier = self_labelling.train_audio_classifier(
-        naming.recordings["train"], naming.recordings["train_views"], shares, naming.settings, seed)
-    for split in ("validation", "test"):
-        found.assignments[f"audio_{split}_taught_log_posteriors"] = self_labelling.log_posteriors(
-            found.audio_classifier, naming.recordings[split]).astype(np.float32)
-    found.audio_views = {f"audio_{name}": self_labelling.log_posteriors(found.audio_classifier, inputs).astype(
-        np.float32) for name, inputs in naming.heard.items()}
+        return TaughtAudio(None, {}, {})
+    shares = self_labelling.partner_concept_shares(image_train_concepts, streams.episode_index(IMAGE, "train"),
+                                                   streams.episode_index(AUDIO, "train"),
+                                                   len(naming.recordings["train"]), concepts)
+    classifier = self_labelling.train_audio_classifier(naming.recordings["train"], naming.recordings["train_views"],
+                                                       shares, naming.settings, seed)
+    assignments = {AUDIO.taught_log_posteriors_key(split): self_labelling.log_posteriors(
+        classifier, naming.recordings[split]).astype(np.float32) for split in ("validation", "test")}
+    return TaughtAudio(classifier, assignments, {AUDIO.key(name): self_labelling.log_posteriors(
+        classifier, inputs).astype(np.float32) for name, inputs in naming.heard.items()})
 
 
-def audio_alone(codes: dict, config: dict, sample: int, seed: int,
+def sense_scores(concepts: SenseConcepts, test_concepts: np.ndarray, labels: Labels, *, sample: int, seed: int,
+                 bootstrap: Bootstrap | None) -> dict:
+    """Test concepts (``test_concepts``: however new samples are named) scored against the digits."""
+    sense = concepts.sense
+    scores = scoring.cluster_scores(test_concepts, labels.of(sense, "test"), concepts.clusters.test_features, sample,
+                                    seed, concepts.clusters.train_assignments, labels.of(sense, "train"), bootstrap)
+    scores["n_clusters"] = concepts.n_clusters  # fitted on train; a few may go unused on test
+    return scores
+
+
+def image_scores(concepts: SenseConcepts, named: NamedImages, labels: Labels, *, sample: int, seed: int,
+                 bootstrap: Bootstrap | None) -> dict:
+    """The image concepts' scores as new images are named, on validation too, and, under the
+    self-labelled classifier, what the codes alone named. (Audio's clusters are scored named
+    through images, in relate.)"""
+    assignments = {**concepts.assignments(), **named.assignments}
+    scores = sense_scores(concepts, assignments[IMAGE.key("test")], labels, sample=sample, seed=seed,
+                          bootstrap=bootstrap)
+    scores.update(scoring.with_accuracy("validation_acc", assignments[IMAGE.key("validation")],
+                                        labels.of(IMAGE, "validation"), bootstrap))
+    if named.classifier is not None:  # what the codes alone named, before self-labelling
+        by_codes = concepts.assignments()
+        for split, prefix in (("test", ""), ("validation", "validation_")):
+            scores[f"{prefix}acc_by_codes"] = scoring.hungarian_accuracy(by_codes[IMAGE.key(split)],
+                                                                         labels.of(IMAGE, split))
+    return scores
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Concepts scored only, as a reference: their scores, the k tried and their arrays."""
+
+    scores: dict
+    trials: list  # (k, score) of every k tried
+    arrays: dict
+
+
+def audio_alone(codes: SplitArrays, config: dict, labels: Labels, *, sample: int, seed: int,
                 fitting: clustering.Fitting, descriptors: dict | None,
-                bootstrap: Bootstrap | None = None) -> tuple[dict, list, dict]:
-    """Scores, k trials and assignments of the audio codes clustered on their own, at k given:
+                bootstrap: Bootstrap | None = None) -> Reference:
+    """The audio codes clustered on their own, at k given (params ``cluster.audio_reference``):
     raw codes when ``voices.count_selection`` is none (the voices are then all 0), otherwise
     voice-aware (``descriptors``: each split's voice descriptors)."""
-    digits = {split: scoring.load_digits("audio", split) for split in ("train", "test")}
+    print(f"audio alone ({config['algorithm']}, reduction {config['reduction']}, "
+          f"k {config['k']}; reference, scored only)", flush=True)
+    digits = {split: labels.of(AUDIO, split) for split in ("train", "test")}
     voice_config = config["voices"]
     if voice_config["count_selection"] == "none":
-        result = clustering.cluster_codes(codes["audio_train"], codes["audio_test"], config, sample, seed,
+        result = clustering.cluster_codes(codes.of(AUDIO, "train"), codes.of(AUDIO, "test"), config, sample, seed,
                                           fitting=fitting)
         scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.test_features, sample, seed,
                                         result.train_assignments, digits["train"], bootstrap)
-        one_voice = [np.zeros(len(codes[f"audio_{split}"]), np.int64) for split in ("train", "test")]
-        return ({**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials,
-                _alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
+        one_voice = [np.zeros(len(codes.of(AUDIO, split)), np.int64) for split in ("train", "test")]
+        return Reference({**scores, "n_clusters": result.train_posteriors.shape[1]}, result.trials,
+                         _alone_outputs(result.train_assignments, result.test_assignments, *one_voice))
     if descriptors is None:
         raise ValueError("cluster.audio_reference.voices: voice-aware clustering needs the voice descriptors")
-    result = voices.voice_aware_concepts(codes["audio_train"], codes["audio_test"], descriptors["train"],
+    result = voices.voice_aware_concepts(codes.of(AUDIO, "train"), codes.of(AUDIO, "test"), descriptors["train"],
                                          descriptors["test"], config, voice_config, sample, seed, fitting)
     scores = scoring.cluster_scores(result.test_assignments, digits["test"], result.centred_test_codes, sample, seed,
                                     result.train_assignments, digits["train"], bootstrap)
     # Speakers score the voices found, as digits score the concepts: neither is seen before this.
     scores.update(n_clusters=int(config["k"]), voices=result.voice_count,
-                  voice_speaker_ari=scoring.adjusted_rand(scoring.load_speakers("test"), result.test_voices),
+                  voice_speaker_ari=scoring.adjusted_rand(labels.speakers["test"], result.test_voices),
                   acc_without_alignment=scoring.hungarian_accuracy(result.unaligned_test_assignments, digits["test"]))
-    return scores, [], _alone_outputs(result.train_assignments, result.test_assignments, result.train_voices,
-                                      result.test_voices)
+    return Reference(scores, [], _alone_outputs(result.train_assignments, result.test_assignments,
+                                                result.train_voices, result.test_voices))
 
 
 def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> dict:
@@ -127,105 +293,71 @@ def _alone_outputs(train_concepts, test_concepts, train_voices, test_voices) -> 
             "audio_voice_train": train_voices, "audio_voice_test": test_voices}
 
 
-def self_labelled(found: Concepts, model: clustering.SenseModel, train_concepts: np.ndarray, concepts: int,
-                  naming: ImageNaming, seed: int) -> None:
-    """Names validation, test and the transfer proxies' images: by the self-labelled classifier
-    (trained here on ``train_concepts``), or else by the concepts' own path from their codes."""
-    if not naming.classifier:
-        found.image_views = {view: model.log_posteriors(view_codes).argmax(axis=1)
-                             for view, view_codes in naming.views.items()}
-        return
-    found.image_classifier = self_labelling.train_classifier(naming.images["train"], train_concepts, concepts,
-                                                             naming.settings, naming.augmentation, seed)
-    for split in ("validation", "test"):
-        log_posteriors = self_labelling.log_posteriors(found.image_classifier, naming.images[split])
-        found.assignments[f"image_{split}"] = log_posteriors.argmax(axis=1)
-        found.assignments[f"image_{split}_log_posteriors"] = log_posteriors.astype(np.float32)
-    found.image_views = {view: self_labelling.log_posteriors(found.image_classifier, drawn).argmax(axis=1)
-                         for view, drawn in naming.views.items()}
-
-
-def find(codes: dict, streams: dict, settings: dict, seed: int, voice_descriptors: dict | None = None,
-         bootstrap: Bootstrap | None = None, image_naming: ImageNaming | None = None,
-         audio_naming: AudioNaming | None = None) -> Concepts:
-    """The cluster stage's work: each sense's concepts (placing validation and test as new
-    samples), the audio-alone reference, the joint episode concepts, their scores (with their
-    intervals, given a bootstrap) and the learner. ``image_naming``: what names new images (by
-    default, their codes, and no transfer proxies); ``audio_naming``: what names new recordings
-    (by default, their clusters, in relate)."""
-    sample = settings["silhouette_sample"]
-    fitting = clustering.Fitting.from_params(settings)
-    found = Concepts()
-    outputs = found.assignments
-
-    def partner_score(image_assignments: np.ndarray) -> float:
-        return relations.concept_consistency(image_assignments[streams["train_image_index"]],
-                                             outputs["audio_train"][streams["train_audio_index"]],
-                                             settings["cooccurrence_uncertainty_weight"])
-
-    for sense in SENSES:
-        config = settings[sense]
-        print(f"clustering {sense} codes ({config['algorithm']}, reduction {config['reduction']}, "
-              f"k {config['k'] if config['k_selection'] == 'fixed' else 'by ' + config['k_selection']})", flush=True)
-        result = clustering.cluster_codes(codes[f"{sense}_train"], codes[f"{sense}_test"], config, sample, seed,
-                                          partner_score if sense == "image" else None, fitting,
-                                          settings["umap_transform_neighbors"])
-        n_clusters = result.train_posteriors.shape[1]
-        found.learner.update(result.model.arrays(sense))
-        found.learner[f"{sense}_train_sizes"] = np.bincount(result.train_assignments, minlength=n_clusters)
-        if sense == "audio":  # test-time adaptation compares new recordings with the train ones (adaptation.py)
-            found.learner["audio_train_features"] = recording_features(codes, ("train",))["train"]
-        found.learner_settings[sense] = {"reduction": config["reduction"], "algorithm": config["algorithm"],
-                                         "n_clusters": int(n_clusters)}
-        # Validation codes take the test path: convergence calibrates on them, choices are scored on them.
-        _, validation_log_posteriors = result.model.place(codes[f"{sense}_validation"])
-        outputs[f"{sense}_train"], outputs[f"{sense}_test"] = result.train_assignments, result.test_assignments
-        outputs[f"{sense}_validation"] = validation_log_posteriors.argmax(axis=1)
-        # Logs, so that convergence can still soften them (calibration).
-        outputs[f"{sense}_validation_log_posteriors"] = validation_log_posteriors.astype(np.float32)
-        outputs[f"{sense}_test_log_posteriors"] = result.test_log_posteriors.astype(np.float32)
-        found.gaussians[f"{sense}_means"], found.gaussians[f"{sense}_covariances"] = clustering.concept_gaussians(
-            codes[f"{sense}_train"], result.train_assignments, n_clusters)
-        clustered = {split: outputs[f"{sense}_{split}"] for split in ("validation", "test")}
-        if sense == "image":
-            self_labelled(found, result.model, result.train_assignments, n_clusters,
-                          image_naming or ImageNaming({}, {}, {"epochs": 0}, {}), seed)
-            found.learner_settings[sense]["classifier"] = found.image_classifier is not None
-            # The image concepts now known, they teach the ear (self-labelling for sound).
-            taught_audio(found, result.train_assignments, n_clusters, streams,
-                         audio_naming or AudioNaming({}, {}, {"epochs": 0}), seed)
-            found.learner_settings["audio"]["classifier"] = found.audio_classifier is not None
-        scores = scoring.cluster_scores(outputs[f"{sense}_test"], scoring.load_digits(sense, "test"),
-                                        result.test_features, sample, seed, result.train_assignments,
-                                        scoring.load_digits(sense, "train"), bootstrap)
-        scores["n_clusters"] = n_clusters  # fitted on train; a few may go unused on test
-        if sense == "image":  # audio's 300 clusters are scored named through images (relate)
-            scores.update(scoring.with_accuracy("validation_acc", outputs["image_validation"],
-                                                scoring.load_digits("image", "validation"), bootstrap))
-            if found.image_classifier is not None:  # what the codes alone named, before self-labelling
-                for split, prefix in (("test", ""), ("validation", "validation_")):
-                    scores[f"{prefix}acc_by_codes"] = scoring.hungarian_accuracy(
-                        clustered[split], scoring.load_digits(sense, split))
-        found.metrics[sense] = scores
-        found.trials += [(sense, k, score) for k, score in result.trials]
-
-    reference = settings["audio_reference"]
-    print(f"audio alone ({reference['algorithm']}, reduction {reference['reduction']}, "
-          f"k {reference['k']}; reference, scored only)", flush=True)
-    found.metrics["audio_reference"], reference_trials, found.audio_alone = audio_alone(
-        codes, reference, sample, seed, fitting, voice_descriptors, bootstrap)
-    found.trials += [("audio_reference", k, score) for k, score in reference_trials]
-
+def joint_concepts(codes: SplitArrays, streams: SplitArrays, config: dict, labels: Labels, *, sample: int, seed: int,
+                   fitting: clustering.Fitting, bootstrap: Bootstrap | None = None) -> Reference:
+    """Concepts of the episodes' paired codes (both senses side by side), scored by the episodes'
+    digits; ``arrays``: the train and test episodes' concepts."""
     print("clustering joint episode codes", flush=True)
     splits = ("train", "test")
-    joint = clustering.paired_codes({split: codes[f"image_{split}"] for split in splits},
-                                    {split: codes[f"audio_{split}"] for split in splits},
-                                    {split: streams[f"{split}_image_index"] for split in splits},
-                                    {split: streams[f"{split}_audio_index"] for split in splits})
-    result = clustering.cluster_codes(joint["train"], joint["test"], settings["joint"], sample, seed, fitting=fitting)
-    outputs["joint_train"], outputs["joint_test"] = result.train_assignments, result.test_assignments
-    found.metrics["joint"] = scoring.cluster_scores(result.test_assignments, scoring.episode_digits("test"),
-                                                    result.test_features, sample, seed, result.train_assignments,
-                                                    scoring.episode_digits("train"), bootstrap)
-    found.trials += [("joint", k, score) for k, score in result.trials]
-    return found
+    joint = clustering.paired_codes(codes.by_split(IMAGE, splits), codes.by_split(AUDIO, splits),
+                                    {split: streams.episode_index(IMAGE, split) for split in splits},
+                                    {split: streams.episode_index(AUDIO, split) for split in splits})
+    result = clustering.cluster_codes(joint["train"], joint["test"], config, sample, seed, fitting=fitting)
+    scores = scoring.cluster_scores(result.test_assignments, labels.of_episodes(streams, "test"),
+                                    result.test_features, sample, seed, result.train_assignments,
+                                    labels.of_episodes(streams, "train"), bootstrap)
+    return Reference(scores, result.trials, {"joint_train": result.train_assignments,
+                                             "joint_test": result.test_assignments})
+
+
+def learner_settings(audio: SenseConcepts, image: SenseConcepts, settings: dict, named: NamedImages,
+                     taught: TaughtAudio) -> dict:
+    """How the tool places a new sample of each sense: its path to the concepts, and whether a
+    classifier names it."""
+    return {AUDIO.name: {**audio.settings(settings[AUDIO.name]), "classifier": taught.classifier is not None},
+            IMAGE.name: {**image.settings(settings[IMAGE.name]), "classifier": named.classifier is not None}}
+
+
+def find(codes: SplitArrays, streams: SplitArrays, settings: dict, labels: Labels, *, seed: int,
+         voice_descriptors: dict | None = None, bootstrap: Bootstrap | None = None,
+         image_naming: ImageNaming | None = None, audio_naming: AudioNaming | None = None) -> Concepts:
+    """The cluster stage's work: each sense's concepts (audio first: the image concepts may be
+    chosen by their fit to it), the audio-alone reference, the joint episode concepts, their
+    scores (with their intervals, given a bootstrap) and the learner. ``image_naming``: what names
+    new images (by default, their codes, and no transfer proxies); ``audio_naming``: what names
+    new recordings (by default, their clusters, in relate)."""
+    sample, fitting = settings["silhouette_sample"], clustering.Fitting.from_params(settings)
+    scored = {"sample": sample, "seed": seed, "bootstrap": bootstrap}
+    audio = sense_concepts(AUDIO, codes, settings, seed=seed, fitting=fitting)
+    image = sense_concepts(IMAGE, codes, settings, seed=seed, fitting=fitting, partner_score=partner_score(
+        audio.clusters.train_assignments, streams, settings["cooccurrence_uncertainty_weight"]))
+    named = named_images(image, image_naming or ImageNaming({}, {}, NO_CLASSIFIER, {}), seed)
+    # The image concepts now known, they teach the ear (self-labelling for sound).
+    taught = taught_audio(image.clusters.train_assignments, image.n_clusters, streams,
+                          audio_naming or AudioNaming({}, {}, NO_CLASSIFIER), seed)
+    reference = audio_alone(codes, settings["audio_reference"], labels, sample=sample, seed=seed, fitting=fitting,
+                            descriptors=voice_descriptors, bootstrap=bootstrap)
+    joint = joint_concepts(codes, streams, settings["joint"], labels, sample=sample, seed=seed, fitting=fitting,
+                           bootstrap=bootstrap)
+    return Concepts(
+        assignments={**audio.assignments(), **image.assignments(), **named.assignments, **taught.assignments,
+                     **joint.arrays},
+        audio_alone=reference.arrays,
+        # Test-time adaptation compares new recordings with the train ones (adaptation.py).
+        learner={**audio.learner_arrays(), AUDIO.key("train_features"): recording_features(
+            codes.arrays, ("train",))["train"], **image.learner_arrays()},
+        learner_settings=learner_settings(audio, image, settings, named, taught),
+        gaussians={**audio.gaussians(codes.of(AUDIO, "train")), **image.gaussians(codes.of(IMAGE, "train"))},
+        metrics={AUDIO.name: sense_scores(audio, audio.clusters.test_assignments, labels, **scored),
+                 IMAGE.name: image_scores(image, named, labels, **scored), "audio_reference": reference.scores,
+                 "joint": joint.scores},
+        trials=[*audio.trials(), *image.trials(), *(("audio_reference", k, score) for k, score in reference.trials),
+                *(("joint", k, score) for k, score in joint.trials)],
+        image_classifier=named.classifier, image_views=named.views,
+        audio_classifier=taught.classifier, audio_views=taught.views)
+
+
+def summary(metrics: dict) -> str:
+    """One line per space: its scores (intervals left out)."""
+    return "\n".join(f"{space}: " + ", ".join(f"{name} {value:.3f}" for name, value in scores.items()
+                                               if not isinstance(value, dict)) for space, scores in metrics.items())
