@@ -3,7 +3,6 @@
 from digit_concepts.core import paths, storage
 from digit_concepts.core.evidence import Bootstrap
 from digit_concepts.core.params import load
-from digit_concepts.evaluation import coherence_classifiers
 from digit_concepts.pipeline import convergence
 
 
@@ -20,19 +19,18 @@ def main() -> None:
     imagination = convergence.imagination(decoders=read.decoders, brain_maps=read.brain_maps, gaussians=read.gaussians,
                                           counts=counts, codes=codes, batches=batches, samples=samples, labels=labels,
                                           settings=settings, seed=seed)
-    errors = convergence.reconstruction_errors(read.decoders, codes, samples)
-    references = convergence.familiarity_references(codes, errors, settings["unfamiliar_share"])
+    unfamiliarity = convergence.unfamiliarity(decoders=read.decoders, codes=codes, samples=samples,
+                                              unfamiliar_share=settings["unfamiliar_share"])
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
-    coherence = coherence_classifiers.coherence_scores(samples, labels.digits, imagination.imagined,
-                                                       settings["evaluation_classifier_epochs"], seed,
-                                                       imagination.other_images, bootstrap)
-    unfamiliar = convergence.unfamiliar_shares(references, codes, errors)
-    metrics = convergence.metrics(decision=decision, coherence=coherence, concept_zones=zones, unfamiliar=unfamiliar,
-                                  labels=labels, streams=read.streams, bootstrap=bootstrap)
+    coherence = convergence.coherence(samples=samples, labels=labels, imagined=imagination,
+                                      epochs=settings["evaluation_classifier_epochs"], seed=seed, bootstrap=bootstrap)
+    metrics = convergence.metrics(decision=decision, coherence=coherence, concept_zones=zones,
+                                  unfamiliar=unfamiliarity, labels=labels, streams=read.streams, bootstrap=bootstrap)
+    attention = convergence.attention(decision, read.streams)
     storage.write_csv(paths.CONCEPT_TABLE, zones.table)
-    storage.write_npz(paths.ATTENTION, **convergence.attention(decision, read.streams))
+    storage.write_npz(paths.ATTENTION, **attention)
     storage.write_npz(paths.GENERATED, **imagination.generated)
-    storage.write_npz(paths.FAMILIARITY, **convergence.familiarity_arrays(references))
+    storage.write_npz(paths.FAMILIARITY, **unfamiliarity.arrays())
     storage.write_json(paths.CONVERGENCE_METRICS, metrics)
     print(convergence.summary(metrics))
 

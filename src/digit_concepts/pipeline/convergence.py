@@ -148,6 +148,14 @@ def images_for_recordings(*, image_decoder, brain_map, gaussians: dict, codes: S
                 seed).items()}
 
 
+def coherence(*, samples: dict, labels: Labels, imagined: Imagination, epochs: dict, seed: int,
+              bootstrap: Bootstrap | None) -> dict:
+    """How often what was imagined is classified as its source's digit, by classifiers trained on
+    real samples (``epochs``: params convergence.evaluation_classifier_epochs)."""
+    return coherence_classifiers.coherence_scores(samples, labels.digits, imagined.imagined, epochs, seed,
+                                                  imagined.other_images, bootstrap)
+
+
 def reconstruction_errors(decoders: dict, codes: SplitArrays, samples: dict) -> dict[str, dict[str, np.ndarray]]:
     """Each validation and test sample's reconstruction error (MSE), per sense name and split."""
     return {sense.name: {split: autoencoders.sample_errors(samples[sense.name][split], decoders[sense.name].predict(
@@ -170,12 +178,27 @@ def unfamiliar_shares(references: dict[str, Familiarity], codes: SplitArrays, er
         codes.of(sense, "test"), errors[sense.name]["test"])).mean()) for sense in SENSES}
 
 
-def familiarity_arrays(references: dict[str, Familiarity]) -> dict[str, np.ndarray]:
-    """Every sense's reference as arrays, as the tool reads them."""
-    return {name: values for sense, reference in references.items() for name, values in reference.arrays(sense).items()}
+@dataclass(frozen=True)
+class Unfamiliarity:
+    """Each sense's familiarity reference (by sense name), and the share of its test samples flagged."""
+
+    references: dict[str, Familiarity]
+    test_shares: dict[str, float]  # metric name -> share
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every sense's reference as arrays, as the tool reads them."""
+        return {name: values for sense, reference in self.references.items()
+                for name, values in reference.arrays(sense).items()}
 
 
-def metrics(*, decision: fusion.FusedDecision, coherence: dict, concept_zones: Zones, unfamiliar: dict,
+def unfamiliarity(*, decoders: dict, codes: SplitArrays, samples: dict, unfamiliar_share: float) -> Unfamiliarity:
+    """What flags a new sample as unfamiliar (params convergence.unfamiliar_share), and its check on test."""
+    errors = reconstruction_errors(decoders, codes, samples)
+    references = familiarity_references(codes, errors, unfamiliar_share)
+    return Unfamiliarity(references, unfamiliar_shares(references, codes, errors))
+
+
+def metrics(*, decision: fusion.FusedDecision, coherence: dict, concept_zones: Zones, unfamiliar: Unfamiliarity,
             labels: Labels, streams: SplitArrays, bootstrap: Bootstrap | None) -> dict:
     """The stage's metrics: the fused decision's, both ways' coherence first, the zones, the rest
     of the coherence scores and the unfamiliar shares."""
@@ -187,7 +210,7 @@ def metrics(*, decision: fusion.FusedDecision, coherence: dict, concept_zones: Z
         **zones.zone_counts(concept_zones.table),
         "n_audio_concepts_merged": int(len(np.unique(concept_zones.audio_concept_of_cluster))),
         **{name: value for name, value in coherence.items() if name not in headline},
-        **unfamiliar,
+        **unfamiliar.test_shares,
     }
 
 

@@ -86,20 +86,21 @@ def recordings_named(assignments: SplitArrays, counts: np.ndarray, features: dic
 
 @dataclass(frozen=True)
 class Naming:
-    """Each sense named through the other: the scores, and each validation and test recording
-    named alone (what the recordings heard differently are scored against)."""
+    """Each sense named through the other: the scores (the test episodes' agreements first), and
+    each validation and test recording named alone (what the recordings heard differently are
+    scored against)."""
 
     scores: dict
     named_alone: dict  # split -> image concept of each recording
     features: dict  # split -> where recordings are near each other (``recording_features``)
 
 
-def naming(*, assignments: SplitArrays, codes: SplitArrays, counts: np.ndarray, labels: Labels, most: int,
-           bootstrap: Bootstrap | None) -> Naming:
+def naming(*, assignments: SplitArrays, codes: SplitArrays, counts: np.ndarray, test_episodes: EpisodeConcepts,
+           labels: Labels, most: int, bootstrap: Bootstrap | None) -> Naming:
     """Recordings named through images, with their batch neighbours (``most``: params
     adaptation.batch_neighbours; test-time adaptation) and each alone, and images named through audio."""
     features = recording_features(codes.arrays, ("train", "test", "validation"))
-    scores, named_alone = {}, {}
+    scores, named_alone = agreements(test_episodes, counts), {}
     for split, prefix in SCORED:
         audio_digits = labels.of(AUDIO, split)
         for suffix, count in (("", batch_neighbours_for(len(features[split]), counts.shape[0], most)),
@@ -126,6 +127,23 @@ def transfer_metrics(*, inputs: Inputs, counts: np.ndarray, naming: Naming, most
                                             recording_space(inputs.codes.arrays).apply, naming.features["train"],
                                             most, bootstrap,
                                             inputs.audio_views if audio_settings.get("classifier") else None)}
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The relationship tables a reviewer reads: the co-occurrence counts, each concept's one
+    best partner, and every partner above a share."""
+
+    cooccurrence: pd.DataFrame
+    one_to_one: pd.DataFrame
+    one_to_many: pd.DataFrame
+
+
+def tables(counts: np.ndarray, min_share: float) -> Tables:
+    """``min_share``: params relate.min_share, the least share of a concept's episodes a partner
+    in the one-to-many table has."""
+    return Tables(relations.cooccurrence_table(counts), relations.one_to_one(counts),
+                  relations.one_to_many(counts, min_share))
 
 
 def brain_pairs(codes: SplitArrays, streams: SplitArrays) -> dict[str, tuple[np.ndarray, np.ndarray]]:
