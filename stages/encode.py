@@ -1,39 +1,28 @@
 """Stage encode: latent codes of every sample of both senses, and reconstruction errors (validation, test)."""
 
-from digit_concepts.senses import autoencoders
 from digit_concepts.core import paths, storage
-from digit_concepts.core.evidence import INTERVAL_SUFFIX, Bootstrap
+from digit_concepts.core.evidence import Bootstrap
 from digit_concepts.core.params import load
-
-SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}  # what each autoencoder reads
-TARGETS = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what its decoder makes
+from digit_concepts.core.sense import AUDIO, IMAGE
+from digit_concepts.pipeline import encode
+from digit_concepts.senses import autoencoders
 
 
 def main() -> None:
     params = load()
-    codes, metrics = {}, {}
     bootstrap = Bootstrap.from_params(params)  # 95% intervals over the scored samples
-    for modality, source in SAMPLES.items():
-        samples = storage.read_npz(source)
-        encoder, decoder = autoencoders.load_halves(paths.autoencoder_model(modality), params["seed"])
-        for split in ("train", "validation", "test"):
-            codes[f"{modality}_{split}"] = encoder.predict(samples[split], batch_size=1024, verbose=0)
-        targets = samples if TARGETS[modality] == source else storage.read_npz(TARGETS[modality])
-        metrics[modality] = {}
-        for split in ("validation", "test"):
-            reconstructions = decoder.predict(codes[f"{modality}_{split}"], batch_size=1024, verbose=0)
-            errors = autoencoders.reconstruction_errors(targets[split], reconstructions, binary=modality == "image")
-            per_sample = autoencoders.sample_errors(targets[split], reconstructions, binary=modality == "image")
-            errors.update({f"{name}{INTERVAL_SUFFIX}": bootstrap.of_mean(values) for name, values in per_sample.items()})
-            # Test errors keep their old names (comparable across commits); validation ones are prefixed.
-            metrics[modality].update(errors if split == "test" else {f"validation_{name}": value
-                                                                     for name, value in errors.items()})
-        if modality == "audio":  # the same recordings heard differently (shifts.AUDIO_SHIFTS)
-            heard = storage.read_npz(paths.AUDIO_SHIFTS)
-            transfer_codes = {f"audio_{name}": encoder.predict(inputs, batch_size=1024, verbose=0)
-                              for name, inputs in heard.items()}
-    storage.write_npz(paths.ENCODINGS, **codes)
-    storage.write_npz(paths.TRANSFER_ENCODINGS, **transfer_codes)  # the images drawn differently: cluster
+    images = storage.read_npz(IMAGE.inputs)
+    image_encoder, image_decoder = autoencoders.load_halves(paths.autoencoder_model(IMAGE.name), params["seed"])
+    image = encode.encoded(IMAGE, image_encoder, image_decoder, samples=images, targets=images, bootstrap=bootstrap)
+    audio_inputs, spectrograms = storage.read_npz(AUDIO.inputs), storage.read_npz(AUDIO.shown)
+    audio_encoder, audio_decoder = autoencoders.load_halves(paths.autoencoder_model(AUDIO.name), params["seed"])
+    audio = encode.encoded(AUDIO, audio_encoder, audio_decoder, samples=audio_inputs, targets=spectrograms,
+                           bootstrap=bootstrap)
+    # The same recordings heard differently (domain_shifts.AUDIO_SHIFTS); the images drawn differently: cluster.
+    heard = encode.shifted_codes(AUDIO, audio_encoder, storage.read_npz(paths.AUDIO_SHIFTS))
+    metrics = encode.metrics_by_sense(image, audio)
+    storage.write_npz(paths.ENCODINGS, **image.codes, **audio.codes)
+    storage.write_npz(paths.TRANSFER_ENCODINGS, **heard)
     storage.write_json(paths.RECONSTRUCTION_METRICS, metrics)
     print(metrics)
 
