@@ -2,35 +2,24 @@
 
 import argparse
 
-from digit_concepts.senses import autoencoders, drawing_variations
-from digit_concepts.core import paths, storage
+from digit_concepts.core import paths
 from digit_concepts.core.params import load
-
-SAMPLES = {"image": paths.IMAGES, "audio": paths.AUDIO_FEATURES}
+from digit_concepts.pipeline import train_autoencoder
+from digit_concepts.senses import autoencoders
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--modality", choices=sorted(SAMPLES), required=True)
+    parser.add_argument("--modality", choices=sorted(train_autoencoder.READERS), required=True)
     modality = parser.parse_args().modality
     params = load()
-    samples = storage.read_npz(SAMPLES[modality])
-    sounds = None
-    if modality == "audio" and params["audio"]["features"] != "log_mel":
-        log_mels = storage.read_npz(paths.SPECTROGRAMS)
-        sounds = (log_mels["train"], log_mels["validation"])
-    teachers = None
-    if modality == "audio" and params["audio_ae"]["teacher_weight"] > 0:
-        image_encoder, _ = autoencoders.load_halves(paths.autoencoder_model("image"), params["seed"])
-        teachers = autoencoders.image_teacher_targets(image_encoder, storage.read_npz(paths.IMAGES),
-                                                      storage.read_npz(paths.EPISODES),
-                                                      {split: len(samples[split]) for split in ("train", "validation")})
-    final = autoencoders.train(modality, samples["train"], samples["validation"], params[f"{modality}_ae"],
-                               params["seed"], paths.autoencoder_model(modality), paths.training_log_dir(modality),
-                               train_views=samples.get("train_views"), sounds=sounds, teachers=teachers,
-                               augment=drawing_variations.augmentation(params["image_ae"]["augmentation"]) if modality == "image"
-                               else None)
-    print(f"{modality} autoencoder: " + ", ".join(f"{name} {value:.4f}" for name, value in final.items()))
+    training = train_autoencoder.READERS[modality](params)
+    final = autoencoders.train(sense=training.sense, train_samples=training.samples["train"],
+                               validation_samples=training.samples["validation"], config=training.config,
+                               seed=params["seed"], model_path=paths.autoencoder_model(modality),
+                               log_dir=paths.training_log_dir(modality), train_views=training.samples.get("train_views"),
+                               sounds=training.sounds, teachers=training.teachers, augment=training.augment)
+    print(train_autoencoder.summary(training.sense, final))
 
 
 if __name__ == "__main__":

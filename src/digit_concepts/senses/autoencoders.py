@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from digit_concepts.core.runtime import keras_with_seed, load_model, save_model
+from digit_concepts.core.sense import AUDIO, IMAGE, Sense, SplitArrays
 
 
 def _dense_decoder(keras, latent_dim, hidden_units, output_shape, output_activation, name="decoder"):
@@ -121,16 +122,17 @@ def image_teacher_targets(image_encoder, images: dict, streams: dict, recordings
 
     codes = {split: image_encoder.predict(images[split], batch_size=1024, verbose=0) for split in recordings}
     standardiser = Standardiser.fit(codes["train"])
-    return tuple(partner_targets(standardiser.apply(codes[split]), streams[f"{split}_image_index"],
-                                 streams[f"{split}_audio_index"], count) for split, count in recordings.items())
+    episodes = SplitArrays(streams)
+    return tuple(partner_targets(standardiser.apply(codes[split]), episodes.episode_index(IMAGE, split),
+                                 episodes.episode_index(AUDIO, split), count) for split, count in recordings.items())
 
 
 LOSSES = {"image": "binary_crossentropy", "audio": "mean_squared_error"}
 OUTPUT_ACTIVATIONS = {"image": "sigmoid", "audio": "linear"}
 
 
-def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict,
-          seed: int, model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
+def train(*, sense: Sense, train_samples: np.ndarray, validation_samples: np.ndarray, config: dict, seed: int,
+          model_path: Path, log_dir: Path, train_views: np.ndarray | None = None,
           sounds: tuple[np.ndarray, np.ndarray] | None = None,
           teachers: tuple[np.ndarray, np.ndarray] | None = None, augment=None) -> dict:
     """Train one sense's autoencoder, log with dvclive (validation loss: the validation split,
@@ -149,39 +151,19 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
     ``decoder_finetune_epochs`` in ``config`` on the clean samples' frozen codes sharpen the decoder.
     """
     keras = keras_with_seed(seed)
-    from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
-
     weight = config.get("teacher_weight", 0.0) if teachers is not None else 0.0
-    autoencoder = build_autoencoder(keras, train_samples.shape[1:], config, OUTPUT_ACTIVATIONS[modality],
+    autoencoder = build_autoencoder(keras, train_samples.shape[1:], config, OUTPUT_ACTIVATIONS[sense.name],
                                     decoder_name="feature_decoder" if sounds is not None else "decoder",
                                     partner_dim=teachers[0].shape[1] if weight > 0 else 0)
-    views = len(train_views) if train_views is not None else 0
-    inputs = np.concatenate([train_samples, *train_views]) if views else train_samples
-    targets = np.concatenate([train_samples] * (views + 1))
-    validation_targets = validation_samples
-    if weight > 0:
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
-                            loss={"reconstruction": LOSSES[modality], "partner": "mean_squared_error"},
-                            loss_weights={"reconstruction": 1.0, "partner": weight})
-        targets = {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))}
-        validation_targets = {"reconstruction": validation_samples, "partner": teachers[1]}
-    else:
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]), loss=LOSSES[modality])
-    with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
-        if augment is None:
-            history = autoencoder.fit(
-                inputs, targets, batch_size=config["batch_size"], shuffle=True,
-                validation_data=(validation_samples, validation_targets), epochs=config["epochs"], verbose=2,
-                callbacks=[DVCLiveCallback(live=live)]).history
-        else:
-            history = fit_on_fresh_renderings(
-                autoencoder, fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4])),
-                config, (validation_samples, validation_targets), _epoch_log(live))
+    inputs, targets, validation_targets = _training_targets(train_samples, validation_samples, train_views,
+                                                            teachers if weight > 0 else None)
+    _compile(keras, autoencoder, config["learning_rate"], LOSSES[sense.name], weight)
+    history = _fit(autoencoder, inputs, targets, (validation_samples, validation_targets), config, seed, log_dir,
+                   augment)
     final = {name: float(values[-1]) for name, values in history.items()}
     if config.get("decoder_finetune_epochs", 0):
         sharpen_history = _sharpen_decoder(keras, autoencoder, train_samples, validation_samples, config,
-                                           LOSSES[modality])
+                                           LOSSES[sense.name])
         final.update({f"sharpened_{name}": float(values[-1]) for name, values in sharpen_history.history.items()})
     if sounds is not None:
         autoencoder, sound_history = _add_sound_decoder(keras, autoencoder, train_samples, validation_samples, sounds,
@@ -189,6 +171,46 @@ def train(modality: str, train_samples: np.ndarray, validation_samples: np.ndarr
         final.update({f"sound_{name}": float(values[-1]) for name, values in sound_history.history.items()})
     save_model(autoencoder, model_path)
     return final
+
+
+def _training_targets(train_samples: np.ndarray, validation_samples: np.ndarray, train_views: np.ndarray | None,
+                      teachers: tuple[np.ndarray, np.ndarray] | None) -> tuple:
+    """(inputs, targets, validation targets): the train samples and their views, each view's target
+    its clean sample; with ``teachers``, each target beside its ``partner`` output's."""
+    views = len(train_views) if train_views is not None else 0
+    inputs = np.concatenate([train_samples, *train_views]) if views else train_samples
+    targets = np.concatenate([train_samples] * (views + 1))
+    if teachers is None:
+        return inputs, targets, validation_samples
+    return (inputs, {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))},
+            {"reconstruction": validation_samples, "partner": teachers[1]})
+
+
+def _compile(keras, autoencoder, learning_rate: float, loss: str, partner_weight: float) -> None:
+    """Adam on the reconstruction loss, and on the partner head's MSE at ``partner_weight`` when above 0."""
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if partner_weight > 0:
+        autoencoder.compile(optimizer=optimizer, loss={"reconstruction": loss, "partner": "mean_squared_error"},
+                            loss_weights={"reconstruction": 1.0, "partner": partner_weight})
+    else:
+        autoencoder.compile(optimizer=optimizer, loss=loss)
+
+
+def _fit(autoencoder, inputs, targets, validation_data: tuple, config: dict, seed: int, log_dir: Path,
+         augment) -> dict:
+    """The fit's history, logged with dvclive: on ``inputs`` as they are, or, given ``augment``,
+    on a fresh rendering of them every epoch."""
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    with Live(str(log_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        if augment is None:
+            return autoencoder.fit(inputs, targets, batch_size=config["batch_size"], shuffle=True,
+                                   validation_data=validation_data, epochs=config["epochs"], verbose=2,
+                                   callbacks=[DVCLiveCallback(live=live)]).history
+        return fit_on_fresh_renderings(autoencoder, fresh_renderings(inputs, targets, augment,
+                                                                     np.random.default_rng([seed, 4])),
+                                       config, validation_data, _epoch_log(live))
 
 
 def fresh_renderings(samples: np.ndarray, targets: np.ndarray, augment, rng: np.random.Generator):
