@@ -10,13 +10,34 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from digit_concepts.senses import audio, data, domain_shifts, episodes
 from digit_concepts.core import paths
+from digit_concepts.core.sense import AUDIO, IMAGE, SPLITS, view_key
+from digit_concepts.senses import audio, data, domain_shifts, episodes
 
-SPLITS = ("train", "validation", "test")
+
+@dataclasses.dataclass(frozen=True)
+class Images:
+    """MNIST pixels in [0, 1] per split, and each image's split, index and digit."""
+
+    pixels: dict[str, np.ndarray]
+    table: pd.DataFrame
 
 
-def images(validation_images: int) -> tuple[dict, pd.DataFrame]:
+@dataclasses.dataclass(frozen=True)
+class Recordings:
+    """FSDD as the pipeline reads it: log-mels per split (for sound), the audio autoencoder's
+    inputs (and their train statistics; None for log-mels), voice descriptors, the settings that
+    made them, and each recording's metadata."""
+
+    log_mels: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    statistics: dict[str, np.ndarray] | None
+    voice_descriptors: dict[str, np.ndarray]
+    settings: audio.AudioSettings
+    table: pd.DataFrame
+
+
+def images(validation_images: int) -> Images:
     """Pixels in [0, 1] per split; validation is the last ``validation_images`` MNIST train images."""
     arrays, tables = {}, []
     for source, prefix in (("train", "train"), ("test", "t10k")):
@@ -37,10 +58,10 @@ def images(validation_images: int) -> tuple[dict, pd.DataFrame]:
             arrays[split] = split_pixels
             tables.append(pd.DataFrame({"split": split, "index": np.arange(len(split_digits)),
                                         "digit": split_digits.astype(int)}))
-    return arrays, pd.concat(tables, ignore_index=True)
+    return Images(arrays, pd.concat(tables, ignore_index=True))
 
 
-def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.AudioSettings, pd.DataFrame]:
+def recordings(params: dict) -> Recordings:
     """Log-mels (for sound), the audio autoencoder's inputs and their train statistics (None for
     log-mels), voice descriptors, settings and metadata."""
     settings = audio.AudioSettings(**params["audio"])
@@ -67,14 +88,14 @@ def recordings(params: dict) -> tuple[dict, dict, dict | None, dict, audio.Audio
         part.insert(0, "split", split)
         parts.append(part)
     voice_descriptors = {split: descriptors[split_of == split] for split in SPLITS}
-    return arrays, features, statistics, voice_descriptors, settings, pd.concat(parts, ignore_index=True)
+    return Recordings(arrays, features, statistics, voice_descriptors, settings, pd.concat(parts, ignore_index=True))
 
 
 def shifted_recordings(seed: int, settings: audio.AudioSettings, statistics: dict | None,
                        audio_table: pd.DataFrame) -> dict[str, np.ndarray]:
     """The audio transfer proxies: every validation and test recording through each of
-    ``shifts.AUDIO_SHIFTS``, as the autoencoder reads it; keys ``<split>_<shift>``, rows in the
-    split's order."""
+    ``shifts.AUDIO_SHIFTS``, as the autoencoder reads it; keys ``view_key(split, shift)``, rows
+    in the split's order."""
     rng = np.random.default_rng([seed, 19])  # a stream of its own: nothing else moves
     shifted = {}
     for split in ("validation", "test"):
@@ -84,7 +105,7 @@ def shifted_recordings(seed: int, settings: audio.AudioSettings, statistics: dic
                                              min_samples=settings.n_fft)
             for shift, waveform in domain_shifts.shifted_recordings(recording, settings.sample_rate, rng).items():
                 heard[shift].append(waveform)
-        shifted.update({f"{split}_{shift}": audio.inputs_of(waveforms, settings, statistics)
+        shifted.update({view_key(split, shift): audio.inputs_of(waveforms, settings, statistics)
                         for shift, waveforms in heard.items()})
     return shifted
 
@@ -110,13 +131,28 @@ def autoencoder_inputs(params: dict, settings: audio.AudioSettings, powers: list
 
 
 def episode_streams(image_table: pd.DataFrame, audio_table: pd.DataFrame, noise: float,
-                    rng: np.random.Generator) -> dict[str, np.ndarray]:
+                    seed: int) -> dict[str, np.ndarray]:
     """Each split's stream of episodes: an image and a recording of one digit (a ``noise`` share
-    paired at random), as indices into the split (``episodes.episode_stream``)."""
+    paired at random), as indices into the split (``episodes.episode_stream``), drawn from one
+    seeded generator, split after split."""
+    rng = np.random.default_rng(seed)
     streams = {}
     for split in SPLITS:
         image_digits = image_table.loc[image_table["split"] == split, "digit"].to_numpy()
         audio_digits = audio_table.loc[audio_table["split"] == split, "digit"].to_numpy()
         image_index, audio_index, _ = episodes.episode_stream(image_digits, audio_digits, noise, rng)
-        streams[f"{split}_image_index"], streams[f"{split}_audio_index"] = image_index, audio_index
+        streams[IMAGE.episode_index_key(split)], streams[AUDIO.episode_index_key(split)] = image_index, audio_index
     return streams
+
+
+def summary(images: Images, recordings: Recordings, streams: dict[str, np.ndarray]) -> str:
+    """How many samples and episodes each split has, and what the audio autoencoder reads."""
+    def per_split(count_of) -> str:
+        return " / ".join(str(count_of(split)) for split in SPLITS)
+
+    return ("train / validation / test: "
+            f"images {per_split(lambda split: len(images.pixels[split]))}; "
+            f"recordings {per_split(lambda split: len(recordings.log_mels[split]))}; "
+            f"audio autoencoder inputs ({recordings.settings.features}) {recordings.features['train'].shape}, "
+            f"{len(recordings.features['train_views'])} augmented views; "
+            f"episodes {per_split(lambda split: len(streams[IMAGE.episode_index_key(split)]))}")
