@@ -6,38 +6,33 @@ failed run never leaves a mix of old and new figures.
 
 import pandas as pd
 
-from digit_concepts.senses import audio
 from digit_concepts.core import paths, storage
-from digit_concepts.reporting import html_report, report_content, report_figures
 from digit_concepts.core.params import load
+from digit_concepts.core.sense import IMAGE
+from digit_concepts.reporting import report_content, report_figures
+from digit_concepts.senses import audio
 
 
 def main() -> None:
     clock = report_figures.Clock()
     params = load()
     codes = storage.read_npz(paths.ENCODINGS)
-    assignments = {**storage.read_npz(paths.CLUSTER_ASSIGNMENTS), **storage.read_npz(paths.AUDIO_ALONE)}
+    assignments = report_figures.read_assignments()
     generated = storage.read_npz(paths.GENERATED)
     settings = audio.AudioSettings(**storage.read_json(paths.AUDIO_SETTINGS))
     metrics = report_content.read_metrics()
     generalisation = report_content.read_generalisation()
-    test_samples = {sense: storage.read_npz(source)["test"] for sense, source in report_figures.SAMPLES.items()}
+    test_samples = report_figures.read_test_samples()
     concepts = pd.read_csv(paths.CONCEPT_TABLE)
     counts = pd.read_csv(paths.COOCCURRENCE, index_col="image_concept")
     clock("inputs read")
     with storage.atomic_directory(paths.PLOTS_DIR) as folder:
         drawn = report_figures.draw(folder, params, codes, assignments, generated, test_samples, clock)
         sounds = report_figures.write_sounds(folder, generated, settings, clock)
-        page = report_content.page(folder, params, metrics, generated, test_samples["image"],
-                                   assignments["image_test"], concepts, counts, drawn, generalisation)
-        target = report_figures.inside(folder, paths.REPORT_PAGE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(html_report.render(page))
-        problems = html_report.missing_files(target)
-        if problems:
-            raise ValueError(f"{paths.REPORT_PAGE}: broken links: {', '.join(problems)}")
-        clock(f"report written ({len(page.links())} linked files)")
-    print(f"{len(drawn)} figures, {len(sounds)} sounds, report at {paths.REPORT_PAGE}")
+        page = report_content.page(folder, params, metrics, generated, test_samples[IMAGE.name],
+                                   assignments[IMAGE.key("test")], concepts, counts, drawn, generalisation)
+        report_figures.write_page(folder, page, clock)
+    print(report_figures.summary(drawn, sounds))
 
 
 if __name__ == "__main__":

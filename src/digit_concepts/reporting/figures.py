@@ -245,6 +245,11 @@ def partner_shares(counts: pd.DataFrame, one_to_many: pd.DataFrame):
     return figure
 
 
+# How each sense's concepts show in the link-strength chart: (sense, marker, size, names the zones
+# in the legend); one sense names them, so that each zone is in the legend once.
+LINK_MARKERS = (("image", "s", 24, False), ("audio", "o", 12, True))
+
+
 def zone_chart(concepts: pd.DataFrame, max_entropy_bits: float, min_strength: float):
     """Entropy of each concept's partners (per sense) and the two link strengths, coloured by zone."""
     required = {"concept", "sense", "entropy_bits", "p_partner_given_concept", "p_concept_given_partner", "zone"}
@@ -260,11 +265,10 @@ def zone_chart(concepts: pd.DataFrame, max_entropy_bits: float, min_strength: fl
         axis.axhline(max_entropy_bits, color="black", linestyle="--", linewidth=1)
         axis.set(title=f"{sense} concepts", xlabel="concept (sorted by entropy)", ylabel="partner entropy (bits)")
     for zone, colour in ZONE_COLOURS.items():
-        for sense, marker in (("image", "s"), ("audio", "o")):
+        for sense, marker, size, in_legend in LINK_MARKERS:
             chosen = (concepts["zone"] == zone) & (concepts["sense"] == sense)
             axes[2].scatter(concepts.loc[chosen, "p_partner_given_concept"], concepts.loc[chosen, "p_concept_given_partner"],
-                            color=colour, marker=marker, s=24 if sense == "image" else 12,
-                            label=zone if sense == "audio" else None)
+                            color=colour, marker=marker, s=size, label=zone if in_legend else None)
     for draw in (axes[2].axhline, axes[2].axvline):
         draw(min_strength, color="black", linestyle="--", linewidth=1)
     axes[2].set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="P(best partner | concept)", ylabel="P(concept | best partner)",

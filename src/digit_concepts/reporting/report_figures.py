@@ -11,6 +11,7 @@ import pandas as pd
 from digit_concepts.senses import audio, autoencoders
 from digit_concepts.reporting import figures, html_report
 from digit_concepts.core import paths, storage
+from digit_concepts.core.sense import AUDIO, SENSES, SplitArrays
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts import voices
 
@@ -18,9 +19,17 @@ EXAMPLES = 10  # columns of reconstruction and cross-modal figures, and cross-mo
 SOUNDS_PER_CONCEPT = 2
 IMAGE_LATENT_POINTS = 2000  # test images; t-SNE of more would take over ~30 s on one core
 AUDIO_LATENT_TRAIN_POINTS = 700  # beside all test recordings, so speakers' clusters show
-SENSES = ("image", "audio")
-KIND = {"image": "image", "audio": "spectrogram"}
-SAMPLES = {"image": paths.IMAGES, "audio": paths.SPECTROGRAMS}  # what each sense shows
+KIND = {"image": "image", "audio": "spectrogram"}  # sense name -> the kind of picture its samples are
+
+
+def read_assignments() -> dict[str, np.ndarray]:
+    """The cluster stage's concepts and those of the audio-alone reference, in one mapping."""
+    return {**storage.read_npz(paths.CLUSTER_ASSIGNMENTS), **storage.read_npz(paths.AUDIO_ALONE)}
+
+
+def read_test_samples() -> dict[str, np.ndarray]:
+    """What each sense shows (images, log-mels) of its test split, by sense name."""
+    return {sense.name: storage.read_npz(sense.shown)["test"] for sense in SENSES}
 
 
 def inside(folder: Path, target: Path) -> Path:
@@ -30,21 +39,21 @@ def inside(folder: Path, target: Path) -> Path:
 
 def reconstruction_figures(codes: dict, test_samples: dict, seed: int, clock: "Clock"):
     for sense in SENSES:
-        test = test_samples[sense]
+        test, name = test_samples[sense.name], sense.name
         chosen = figures.subsample(len(test), EXAMPLES, seed)
-        _, decoder = autoencoders.load_halves(paths.autoencoder_model(sense), seed)
+        _, decoder = autoencoders.load_halves(paths.autoencoder_model(name), seed)
         # A direct call, not predict(): ten samples need no tf.data pipeline (and its log noise).
-        rebuilt = np.asarray(decoder(codes[f"{sense}_test"][chosen], training=False))
-        rows = [("test", test[chosen], KIND[sense]), ("reconstructed", rebuilt, KIND[sense])]
+        rebuilt = np.asarray(decoder(SplitArrays(codes).of(sense, "test")[chosen], training=False))
+        rows = [("test", test[chosen], KIND[name]), ("reconstructed", rebuilt, KIND[name])]
         labels = [f"#{index}" for index in chosen]
-        yield (f"{sense}_reconstructions", f"{sense} autoencoder: test samples and their reconstructions",
-               figures.sample_rows(rows, f"{sense} reconstructions (test split)", labels))
-        clock(f"{sense} reconstructions drawn")
+        yield (f"{name}_reconstructions", f"{name} autoencoder: test samples and their reconstructions",
+               figures.sample_rows(rows, f"{name} reconstructions (test split)", labels))
+        clock(f"{name} reconstructions drawn")
 
 
 def training_figure():
-    losses = {sense: {split: pd.read_csv(paths.training_loss_log(sense, split), sep="\t") for split in ("train", "eval")}
-              for sense in SENSES}
+    losses = {sense.name: {split: pd.read_csv(paths.training_loss_log(sense.name, split), sep="\t")
+                           for split in ("train", "eval")} for sense in SENSES}
     yield "training_curves", "autoencoder training loss per epoch (eval = validation split)", figures.training_curves(losses)
 
 
@@ -76,7 +85,7 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
     centred = dict(zip(("audio_train", "audio_test"), voices.centred_codes(
         codes["audio_train"], codes["audio_test"], assignments["audio_voice_train"], assignments["audio_voice_test"],
         voice_count)))
-    alone = {f"audio_{split}": assignments[f"audio_alone_{split}"] for split in ("train", "test")}
+    alone = {AUDIO.key("train"): assignments["audio_alone_train"], AUDIO.key("test"): assignments["audio_alone_test"]}
     centred_codes, concepts, digits, what = latent_points({**codes, **centred}, {**assignments, **alone}, seed)["audio"]
     embedding = figures.embed_2d(centred_codes, seed)
     clock(f"t-SNE map of audio codes for audio alone ({what})")
@@ -157,6 +166,22 @@ class Clock:
 
     def __call__(self, message: str) -> None:
         print(f"{self.stage}: {message} ({time.monotonic() - self.start:.1f} s)", flush=True)
+
+
+def write_page(folder: Path, page: html_report.Page, clock: Clock) -> Path:
+    """The report page, written into ``folder`` (a stand-in for plots/), every link checked."""
+    target = inside(folder, paths.REPORT_PAGE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html_report.render(page))
+    problems = html_report.missing_files(target)
+    if problems:
+        raise ValueError(f"{paths.REPORT_PAGE}: broken links: {', '.join(problems)}")
+    clock(f"report written ({len(page.links())} linked files)")
+    return target
+
+
+def summary(drawn: list, sounds: list) -> str:
+    return f"{len(drawn)} figures, {len(sounds)} sounds, report at {paths.REPORT_PAGE}"
 
 
 def draw(folder: Path, params: dict, codes: dict, assignments: dict, generated: dict, test_samples: dict,
