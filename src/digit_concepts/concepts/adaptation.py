@@ -19,6 +19,7 @@ to set: how many neighbours at most.
 import numpy as np
 
 from digit_concepts.core.standardisation import Standardiser
+from digit_concepts.core.sense import AUDIO, SplitArrays
 
 
 def batch_neighbours_for(batch_size: int, concepts: int, most: int, share: float = 1.0) -> int:
@@ -78,10 +79,10 @@ def pooled(values: np.ndarray, batch_features: np.ndarray, neighbours: int,
 def recording_space(codes: dict) -> Standardiser:
     """The space in which recordings are near each other: audio codes standardised with the train
     recordings' (``codes["audio_train"]``) statistics."""
-    return Standardiser.fit(codes["audio_train"])
+    return Standardiser.fit(SplitArrays(codes).of(AUDIO, "train"))
 
 
 def recording_features(codes: dict, splits) -> dict[str, np.ndarray]:
-    """Each split's audio codes (``codes[f"audio_{split}"]``) in ``recording_space``."""
+    """Each split's audio codes (``codes["audio_<split>"]``) in ``recording_space``."""
     space = recording_space(codes)
-    return {split: space.apply(codes[f"audio_{split}"]) for split in splits}
+    return {split: space.apply(audio_codes) for split, audio_codes in SplitArrays(codes).by_split(AUDIO, splits).items()}

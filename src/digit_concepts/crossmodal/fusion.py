@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from digit_concepts.concepts.clustering import gaussian_log_posteriors
+from digit_concepts.core.sense import AUDIO, IMAGE, SplitArrays
 
 
 def fuse(image_posteriors: np.ndarray, audio_evidence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,11 +140,13 @@ def episode_log_posteriors(codes: dict, assignments: dict, gaussians: dict, stre
     (``image_by_classifier``), else from each concept's Gaussian in the code space: a UMAP
     mixture is ~100% sure even of its mistakes, so its posteriors cannot be calibrated.
     """
-    sizes = np.bincount(assignments["image_train"], minlength=gaussians["image_means"].shape[0])
+    assignments, codes, streams = SplitArrays(assignments), SplitArrays(codes), SplitArrays(streams)
+    means, covariances = gaussians[IMAGE.key("means")], gaussians[IMAGE.key("covariances")]
+    sizes = np.bincount(assignments.of(IMAGE, "train"), minlength=means.shape[0])
     image, audio = {}, {}
     for split in ("validation", "test"):
-        image[split] = (assignments[f"image_{split}_log_posteriors"] if image_by_classifier else
-                        gaussian_log_posteriors(codes[f"image_{split}"], gaussians["image_means"],
-                                                gaussians["image_covariances"], sizes))[streams[f"{split}_image_index"]]
-        audio[split] = assignments[f"audio_{split}_log_posteriors"][streams[f"{split}_audio_index"]]
+        image[split] = (assignments.log_posteriors(IMAGE, split) if image_by_classifier else
+                        gaussian_log_posteriors(codes.of(IMAGE, split), means, covariances, sizes)
+                        )[streams.episode_index(IMAGE, split)]
+        audio[split] = assignments.log_posteriors(AUDIO, split)[streams.episode_index(AUDIO, split)]
     return image, audio

@@ -14,18 +14,19 @@ from digit_concepts.evaluation import scoring
 from digit_concepts.senses import domain_shifts, drawing_variations
 from digit_concepts.concepts.adaptation import batch_neighbours_for
 from digit_concepts.core.evidence import Bootstrap
+from digit_concepts.core.sense import AUDIO, view_key
 
 SPLITS = (("test", ""), ("validation", "validation_"))  # (split, metric prefix)
 
 
 def drawn_image_views(images: dict, seed: int) -> dict[str, np.ndarray]:
-    """``f"{split}_{view}"``: the validation and test digits drawn as each view (the trained
+    """``view_key(split, view)``: the validation and test digits drawn as each view (the trained
     families, then the held-out ones), seeded. The two splits are drawn on two threads: each has
     its own seeded draws, and most of the work (PIL, SciPy's filters) runs without the GIL."""
     from concurrent.futures import ThreadPoolExecutor
 
     def views_of(split: str) -> dict[str, np.ndarray]:
-        return {f"{split}_{view}": drawn
+        return {view_key(split, view): drawn
                 for views in (drawing_variations.transfer_views(images[split], seed), domain_shifts.held_out_views(images[split], seed))
                 for view, drawn in views.items()}
 
@@ -37,13 +38,13 @@ def drawn_image_views(images: dict, seed: int) -> dict[str, np.ndarray]:
 def image_scores(image_concepts: dict, view_concepts: dict, bootstrap: Bootstrap | None = None) -> dict:
     """``<prefix>image_<view>_acc``: the share of the split's digits drawn as ``view`` named right,
     a concept meaning what it means for the clean split (``image_concepts[split]``).
-    ``view_concepts[f"{split}_{view}"]``: the concepts the learner named them (the cluster stage)."""
+    ``view_concepts[view_key(split, view)]``: the concepts the learner named them (the cluster stage)."""
     scores = {}
     for split, prefix in SPLITS:
         digits = scoring.load_digits("image", split)
         for view in (*drawing_variations.TRANSFER_VIEW_NAMES, *domain_shifts.HELD_OUT_IMAGE_VIEWS):
             scores.update(scoring.with_share(f"{prefix}image_{view}_acc", scoring.right_under_mapping_of(
-                image_concepts[split], digits, view_concepts[f"{split}_{view}"], digits), bootstrap))
+                image_concepts[split], digits, view_concepts[view_key(split, view)], digits), bootstrap))
     return scores
 
 
@@ -54,7 +55,7 @@ def audio_scores(audio_model: clustering.SenseModel, counts: np.ndarray, clean_n
     ``neighbours`` batch neighbours, as ``adaptation.batch_neighbours_for`` allows; the shifted
     split is the batch): the share of the split's
     recordings heard through ``shift`` named right, an image concept meaning what it means for
-    the clean recordings named alone (``clean_named[split]``). ``transfer_codes[f"audio_{split}_{shift}"]``:
+    the clean recordings named alone (``clean_named[split]``). ``transfer_codes[AUDIO.key(view_key(split, shift))]``:
     their audio codes; ``features_of(codes)``: where recordings are near each other; ``taught``
     (same keys): their image-concept log posteriors from the self-labelled audio classifier, where
     it names recordings."""
@@ -62,12 +63,13 @@ def audio_scores(audio_model: clustering.SenseModel, counts: np.ndarray, clean_n
     for split, prefix in SPLITS:
         digits = scoring.load_digits("audio", split)
         for shift in domain_shifts.AUDIO_SHIFTS:
-            codes = transfer_codes[f"audio_{split}_{shift}"]
+            key = AUDIO.key(view_key(split, shift))
+            codes = transfer_codes[key]
             log_posteriors = audio_model.log_posteriors(codes)
             for suffix, count in (("", 0), ("_adapted", batch_neighbours_for(len(codes), counts.shape[0], neighbours))):
                 named = relations.name_recordings_through_images(
                     log_posteriors, counts, features_of(codes), count, train_features,
-                    None if taught is None else taught[f"audio_{split}_{shift}"])
+                    None if taught is None else taught[key])
                 scores.update(scoring.with_share(f"{prefix}audio_{shift}_acc{suffix}", scoring.right_under_mapping_of(
                     clean_named[split], digits, named, digits), bootstrap))
     return scores
