@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from digit_concepts.concepts.adaptation import pooled
+from digit_concepts.core.sense import AUDIO, SplitArrays
 
 
 def cooccurrence(image_concepts: np.ndarray, audio_concepts: np.ndarray, n_image: int, n_audio: int) -> np.ndarray:
@@ -101,6 +102,15 @@ def name_recordings_through_images(log_posteriors: np.ndarray, counts: np.ndarra
         raise ValueError(f"recordings' evidence covers {evidence.shape[1]} image concepts, the co-occurrence "
                          f"{counts.shape[0]}: retrain the cluster stage")
     return name_with_batch_neighbours(evidence, batch_features, neighbours, train_features)
+
+
+def name_split_recordings(assignments: SplitArrays, counts: np.ndarray, features: dict, split: str,
+                          neighbours: int) -> np.ndarray:
+    """``name_recordings_through_images`` of a split's recordings, as the cluster stage placed them
+    (``assignments``: their audio log posteriors, and the taught classifier's where it names
+    recordings); ``features``: where recordings are near each other, per split (train too)."""
+    return name_recordings_through_images(assignments.log_posteriors(AUDIO, split), counts, features[split],
+                                          neighbours, features["train"], assignments.taught_log_posteriors(AUDIO, split))
 
 
 def cooccurrence_table(counts: np.ndarray) -> pd.DataFrame:

@@ -15,7 +15,6 @@ from digit_concepts.core.standardisation import Standardiser
 from digit_concepts.crossmodal import brain, fusion, generation, relations, zones
 from digit_concepts.evaluation import coherence_classifiers, scoring
 from digit_concepts.evaluation.scoring import Labels
-from digit_concepts.pipeline.relate import recordings_named
 from digit_concepts.senses import autoencoders
 
 BATCHES = ("validation", "test")  # the splits whose recordings come as a batch of new ones
@@ -101,8 +100,9 @@ def recording_batches(assignments: SplitArrays, codes: SplitArrays, counts: np.n
     """``most``: params adaptation.batch_neighbours; no more than the batch holds of one concept."""
     features = recording_features(codes.arrays, ("train", *BATCHES))
     neighbours = {split: batch_neighbours_for(len(features[split]), counts.shape[0], most) for split in BATCHES}
-    return Batches(features, neighbours, {split: recordings_named(assignments, counts, features, split,
-                                                                  neighbours[split]) for split in BATCHES})
+    named = {split: relations.name_split_recordings(assignments, counts, features, split, neighbours[split])
+             for split in BATCHES}
+    return Batches(features, neighbours, named)
 
 
 @dataclass(frozen=True)

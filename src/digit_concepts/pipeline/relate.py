@@ -75,15 +75,6 @@ def agreements(test_episodes: EpisodeConcepts, counts: np.ndarray) -> dict[str, 
                                                             relations.image_given_audio(counts).T)}
 
 
-def recordings_named(assignments: SplitArrays, counts: np.ndarray, features: dict, split: str,
-                     neighbours: int) -> np.ndarray:
-    """The image concept each recording of ``split`` is named, its evidence pooled with up to
-    ``neighbours`` batch neighbours (``features``: where recordings are near each other, per split)."""
-    return relations.name_recordings_through_images(assignments.log_posteriors(AUDIO, split), counts, features[split],
-                                                    neighbours, features["train"],
-                                                    assignments.taught_log_posteriors(AUDIO, split))
-
-
 @dataclass(frozen=True)
 class Naming:
     """Each sense named through the other: the scores (the test episodes' agreements first), and
@@ -105,7 +96,7 @@ def naming(*, assignments: SplitArrays, codes: SplitArrays, counts: np.ndarray, 
         audio_digits = labels.of(AUDIO, split)
         for suffix, count in (("", batch_neighbours_for(len(features[split]), counts.shape[0], most)),
                               ("_each_alone", 0)):
-            named = recordings_named(assignments, counts, features, split, count)
+            named = relations.name_split_recordings(assignments, counts, features, split, count)
             if not count:
                 named_alone[split] = named
             scores.update(scoring.with_accuracy(f"{prefix}audio_acc_through_images{suffix}", named, audio_digits,
