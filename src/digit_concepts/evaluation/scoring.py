@@ -8,7 +8,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from digit_concepts.core import paths, storage
+from digit_concepts.core import paths
 from digit_concepts.core.evidence import INTERVAL_SUFFIX, Bootstrap
 from digit_concepts.core.sense import IMAGE, SENSES, SPLITS, Sense, SplitArrays
 
@@ -141,12 +141,6 @@ def cluster_scores(assignments: np.ndarray, digits: np.ndarray, features: np.nda
         "silhouette": silhouette,
         "n_clusters": n_clusters,
     }
-
-
-def episode_digits(split: str) -> np.ndarray:
-    """Digit of each episode's image (the digit the episode is about)."""
-    streams = storage.read_npz(paths.EPISODES)
-    return load_digits(IMAGE.name, split)[SplitArrays(streams).episode_index(IMAGE, split)]
 
 
 def coherent(predicted_digits: np.ndarray, source_digits: np.ndarray) -> np.ndarray:
