@@ -17,8 +17,9 @@ def main() -> None:
     final = autoencoders.train(sense=training.sense, train_samples=training.samples["train"],
                                validation_samples=training.samples["validation"], config=training.config,
                                seed=params["seed"], model_path=paths.autoencoder_model(modality),
-                               log_dir=paths.training_log_dir(modality), train_views=training.samples.get("train_views"),
-                               sounds=training.sounds, teachers=training.teachers, augment=training.augment)
+                               log_dir=paths.training_log_dir(modality),
+                               train_views=training.samples.get("train_views"), sounds=training.sounds,
+                               teachers=training.teachers, augment=training.augment)
     print(train_autoencoder.summary(training.sense, final))
 
 

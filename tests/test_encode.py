@@ -36,7 +36,8 @@ def test_every_split_is_encoded_and_named_by_the_sense():
 
 def test_recordings_are_scored_by_mse_only_against_what_the_decoder_makes():
     inputs, log_mels = samples(3, 1), samples(3, 2)
-    result = encode.encoded(AUDIO, Halves(), Halves(), samples=inputs, targets=log_mels, bootstrap=Bootstrap(20, 0.95, 0))
+    result = encode.encoded(AUDIO, Halves(), Halves(), samples=inputs, targets=log_mels,
+                            bootstrap=Bootstrap(20, 0.95, 0))
     assert "bce" not in result.metrics and "validation_mse" in result.metrics
     rebuilt = Halves().predict(inputs["test"].sum(axis=1))
     assert np.isclose(result.metrics["mse"], np.mean((log_mels["test"].astype(np.float64) - rebuilt) ** 2))

@@ -10,14 +10,15 @@ from digit_concepts.pipeline import relate
 ASSIGNMENTS = SplitArrays({
     "image_train": np.array([0, 1, 2, 0, 1, 2]), "audio_train": np.array([3, 1, 2, 3, 1, 0]),
     "image_test": np.array([0, 1, 2, 2]), "audio_test": np.array([3, 1, 0, 2]),
-    "image_test_log_posteriors": np.zeros((4, 3), np.float32), "audio_test_log_posteriors": np.zeros((4, 4), np.float32)})
+    "image_test_log_posteriors": np.zeros((4, 3), np.float32),
+    "audio_test_log_posteriors": np.zeros((4, 4), np.float32)})
 STREAMS = SplitArrays({"train_image_index": np.arange(6), "train_audio_index": np.arange(6),
                        "test_image_index": np.array([0, 1, 2, 3]), "test_audio_index": np.array([0, 1, 2, 3])})
 
 
 def test_episodes_pair_each_sense_s_concepts_through_the_stream():
-    episodes = relate.episode_concepts(ASSIGNMENTS, SplitArrays({**STREAMS.arrays, "test_audio_index": np.array([3, 2, 1, 0])}),
-                                       "test")
+    reversed_recordings = SplitArrays({**STREAMS.arrays, "test_audio_index": np.array([3, 2, 1, 0])})
+    episodes = relate.episode_concepts(ASSIGNMENTS, reversed_recordings, "test")
     np.testing.assert_array_equal(episodes.image, [0, 1, 2, 2])
     np.testing.assert_array_equal(episodes.audio, [2, 0, 1, 3])
     assert list(episodes.table().columns) == ["image_concept", "audio_concept"]
@@ -59,7 +60,8 @@ def test_recordings_are_named_alone_and_with_their_batch():
     rng = np.random.default_rng(0)
     counts = np.array([[4, 0], [0, 4]])
     log_posteriors = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]], np.float32))
-    assignments = SplitArrays({"audio_test_log_posteriors": log_posteriors, "audio_validation_log_posteriors": log_posteriors,
+    assignments = SplitArrays({"audio_test_log_posteriors": log_posteriors,
+                               "audio_validation_log_posteriors": log_posteriors,
                                "image_test": np.array([0, 1]), "image_validation": np.array([1, 0])})
     codes = SplitArrays({"audio_train": rng.normal(size=(4, 2)), "audio_test": rng.normal(size=(3, 2)),
                          "audio_validation": rng.normal(size=(3, 2))})

@@ -85,4 +85,5 @@ def recording_space(codes: dict) -> Standardiser:
 def recording_features(codes: dict, splits) -> dict[str, np.ndarray]:
     """Each split's audio codes (``codes["audio_<split>"]``) in ``recording_space``."""
     space = recording_space(codes)
-    return {split: space.apply(audio_codes) for split, audio_codes in SplitArrays(codes).by_split(AUDIO, splits).items()}
+    audio_codes = SplitArrays(codes)
+    return {split: space.apply(audio_codes.of(AUDIO, split)) for split in splits}

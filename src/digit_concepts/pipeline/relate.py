@@ -40,7 +40,8 @@ def read_inputs() -> Inputs:
         codes=SplitArrays.read(paths.ENCODINGS), labels=Labels.read(), learner=storage.read_npz(paths.LEARNER_ARRAYS),
         learner_settings=storage.read_json(paths.LEARNER_SETTINGS),
         transfer_codes=storage.read_npz(paths.TRANSFER_ENCODINGS),
-        image_views=storage.read_npz(paths.IMAGE_VIEW_CONCEPTS), audio_views=storage.read_npz(paths.AUDIO_VIEW_CONCEPTS))
+        image_views=storage.read_npz(paths.IMAGE_VIEW_CONCEPTS),
+        audio_views=storage.read_npz(paths.AUDIO_VIEW_CONCEPTS))
 
 
 @dataclass(frozen=True)
