@@ -11,7 +11,7 @@ import pandas as pd
 from digit_concepts.senses import audio, autoencoders
 from digit_concepts.reporting import figures, html_report
 from digit_concepts.core import paths, storage
-from digit_concepts.core.sense import AUDIO, SENSES, SplitArrays
+from digit_concepts.core.sense import AUDIO, IMAGE, SENSES, SplitArrays
 from digit_concepts.evaluation import scoring
 from digit_concepts.concepts import voices
 
@@ -59,18 +59,20 @@ def training_figure():
 
 def latent_points(codes: dict, assignments: dict, seed: int) -> dict:
     """Per sense: (codes, clusters, digits, description) of the points each t-SNE map shows."""
-    chosen = figures.subsample(len(codes["image_test"]), IMAGE_LATENT_POINTS, seed)
-    points = {"image": (codes["image_test"][chosen], assignments["image_test"][chosen],
-                        scoring.load_digits("image", "test")[chosen], f"{len(chosen)} test images")}
-    train = figures.subsample(len(codes["audio_train"]), AUDIO_LATENT_TRAIN_POINTS, seed)
+    codes, assignments = SplitArrays(codes), SplitArrays(assignments)
+    chosen = figures.subsample(len(codes.of(IMAGE, "test")), IMAGE_LATENT_POINTS, seed)
+    points = {IMAGE.name: (codes.of(IMAGE, "test")[chosen], assignments.of(IMAGE, "test")[chosen],
+                           scoring.load_digits(IMAGE.name, "test")[chosen], f"{len(chosen)} test images")}
+    train = figures.subsample(len(codes.of(AUDIO, "train")), AUDIO_LATENT_TRAIN_POINTS, seed)
 
     def test_and_train(test: np.ndarray, whole_train: np.ndarray) -> np.ndarray:
         return np.concatenate([test, whole_train[train]])
 
-    points["audio"] = (test_and_train(codes["audio_test"], codes["audio_train"]),
-                       test_and_train(assignments["audio_test"], assignments["audio_train"]),
-                       test_and_train(scoring.load_digits("audio", "test"), scoring.load_digits("audio", "train")),
-                       f"all {len(codes['audio_test'])} test and {len(train)} train recordings")
+    points[AUDIO.name] = (test_and_train(codes.of(AUDIO, "test"), codes.of(AUDIO, "train")),
+                          test_and_train(assignments.of(AUDIO, "test"), assignments.of(AUDIO, "train")),
+                          test_and_train(scoring.load_digits(AUDIO.name, "test"),
+                                         scoring.load_digits(AUDIO.name, "train")),
+                          f"all {len(codes.of(AUDIO, 'test'))} test and {len(train)} train recordings")
     return points
 
 
@@ -82,9 +84,9 @@ def latent_figures(codes: dict, assignments: dict, seed: int, clock: "Clock"):
                figures.latent_scatter(embedding, clusters, digits, f"{sense} latent space, t-SNE of {what}"))
     # Audio alone: the same recordings, each voice found centred (none found: the codes as they are).
     voice_count = int(assignments["audio_voice_train"].max()) + 1
-    centred = dict(zip(("audio_train", "audio_test"), voices.centred_codes(
-        codes["audio_train"], codes["audio_test"], assignments["audio_voice_train"], assignments["audio_voice_test"],
-        voice_count)))
+    centred = dict(zip((AUDIO.key("train"), AUDIO.key("test")), voices.centred_codes(
+        SplitArrays(codes).of(AUDIO, "train"), SplitArrays(codes).of(AUDIO, "test"), assignments["audio_voice_train"],
+        assignments["audio_voice_test"], voice_count)))
     alone = {AUDIO.key("train"): assignments["audio_alone_train"], AUDIO.key("test"): assignments["audio_alone_test"]}
     centred_codes, concepts, digits, what = latent_points({**codes, **centred}, {**assignments, **alone}, seed)["audio"]
     embedding = figures.embed_2d(centred_codes, seed)
