@@ -1,5 +1,5 @@
 """Stage cluster: concepts of each sense, of the audio alone, and of the joint (paired) episodes,
-with their scores and everything the tool needs to place a new sample (``concepts.find``)."""
+with their scores and everything the tool needs to place a new sample (``cluster.find``)."""
 
 from digit_concepts.core import paths, runtime, storage
 from digit_concepts.core.evidence import Bootstrap

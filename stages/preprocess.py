@@ -1,5 +1,5 @@
 """Stage preprocess: images to [0, 1], recordings to normalised log-mels and the audio
-autoencoder's inputs, metadata, episodes (``preprocessing``)."""
+autoencoder's inputs, metadata, episodes (``digit_concepts/pipeline/preprocess.py``)."""
 
 from digit_concepts.core import paths, storage
 from digit_concepts.core.params import load

@@ -36,7 +36,7 @@ class Concepts:
     metrics: dict
     trials: list  # (space, k, score) of every k tried
     image_classifier: object  # the self-labelled classifier that names new images (None: the codes do)
-    image_views: dict  # the transfer proxies' image concepts, keyed by ``sense.view_key``
+    image_views: dict  # the transfer proxies' image concepts, keyed by ``view_key(split, view)``
     audio_classifier: object  # the classifier taught the image concepts that names new recordings (None: off)
     audio_views: dict  # its log posteriors of the audio proxies, ``AUDIO.key(view_key(split, shift))``
 

@@ -1,7 +1,8 @@
 """The co-occurrence stream: each episode shows an image and plays a recording of the same digit.
 
 Digit labels decide one thing in the learner: which image and which recording share an
-episode (this function, called by the preprocess stage through ``preprocessing``, which reads
+episode (this function, called by the preprocess stage through
+``digit_concepts/pipeline/preprocess.py``, which reads
 the digits from the MNIST label files and the FSDD file names, ``audio.recording_table``, and
 writes them to the metadata tables). Every other reader of the labels only scores or shows: ``scoring``
 (``load_digits``, ``load_speakers``, ``Labels``; used by the cluster, relate,
