@@ -2,9 +2,8 @@
 
 Digit labels decide one thing in the learner: which image and which recording share an
 episode (this function, called by the preprocess stage through
-``digit_concepts/pipeline/preprocess.py``, which reads
-the digits from the MNIST label files and the FSDD file names, ``audio.recording_table``, and
-writes them to the metadata tables). Every other reader of the labels only scores or shows: ``scoring``
+``digit_concepts/pipeline/preprocess.py``, which reads the digits from the MNIST label files and
+the FSDD file names, ``audio.recording_table``, and writes them to the metadata tables). Every other reader of the labels only scores or shows: ``scoring``
 (``load_digits``, ``load_speakers``, ``Labels``; used by the cluster, relate,
 convergence and plot stages), ``evaluation_classifiers`` (trained on train digits to score the
 coherence of generated samples) and the plot stage (digits printed beside examples). Speaker
