@@ -82,7 +82,7 @@ def read_image_naming(params: dict) -> ImageNaming:
     """What names new images, read: the self-labelled classifier reads pixels (the splits' and the
     transfer proxies'); without it, the concepts' own path reads the image encoder's codes."""
     settings = params["cluster"]["self_labelling"]
-    images = storage.read_npz(paths.IMAGES)
+    images = storage.read_npz(IMAGE.inputs)
     views = transfer_proxies.drawn_image_views(images, params["seed"])
     if settings["epochs"] > 0:
         return ImageNaming(images, views, settings, params["image_ae"]["augmentation"])
@@ -97,7 +97,7 @@ def read_audio_naming(params: dict) -> AudioNaming:
     settings = params["cluster"]["audio_self_labelling"]
     if settings["epochs"] == 0:
         return AudioNaming({}, {}, settings)
-    return AudioNaming(storage.read_npz(paths.AUDIO_FEATURES), storage.read_npz(paths.AUDIO_SHIFTS), settings)
+    return AudioNaming(storage.read_npz(AUDIO.inputs), storage.read_npz(paths.AUDIO_SHIFTS), settings)
 
 
 @dataclass(frozen=True)
