@@ -116,12 +116,13 @@ def audited_pipeline(tmp_path_factory, mirror):
 
 
 # The order the two pytest-xdist workers take the tests in (`-n auto --dist loadgroup` in
-# pytest.ini: one test at a time, to whichever worker is free). The slowest test first: its worker
-# builds the audited pipeline, then runs the LOSO folds from it; the other worker builds the shared
-# pipeline meanwhile, for the first pipeline test, and then every test after it: the other
-# pipeline tests, longest first (so that neither worker is left with a long one at the end), then
-# the unit tests. Measured with `pytest --durations=20` (docs/testing.md).
+# pytest.ini: one test at a time, to whichever worker is free), measured with `pytest --durations=20`
+# (docs/testing.md). The slow tier first, longest first: the LOSO test's worker builds the audited
+# pipeline and runs the folds from it, while the other builds the shared pipeline for the next one.
+# Then the fast tier: one pipeline test (its worker builds the shared pipeline, when the slow tier
+# did not) while the other worker runs the unit tests, and the other pipeline tests last.
 FIRST = "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises"
+FIRST_FAST = "test_every_stage_ran_and_every_output_exists"
 SLOWEST_UNIT_TESTS = ("test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",)
 SLOWEST_PIPELINE_TESTS = (
     "test_a_sweep_spread_over_two_machines_collects_what_one_machine_computes",
@@ -138,11 +139,14 @@ def pytest_collection_modifyitems(items):
     def turn(item) -> tuple[int, int]:
         if item.originalname == FIRST:
             return 0, 0
-        group = 1 if item.get_closest_marker("pipeline") else 2
+        if item.get_closest_marker("slow"):
+            return 1, slowest.get(item.originalname, len(slowest))
+        if item.originalname == FIRST_FAST:
+            return 2, 0
+        group = 4 if item.get_closest_marker("pipeline") else 3
         return group, slowest.get(item.originalname, len(slowest))
 
     items.sort(key=turn)  # stable: each group keeps its collection order
-
 
 
 def pytest_terminal_summary(terminalreporter):

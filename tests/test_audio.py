@@ -1,16 +1,17 @@
 """audio: FSDD names, reading recordings, log-mel in and sound out, splits."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile
+from conftest import REPO
+from fakes import SAMPLE_RATE, tone
 from ruamel.yaml import YAML
 
-from conftest import REPO
 from digit_concepts.senses import audio
-from fakes import SAMPLE_RATE, tone
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +293,42 @@ def test_voice_descriptors_ignore_loudness_but_see_the_level(settings):
     assert np.allclose(quiet[:spectral], loud[:spectral], atol=1e-3)  # a gain is c0 only
     assert loud[spectral + 1] == pytest.approx(quiet[spectral + 1] + np.log(2.0), abs=1e-5)  # log peak
     assert loud[spectral + 2] == quiet[spectral + 2]  # length
+
+
+def _table(speakers=("george", "theo"), indices=(0, 5)) -> pd.DataFrame:
+    rows = [(f"{d}_{s}_{i}.wav", d, s, i) for d in range(2) for s in speakers for i in indices]
+    return pd.DataFrame(rows, columns=["file", "digit", "speaker", "recording_index"])
+
+
+@pytest.mark.parametrize("split, speakers, message", [
+    ("leave_speakers_out", ["george", "theo"], r"split\.test_speakers: holds out every speaker in the data "
+                                               r"\(george, theo\), leaving none to train on"),
+    ("leave_speakers_out", ["lucas"], r"split\.test_speakers: lucas not in the recordings; the data has speakers "
+                                      r"george, theo"),
+    ("leave_speakers_out", ["theo", "nicolas"], r"split\.test_speakers: nicolas not in the recordings"),
+])
+def test_split_is_checked_against_the_speakers_found(split, speakers, message):
+    with pytest.raises(ValueError, match=message):
+        audio.test_split_mask(_table(), split, speakers)
+    assert audio.test_split_mask(_table(), "leave_speakers_out", ["theo"]).sum() == 4
+
+
+def test_official_split_needs_both_splits():
+    with pytest.raises(ValueError, match=r"split\.audio: official leaves no train recordings among the 4 found"):
+        audio.test_split_mask(_table(speakers=("theo",), indices=(0, 1)), "official", ["theo"])
+
+
+@pytest.mark.parametrize("case, signal, message", [
+    ("short", (tone(3, 0, 0)[2000:2010]), r"too short, 10 samples; at least 256 needed"),
+    ("dc", np.full(4000, 3000, dtype=np.int16), r"constant signal \(4000 samples all 0\.0915"),
+    ("silent", np.zeros(4000, dtype=np.int16), r"empty, silent or non-finite audio"),
+])
+def test_degenerate_recordings_are_rejected_naming_the_file(tmp_path, case, signal, message):
+    settings = audio.AudioSettings(8000, 256, 64, 64, 4000.0, 32, 30.0, True, 4)
+    path = tmp_path / f"3_theo_{case}.wav"
+    soundfile.write(path, signal, SAMPLE_RATE, subtype="PCM_16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no librosa warning on the way
+        with pytest.raises(ValueError, match=message) as caught:
+            audio.read_recordings(tmp_path, [path.name], settings)
+    assert str(path) in str(caught.value)

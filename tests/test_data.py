@@ -3,15 +3,20 @@
 import gzip
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+from fakes import FSDD_PREFIX, idx_bytes, write_checksums, write_idx, write_mirror
+
+from digit_concepts.core import storage
 from digit_concepts.senses import data
-from fakes import FSDD_PREFIX, idx_bytes, write_checksums, write_idx
 
 # --------------------------------------------------------------------------- IDX
 
@@ -249,3 +254,120 @@ def test_data_checksums_override_rejects_nonsense(tmp_path, monkeypatch, content
     monkeypatch.setenv(data.CHECKSUMS_ENV, str(path))
     with pytest.raises(ValueError, match="DATA_CHECKSUMS"):
         data.remote_files(None)
+
+
+def _project(root: Path) -> Path:
+    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
+    (root / ".dvc").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    return root
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.arange(100) % 10, 2049), mtime=0)[:-20])
+    with pytest.raises(ValueError, match=rf"{path}: truncated or corrupt gzip file \(EOFError"):
+        data.read_idx(path, 2049)
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=rf"{path}: truncated or corrupt gzip file \(BadGzipFile"):
+        data.read_idx(path, 2049)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, r"DATA_CHECKSUMS=.*missing\.json: cannot read the checksums file \(No such file or directory\)"),
+    ("{not json", r"DATA_CHECKSUMS=.*missing\.json: not valid JSON \(Expecting property name"),
+])
+def test_bad_checksums_file_names_variable_and_file(tmp_path, monkeypatch, content, message):
+    path = tmp_path / "missing.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv(data.CHECKSUMS_ENV, str(path))
+    with pytest.raises(ValueError, match=message):
+        data.known_sha256()
+
+
+def test_nothing_fetched_is_a_download_error_naming_every_url(http_root, tmp_path):
+    _, base = http_root
+    urls = (base + "missing/payload.bin", data.mirror_base(str(tmp_path / "nowhere")) + "payload.bin")
+    with pytest.raises(data.DownloadError) as caught:
+        data.fetch(data.RemoteFile("payload.bin", urls, "0" * 64), tmp_path / "target")
+    message = str(caught.value)
+    assert not isinstance(caught.value, data.ChecksumError)
+    assert message.startswith("could not fetch payload.bin from any URL") and all(url in message for url in urls)
+    assert "404" in message and "FileNotFoundError" in message
+
+
+def _stage(project: Path, name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DATA_")}
+    environment.update(PYTHONPATH=str(REPO / "src"), **env)
+    return subprocess.run([sys.executable, str(project / "stages" / f"{name}.py")], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def stage_project(tmp_path) -> Path:
+    project = _project(tmp_path / "project")
+    shutil.copytree(REPO / "stages", project / "stages", symlinks=True)  # a stage runs its own checkout's code
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "params.yaml", project / "params.yaml")
+    (tmp_path / "elsewhere").mkdir()
+    return project
+
+
+def test_download_from_another_folder_writes_the_project_and_records_the_checksums(stage_project, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    mirror = tmp_path / "mirror"
+    checksums = write_mirror(mirror)
+    result = _stage(stage_project, "download", elsewhere, DATA_MIRROR=str(mirror),
+                    DATA_CHECKSUMS=str(write_checksums(tmp_path / "sums.json", checksums)))
+    assert result.returncode == 0, result.stderr
+    assert list(elsewhere.iterdir()) == []  # nothing written in the working directory
+    recorded = stage_project / "data" / "raw" / data.CHECKSUMS_RECORD
+    assert json.loads(recorded.read_text()) == checksums
+    assert (stage_project / "data" / "raw").stat().st_mode & 0o777 == 0o755
+    assert list((stage_project / storage.SCRATCH_DIR).iterdir()) == []
+
+    # Another mirror holding other files: other checksums give other data/raw bytes, and a
+    # later preprocess refuses the old download while DATA_CHECKSUMS names other files.
+    other = tmp_path / "other-mirror"
+    shutil.copytree(mirror, other)
+    (other / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.arange(20) % 10, 2049)))
+    other_sums = write_checksums(tmp_path / "other-sums.json",
+                                 {**checksums, "t10k-labels-idx1-ubyte.gz": data.pooch.file_hash(
+                                     str(other / "mnist" / "t10k-labels-idx1-ubyte.gz"))})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(data.CHECKSUMS_ENV, str(other_sums))
+        with pytest.raises(ValueError, match=r"checksums\.json holds other sha256 .* run `dvc repro -f download`"):
+            data.check_recorded_checksums(recorded)
+    result = _stage(stage_project, "download", elsewhere, DATA_MIRROR=str(other), DATA_CHECKSUMS=str(other_sums))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(recorded.read_text()) == json.loads(other_sums.read_text())
+
+
+def test_downloaded_files_are_0644_and_folders_0755_as_a_dvc_checkout_gives(stage_project, tmp_path):
+    """pooch renames its mkstemp file (0600) into place; the published data/raw is shared all the same."""
+    mirror = tmp_path / "mirror"
+    sums = write_checksums(tmp_path / "sums.json", write_mirror(mirror))
+    previous = os.umask(0o022)  # the stage inherits it; DVC's checkout gives 0o666 / 0o777 less the umask
+    try:
+        result = _stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(mirror),
+                        DATA_CHECKSUMS=str(sums))
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    raw = stage_project / "data" / "raw"
+    files = [path for path in raw.rglob("*") if path.is_file()]
+    assert len([path for path in files if path.suffix == ".gz"]) == 4 and len(files) > 4
+    modes = {str(path.relative_to(raw)): oct(path.stat().st_mode & 0o777) for path in [raw, *raw.rglob("*")]}
+    assert modes == {name: "0o755" if (raw / name).is_dir() else "0o644" for name in modes}
+
+
+def test_download_with_nothing_to_fetch_is_one_error_line(stage_project, tmp_path):
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    result = _stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(empty))
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]  # after pooch's "Downloading data from ..." line
+    assert last.startswith("error: could not fetch train-images-idx3-ubyte.gz from any URL; tried: file://")
+    assert "Traceback" not in result.stderr and "ChecksumError" not in result.stderr
+    assert not (stage_project / "data" / "raw").exists()

@@ -1,12 +1,18 @@
 """params: the committed params.yaml loads as the typed model; every mistake is a ValueError naming key and rule."""
 
 import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
+from conftest import REPO
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from conftest import REPO
 from digit_concepts.core import params
 
 
@@ -189,3 +195,101 @@ def test_voice_aware_reference_needs_k_fixed(tree):
 def test_bad_voice_params_are_named(tree, key, value, message):
     with pytest.raises(ValueError, match=key.replace(".", r"\.") + r": got .*" + message):
         params.parse(_set(tree, key, value))
+
+
+def _project(root: Path) -> Path:
+    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
+    (root / ".dvc").mkdir(parents=True)
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    return root
+
+
+REAL_COUNTS = {"image": 60000, "audio": 2700, "joint": 60000}
+
+
+def test_committed_params_fit_the_real_data():
+    params.check_cluster_sizes(params.load(REPO / "params.yaml"), REAL_COUNTS)
+
+
+def test_k_larger_than_the_samples_names_key_and_space():
+    with pytest.raises(ValueError) as caught:
+        params.check_cluster_sizes(params.load(REPO / "params.yaml"), {"image": 40, "audio": 40, "joint": 40})
+    message = str(caught.value)
+    assert "cluster.audio.k: 300 clusters need at least 300 train recordings, the data has 40" in message
+    assert "cluster.image.k_range" not in message  # 16 <= 40
+
+
+def test_k_range_and_voice_counts_are_checked(committed_tree):
+    cluster = committed_tree["cluster"]
+    cluster["image"]["k_range"] = [6, 50]
+    cluster["joint"]["k"] = 45
+    cluster["audio_reference"]["voices"].update(count_selection="bic", count_range=[2, 9])
+    with pytest.raises(ValueError) as caught:
+        params.check_cluster_sizes(params.parse(committed_tree), {"image": 40, "audio": 8, "joint": 40})
+    message = str(caught.value)
+    assert "cluster.image.k_range: 50 clusters need at least 50 train images, the data has 40" in message
+    assert "cluster.joint.k: 45 clusters need at least 45 train episodes, the data has 40" in message
+    assert "cluster.audio_reference.voices.count_range: 9 voices need at least 9 train recordings" in message
+    cluster["audio_reference"]["voices"].update(count_selection="fixed", count=10)
+    with pytest.raises(ValueError, match=r"cluster\.audio_reference\.voices\.count: 10 voices"):
+        params.check_cluster_sizes(params.parse(committed_tree), {"image": 400, "audio": 9, "joint": 400})
+
+
+def test_train_sample_counts_from_the_metadata(tmp_path):
+    pd.DataFrame({"split": ["train"] * 3 + ["test"] * 2, "index": range(5)}).to_csv(tmp_path / "i.csv", index=False)
+    pd.DataFrame({"split": ["test", "train"], "index": range(2)}).to_csv(tmp_path / "a.csv", index=False)
+    assert params.train_sample_counts(tmp_path / "i.csv", tmp_path / "a.csv") == {"image": 3, "audio": 1, "joint": 3}
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"pair": {"noise": 0.5}}, r"pair\.noise: unknown parameter \(did you mean pairs\? known sections: seed, "),
+    ({"pair": {}}, r"pair: unknown parameter \(did you mean pairs\?"),
+    ({"pair": None}, r"pair: unknown parameter"),
+    ({"verbose": True}, r"verbose: unknown parameter \(known sections: seed, audio, split, pairs"),
+])
+def test_unknown_top_level_key_or_section_is_named(committed_tree, extra, message):
+    with pytest.raises(ValueError, match=message):
+        params.parse({**committed_tree, **extra})
+
+
+def test_misspelt_section_instead_of_the_right_one(committed_tree):
+    committed_tree["pair"] = committed_tree.pop("pairs")
+    with pytest.raises(ValueError) as caught:
+        params.parse(committed_tree)
+    assert "pair.noise: unknown parameter (did you mean pairs?" in str(caught.value)
+    assert "pairs.noise: missing" in str(caught.value)
+
+
+def _stage(project: Path, name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DATA_")}
+    environment.update(PYTHONPATH=str(REPO / "src"), **env)
+    return subprocess.run([sys.executable, str(project / "stages" / f"{name}.py")], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def stage_project(tmp_path) -> Path:
+    project = _project(tmp_path / "project")
+    shutil.copytree(REPO / "stages", project / "stages", symlinks=True)  # a stage runs its own checkout's code
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "params.yaml", project / "params.yaml")
+    (tmp_path / "elsewhere").mkdir()
+    return project
+
+
+def test_a_bad_params_file_is_named_in_one_error_from_any_folder(stage_project, tmp_path):
+    (stage_project / "params.yaml").write_text((REPO / "params.yaml").read_text() + "pair:\n  noise: 0.5\n")
+    result = _stage(stage_project, "plot", tmp_path / "elsewhere", DVC_STAGE="plot")
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith("error: invalid params.yaml:\n  pair.noise: unknown parameter (did you mean pairs?")
+    assert result.stderr.endswith("`dvc checkout plot` restores them from the cache, `git checkout metrics/` the metrics)\n")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_section_no_stage_uses_still_reruns_the_plot_stage_which_names_it():
+    """DVC reruns a stage only for the params it lists; plot lists the whole file, so an unknown
+    section (which changes no other stage) still reaches a params check."""
+    from ruamel.yaml import YAML
+
+    plot = YAML(typ="safe").load(REPO / "dvc.yaml")["stages"]["plot"]
+    assert {"params.yaml": None} in plot["params"], plot["params"]

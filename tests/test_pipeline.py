@@ -43,6 +43,17 @@ def test_every_stage_ran_and_every_output_exists(pipeline):
             assert (project / out["path"]).exists(), f"{name}: output {out['path']} missing"
 
 
+def _split_sizes(project: Path) -> dict[str, dict[str, int]]:
+    """Samples per split of each sense in a built tiny project (its metadata tables)."""
+    return {sense: pd.read_csv(project / "data" / "preprocessed" / f"{sense}_metadata.csv")["split"]
+            .value_counts().to_dict() for sense in ("image", "audio")}
+
+
+def _is_share_of(value: float, count: int) -> bool:
+    """``value`` is k / ``count`` for a whole k in 0..count (a score over ``count`` samples)."""
+    return 0 <= round(value * count) <= count and abs(value * count - round(value * count)) < 1e-6
+
+
 def test_metrics(pipeline):
     project, _, _ = pipeline
     reconstruction = json.loads((project / "metrics" / "reconstruction.json").read_text())
@@ -56,7 +67,9 @@ def test_metrics(pipeline):
         leaves = evidence.flatten(tree).values()  # ValueError on a leaf that is no number
         assert all(isinstance(value, (int, float)) for value in leaves), entry
     alone = json.loads((project / "metrics" / "cluster.json").read_text())["audio_reference"]
-    assert alone["n_clusters"] == 4 and 0.0 <= alone["acc"] <= 1.0  # raw codes: no voices (count_selection none)
+    sizes = _split_sizes(project)
+    # raw codes: no voices (count_selection none); a share of the test recordings, one by one
+    assert alone["n_clusters"] == 4 and _is_share_of(alone["acc"], sizes["audio"]["test"])
     transfer = json.loads((project / "metrics" / "transfer.json").read_text())
     assert set(transfer) == ({f"{prefix}image_{view}_acc{suffix}" for prefix in ("", "validation_")
                               for view in ("affine", "thick", "thin", "elastic", "blur", "low_resolution",
@@ -64,7 +77,12 @@ def test_metrics(pipeline):
                              | {f"{prefix}audio_{shift}_acc{adapted}{suffix}" for prefix in ("", "validation_")
                                 for shift in ("telephone", "noise", "reverb", "speed", "pitch")
                                 for adapted in ("", "_adapted") for suffix in ("", "_interval")})
-    assert all(0.0 <= value <= 1.0 for key, value in transfer.items() if not key.endswith("_interval"))
+    # Each proxy names every sample of its split once: its score is a whole count of them.
+    for key, value in transfer.items():
+        if not key.endswith("_interval"):
+            split = "validation" if key.startswith("validation_") else "test"
+            sense = "image" if key.removeprefix("validation_").startswith("image_") else "audio"
+            assert _is_share_of(value, sizes[sense][split]), (key, value, sizes[sense][split])
     relate = json.loads((project / "metrics" / "relate.json").read_text())
     assert {"audio_acc_through_images_each_alone", "validation_audio_acc_through_images"} <= set(relate)
     # Every headline metric has its 95% bootstrap interval beside it; around it where the naming is
@@ -298,6 +316,7 @@ def test_tool_imagines_the_other_sense_and_lists_concepts(pipeline, tmp_path):
 
 
 
+@pytest.mark.slow
 def test_a_second_build_gives_the_same_bytes_and_reads_only_declared_deps(pipeline, audited_pipeline):
     """Two tiny pipelines built apart (other folders, the mirror over HTTP or as a folder), checked
     two ways:
@@ -396,6 +415,7 @@ def _hashes(project: Path, patterns: list[str]) -> dict:
             for pattern in patterns for path in sorted(project.glob(pattern))}
 
 
+@pytest.mark.slow
 def test_permuting_scoring_labels_changes_no_decision(pipeline, tmp_path):
     """Label leakage: with the scoring labels shuffled, every clustering, table, zone and
     generated file is byte-identical (only the scores may change)."""
@@ -430,6 +450,7 @@ def _arrays(path: Path, keys) -> dict:
         return {key: stored[key].copy() for key in stored.files if any(key.startswith(prefix) for prefix in keys)}
 
 
+@pytest.mark.slow
 def test_nothing_is_fitted_on_the_test_split(pipeline, tmp_path):
     """Test samples replaced (noise) and reordered: every fitted model, train and validation code,
     clustering, table, temperature and validation score is unchanged. Only test outputs move."""
@@ -483,6 +504,7 @@ def test_nothing_is_fitted_on_the_test_split(pipeline, tmp_path):
         (project / "metrics/cluster.json").read_text())["image"]["validation_acc"]
 
 
+@pytest.mark.slow
 def test_log_mel_features_retrain_only_the_audio_branch(pipeline, tmp_path):
     """The other audio option end to end: the image branch is untouched, the audio autoencoder
     reads log-mels (with augmented views), with no second decoder, and sound is still made."""
@@ -569,6 +591,7 @@ def _files(project: Path, folders=("data", "models", "plots", "metrics")) -> dic
             for folder in folders for path in sorted((project / folder).rglob("*")) if path.is_file()}
 
 
+@pytest.mark.slow
 def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipeline, tmp_path):
     """Two clones side by side, a bare git remote and the committed default DVC remote
     (../../digit-concepts-dvc-storage from .dvc/, so beside the clones, in tmp_path): `dvc push`,
@@ -628,6 +651,7 @@ def test_push_pull_and_experiment_shared_between_clones_without_recomputing(pipe
     _check_plots_page(tmp_path / "diff" / "index.html", _declared_charts(second), 2 * len(_declared_images(second)))
 
 
+@pytest.mark.slow
 def test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summarises(audited_pipeline, tmp_path):
     """scripts/sweep.py loso on the tiny data (two speakers): one queued `dvc exp run` per speaker,
     then metrics/generalisation.json (flat, numeric, per fold) and docs/loso.md. From a copy of
@@ -672,6 +696,7 @@ def _with_sweep_script(project: Path, env: dict) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_a_sweep_spread_over_two_machines_collects_what_one_machine_computes(pipeline, tmp_path):
     """Two seeds as two batch tasks on two "machines" (clones sharing a bare git remote and the
     committed default DVC remote, beside them in tmp_path): each pulls the data, runs its one job

@@ -6,7 +6,6 @@ import pytest
 
 from digit_concepts.crossmodal import relations
 
-
 # Hand-made episodes: image concept 0 co-occurs with audio 0 only; image concept 1 is
 # spread over audio 1 and 2 (two speakers' "one"): a one-to-many case.
 IMAGE = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])

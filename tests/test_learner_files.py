@@ -1,14 +1,6 @@
-"""Faults of the tool (digit-concepts) found by probing: an --out it cannot write, and a learner
-folder whose pieces are there but cannot be read (truncated, corrupt or crafted) or used (an array,
-key or column missing, a wrong shape or type). Each ends in one line naming the file, never a
-traceback."""
+"""learner_files: a learner folder checked on load; what it lacks is one line naming the file and the stage to rerun (exit 3)."""
 
-import json
-import os
 import shutil
-import socket
-import threading
-import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,18 +8,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile
-
-from digit_concepts.tool import cli, learner, server
-from digit_concepts.core import paths, storage
-from digit_concepts.tool.learner import REQUIRED, WRITTEN_BY, Learner, Perception, Recognition
-from digit_concepts.tool.learner_files import Sizes
-from digit_concepts.senses.user_files import write_image
 from fakes import tone
 from synthetic_learner import rewrite_json, write_learner
 from tiny_project import run_tool
-from user_samples import digit_picture, large_png
+from user_samples import digit_picture
 
-# ------------------------------------------------------------- imagine --out it cannot write
+from digit_concepts.core import paths, storage
+from digit_concepts.senses.user_files import write_image
+from digit_concepts.tool import cli, learner
+from digit_concepts.tool.learner import WRITTEN_BY, Learner, Perception, Recognition
+from digit_concepts.tool.learner_files import Sizes
 
 
 class _FakeLearner:
@@ -75,250 +65,6 @@ def inputs(tmp_path, fake_learner):
     write_image(tmp_path / "in" / "digit.png", digit_picture() / 255.0)
     soundfile.write(tmp_path / "in" / "digit.wav", tone(3, 0, 0), 8000, subtype="PCM_16")
     return {"image": tmp_path / "in" / "digit.png", "audio": tmp_path / "in" / "digit.wav"}
-
-
-def _imagine(file: Path, out: Path, capsys, *extra: str) -> tuple[int, str, str]:
-    code = cli.main(["imagine", str(file), "--out", str(out), *map(str, extra)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.mark.parametrize("sense, suffix", [("image", ".wav"), ("audio", ".png")])
-def test_imagine_into_a_path_under_a_file_names_the_path(inputs, tmp_path, capsys, sense, suffix):
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file, not a folder")
-    out = blocker / "sub" / "imagined"
-    code, _, err = _imagine(inputs[sense], out, capsys)
-    assert code == cli.BAD_FILE, err
-    assert err.splitlines() == [f"digit-concepts: {out}{suffix}: cannot write the output file "
-                                f"({blocker} is a file, not a folder)"], err
-    assert blocker.read_text() == "a file, not a folder"
-
-
-@pytest.mark.parametrize("sense, suffix", [("image", ".wav"), ("audio", ".png")])
-def test_imagine_onto_a_folder_names_the_path_and_writes_the_other_samples(inputs, tmp_path, capsys, sense, suffix):
-    out = tmp_path / "out" / "imagined"
-    (out.parent / f"imagined_2{suffix}").mkdir(parents=True)  # a folder where the second sample must go
-    code, printed, err = _imagine(inputs[sense], out, capsys, "--samples", 3)
-    assert code == cli.BAD_FILE, err
-    assert err.splitlines() == [f"digit-concepts: {out.parent / f'imagined_2{suffix}'}: cannot write the output "
-                                f"file (a folder of that name is in the way)"], err
-    for number in (1, 3):  # the others are still written, and said so
-        assert (out.parent / f"imagined_{number}{suffix}").stat().st_size > 0
-        assert f": {out.parent / f'imagined_{number}{suffix}'}" in printed
-    assert sorted(path.name for path in out.parent.iterdir()) == [f"imagined_{n}{suffix}" for n in (1, 2, 3)]
-
-
-def test_imagine_into_a_writable_folder_still_writes(inputs, tmp_path, capsys):
-    code, _, err = _imagine(inputs["image"], tmp_path / "new" / "folder" / "sound", capsys)
-    assert code == cli.OK and err == ""
-    assert soundfile.info(str(tmp_path / "new" / "folder" / "sound.wav")).samplerate == 8000
-    code, _, err = _imagine(inputs["audio"], tmp_path / "new" / "picture", capsys)
-    assert code == cli.OK and err == ""
-    assert (tmp_path / "new" / "picture.png").stat().st_mode & 0o777 == storage._shared_mode(0o666)
-
-
-# ------------------------------------------------------------- imagine --out, --temperature, --samples
-
-
-@pytest.mark.parametrize("sense, out, expected", [("image", "imagined.png", ".wav"), ("audio", "imagined.wav", ".png"),
-                                                  ("image", "imagined.v2", ".wav")])
-def test_imagine_refuses_an_out_suffix_it_would_not_write(inputs, tmp_path, capsys, sense, out, expected):
-    code, printed, err = _imagine(inputs[sense], tmp_path / out, capsys)
-    assert code == cli.USAGE and printed == "", err
-    what = {"image": "an image is a sound", "audio": "a recording is an image"}[sense]
-    assert err.splitlines() == [f"digit-concepts: --out {tmp_path / out}: what is imagined for {what}, written as "
-                                f"{expected}: give OUT ending in {expected}, or no suffix"], err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["in"]  # nothing written
-
-
-@pytest.mark.parametrize("sense, out, written", [
-    ("image", "sound.wav", ["sound.wav"]), ("image", "sound", ["sound.wav"]), ("image", "sound.WAV", ["sound.WAV"]),
-    ("audio", "picture.png", ["picture.png"]), ("audio", "picture", ["picture.png"])])
-def test_imagine_writes_the_out_it_was_given(inputs, tmp_path, capsys, sense, out, written):
-    code, printed, err = _imagine(inputs[sense], tmp_path / "out" / out, capsys)
-    assert code == cli.OK and err == "", err
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == written
-    assert printed.splitlines()[-1] == f"imagined {'sound' if sense == 'image' else 'image'}: {tmp_path / 'out' / written[0]}"
-
-
-@pytest.mark.parametrize("option, value, why", [
-    ("--temperature", "nan", "must be a finite number >= 0, got 'nan'"),
-    ("--temperature", "inf", "must be a finite number >= 0, got 'inf'"),
-    ("--temperature", "-0.5", "must be a finite number >= 0, got '-0.5'"),
-    ("--temperature", "warm", "must be a finite number >= 0, got 'warm'"),
-    ("--samples", "0", "must be a whole number >= 1, got '0'"),
-])
-def test_imagine_refuses_a_temperature_or_count_out_of_range(inputs, tmp_path, capsys, option, value, why):
-    with pytest.raises(SystemExit) as raised:
-        cli.main(["imagine", str(inputs["image"]), "--out", str(tmp_path / "sound"), option, value])
-    assert raised.value.code == cli.USAGE
-    assert capsys.readouterr().err.splitlines()[-1] == f"digit-concepts imagine: error: argument {option}: {why}"
-    assert not (tmp_path / "sound.wav").exists()
-
-
-def test_imagine_takes_a_temperature_of_zero(inputs, tmp_path, capsys):
-    code, _, err = _imagine(inputs["image"], tmp_path / "sound", capsys, "--temperature", "0", "--samples", 2)
-    assert code == cli.OK and err == ""
-
-
-# ------------------------------------------------------------- files the tool must not decode or open
-
-
-def test_recognise_calls_a_huge_picture_too_large_and_a_named_pipe_not_a_file(inputs, tmp_path, capsys):
-    (tmp_path / "huge.png").write_bytes(large_png(12_000, 12_000))
-    files = [tmp_path / "huge.png", inputs["image"]]
-    if hasattr(os, "mkfifo"):
-        os.mkfifo(tmp_path / "pipe.wav")
-        files.append(tmp_path / "pipe.wav")
-    code = cli.main(["recognise", *map(str, files)])
-    captured = capsys.readouterr()
-    assert code == cli.BAD_FILE
-    assert captured.err.splitlines() == [
-        f"digit-concepts: {tmp_path / 'huge.png'}: too large (12000x12000 pixels; at most 50,000,000 pixels)",
-        *([f"digit-concepts: {tmp_path / 'pipe.wav'}: not a regular file (a named pipe)"] if len(files) > 2 else [])]
-    assert captured.out.startswith(f"{inputs['image']}: image concept 1")  # the usable file is still recognised
-
-
-# ------------------------------------------------------------- recognise --adapt, wherever it stands
-
-
-@pytest.mark.parametrize("arguments, files, borrowed", [
-    (["--adapt", "image"], ["image"], 20),  # --adapt alone, then one file
-    (["--adapt", "image", "audio"], ["image", "audio"], 20),
-    (["--adapt", "10", "image", "audio"], ["image", "audio"], 10),
-    (["image", "audio", "--adapt"], ["image", "audio"], 20),
-    (["image", "--adapt", "audio"], ["image", "audio"], 20),
-    (["--json", "--adapt", "audio", "image"], ["audio", "image"], 20),
-    (["image", "--adapt=3"], ["image"], 3),
-    (["image", "--adapt", "0"], ["image"], 0),
-    (["audio"], ["audio"], 0),  # each file alone
-])
-def test_recognise_adapt_takes_a_number_or_nothing_wherever_it_stands(inputs, fake_learner, capsys, arguments,
-                                                                     files, borrowed):
-    code = cli.main(["recognise", *(str(inputs[argument]) if argument in inputs else argument
-                                    for argument in arguments)])
-    captured = capsys.readouterr()
-    assert code == cli.OK and captured.err == "", captured.err
-    named = [line.split(": ")[0] if not line.startswith("{") else json.loads(line)["file"]
-             for line in captured.out.splitlines()]
-    assert named == [str(inputs[sense]) for sense in files]
-    assert fake_learner.borrowed == [borrowed] * len(files)
-
-
-@pytest.mark.parametrize("value", ["-1", "1.5", "+2"])
-def test_recognise_refuses_an_adapt_that_is_not_a_whole_number(inputs, capsys, value):
-    with pytest.raises(SystemExit) as raised:
-        cli.main(["recognise", "--adapt", value, str(inputs["image"])])
-    assert raised.value.code == cli.USAGE
-    assert capsys.readouterr().err.splitlines()[-1] == (f"digit-concepts recognise: error: argument --adapt: must be "
-                                                        f"a whole number >= 0, got {value!r}")
-
-
-# ------------------------------------------------------------- serve: connections and slow requests
-
-SERVE_LIMITS = server.Limits(connections=2, request_seconds=0.6, keep_alive_seconds=1, header_bytes=4096)
-
-
-def test_serve_passes_its_limits_to_uvicorn():
-    config = server.uvicorn_config(None, SERVE_LIMITS)
-    assert config.limit_concurrency == 3  # uvicorn counts the asking connection: it refuses past 2, as the guard
-    assert (config.timeout_keep_alive, config.h11_max_incomplete_event_size) == (1, 4096)
-    assert config.http.func is server.GuardedH11Protocol and config.http.keywords == {"limits": SERVE_LIMITS}
-    assert config.timeout_graceful_shutdown is not None
-    defaults = server.uvicorn_config(None)
-    assert defaults.limit_concurrency == server.Limits().connections + 1 and defaults.timeout_keep_alive == 5
-
-
-@pytest.fixture
-def small_server():
-    """(base URL, warning lines) of a page app on a fake learner under SERVE_LIMITS: the connection
-    guards are under test, not the learner."""
-    import logging
-
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    page = object.__new__(server.Page)  # no learner: what ``answer`` uses, and nothing else
-    page.learner, page.image_from, page.limits, page.examples = None, "concept", SERVE_LIMITS, {}
-    page.worker, page.worker_lock = None, threading.Lock()
-    async def drawing(request):
-        return await page.answer(request, lambda learner, content, *limits: {"length": len(content),
-                                                                             "examples_of": 0})
-
-    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("ok")),
-                            Route("/api/drawing", drawing, methods=["POST"])])
-    lines = []
-
-    class Lines(logging.Handler):
-        def emit(self, record):
-            lines.append(record.getMessage() + (" TRACEBACK" if record.exc_info else ""))
-
-    with server.serving(app, limits=SERVE_LIMITS) as base:
-        handler = Lines()
-        logging.getLogger("uvicorn.error").addHandler(handler)
-        try:
-            yield base, lines
-        finally:
-            logging.getLogger("uvicorn.error").removeHandler(handler)
-    page.stop()
-
-
-def _connected(base: str) -> socket.socket:
-    host, port = base.split("//")[1].rstrip("/").split(":")
-    return socket.create_connection((host, int(port)), timeout=5)
-
-
-def _answer(connection: socket.socket) -> bytes:
-    """Everything the server sends until it closes the connection."""
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    return received
-
-
-def test_serve_refuses_a_connection_past_its_cap_and_closes_slow_requests_in_one_line_each(small_server):
-    base, lines = small_server
-    idle = [_connected(base) for _ in range(2)]
-    time.sleep(0.1)
-    third = _connected(base)
-    assert _answer(third).startswith(b"HTTP/1.1 503 Service Unavailable")
-    assert len(lines) == 1 and lines[0].startswith("refused a connection from 127.0.0.1:"), lines
-    assert lines[0].endswith(": 2 are open, the most the page serves at once"), lines
-    # Silent clients: closed at the deadline, with 408, not kept open.
-    started = time.monotonic()
-    for connection in idle:
-        assert _answer(connection).startswith(b"HTTP/1.1 408 Request Timeout")
-    assert time.monotonic() - started < 2.0
-    # A body that trickles: closed at the deadline; the app sees the client leave, without a traceback.
-    slow = _connected(base)
-    slow.sendall(b"POST /api/drawing HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: multipart/form-data; "
-                 b"boundary=x\r\ncontent-length: 1000\r\n\r\n--x\r\n")
-    assert _answer(slow) == b""
-    time.sleep(0.2)
-    closed = [line for line in lines[1:] if line.startswith("closed the connection from 127.0.0.1:")]
-    assert len(closed) == 3 and all(line.endswith("its request did not arrive whole within 0.6 s") for line in closed)
-    assert not [line for line in lines if "TRACEBACK" in line or "Exception" in line], lines
-    # Headers that go on past their cap: 400, one line (uvicorn's own).
-    endless = _connected(base)
-    endless.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nx-padding: " + b"a" * 5000)
-    assert _answer(endless).startswith(b"HTTP/1.1 400")
-    assert lines[-1] == "Invalid HTTP request received.", lines
-    # A whole request is still answered; the connection, kept alive, closes when idle, without a 408.
-    answered = _connected(base)
-    answered.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-    received = _answer(answered)
-    assert received.startswith(b"HTTP/1.1 200 OK") and b"408" not in received
-    # An upload's own refusals are still answered (here: too large).
-    declared = _connected(base)
-    declared.sendall(b"POST /api/drawing HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: multipart/form-data; "
-                     b"boundary=x\r\ncontent-length: 99999999\r\n\r\n")
-    assert _answer(declared).startswith(b"HTTP/1.1 413")
-    assert not [line for line in lines if "TRACEBACK" in line], lines
-
-
-# ------------------------------------------------------------- a learner it cannot read
 
 
 def _object_array_npz(path: Path) -> None:
@@ -417,9 +163,6 @@ def test_a_good_keras_model_still_loads(keras_files, tmp_path):
     shutil.copy(keras_files / "good.keras", folder / paths.autoencoder_model("image"))
     encoder, decoder = _lazy_learner(folder).halves("image")
     assert encoder.name == "encoder" and decoder.name == "decoder"
-
-
-# ------------------------------------------------------------- a learner that is read but cannot be used
 
 
 @pytest.fixture(scope="module")
@@ -577,9 +320,6 @@ def test_a_keras_model_of_other_sizes_than_the_learner_is_named_with_the_stage_t
     assert message.startswith(f"{(folder / paths.LEARNER_ARRAYS).resolve()}: not a usable piece of the trained")
     assert "the encoder's output in models/image_autoencoder/model.keras gives the image code size as 2" in message
     assert "`dvc repro cluster`" in message
-
-
-# ------------------------------------------------------------- the same, end to end on the tiny pipeline
 
 
 def _learner_copy(project: Path, folder: Path) -> Path:
