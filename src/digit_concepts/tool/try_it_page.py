@@ -93,17 +93,22 @@ def answer(recognition: Recognition) -> dict:
             "unsure": bool(doubts(recognition))}
 
 
+# Per sense: what an upload is called, what kind of file it is, and the formats read.
+UPLOAD_NAMES = {"image": "the drawing", "audio": "the recording"}
+FILE_KINDS = {"image": "a picture", "audio": "a recording"}
+FILE_FORMATS = {"image": "PNG, JPEG", "audio": "WAV, FLAC, OGG"}
+
+
 class NotThisSense(UserFileError):
     """An upload of the other sense (a picture where a recording was asked for, or the reverse)."""
 
 
 def read_upload(learner: Learner, content: bytes, sense: str, max_seconds: float, max_pixels: int):
     """An upload read as the tool reads a file of that sense (``user_files.read_user_file``)."""
-    name = {"image": "the drawing", "audio": "the recording"}[sense]
+    name = UPLOAD_NAMES[sense]
     found, sample = read_user_file(content, learner.audio_settings.sample_rate, name, max_seconds, max_pixels)
     if found != sense:
-        raise NotThisSense(f"{name}: this is {'a picture' if found == 'image' else 'a recording'}, not "
-                           f"{'a picture (PNG, JPEG)' if sense == 'image' else 'a recording (WAV, FLAC, OGG)'}")
+        raise NotThisSense(f"{name}: this is {FILE_KINDS[found]}, not {FILE_KINDS[sense]} ({FILE_FORMATS[sense]})")
     return sample
 
 
