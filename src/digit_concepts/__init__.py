@@ -1,7 +1,8 @@
 """Discover digit concepts from two senses (MNIST images, FSDD recordings) without labels.
 
-Modules are the concepts of DESIGN.md, in layers (docs/layout.md); stage scripts in ``stages/``
-are thin glue on top. Labels decide only which image and recording share an episode (the
-preprocess stage, through ``episodes``); everywhere else they only score (``scoring``,
-``evaluation_classifiers``) or caption a figure.
+Its sub-packages are its layers, bottom up: core, senses, concepts, crossmodal, evaluation,
+pipeline, reporting, tool (docs/layout.md); the stage scripts in ``stages/`` are glue on top.
+Labels decide only which image and recording share an episode (the preprocess stage, through
+``senses/episodes``); everywhere else they only score (``evaluation/scoring``,
+``evaluation/coherence_classifiers``) or caption a figure.
 """

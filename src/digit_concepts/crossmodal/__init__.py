@@ -1,0 +1,1 @@
+"""How the two senses relate: co-occurrence tables, the brain module, zones, fusion and generation."""

@@ -1,0 +1,1 @@
+"""The plot stage's figures, sounds and offline HTML report."""
