@@ -7,7 +7,7 @@
 
 Run from the repository root with the pipeline's outputs in place (``dvc checkout``): each stage's
 command from dvc.yaml is run again, in a child process under cProfile
-(``python -m cProfile -o <file> stages/x.py ...``, the stage's own argv and working folder), and
+(``python -m cProfile -o FILE stages/encode.py``, the stage's own argv and working folder), and
 rewrites that stage's outputs. The pipeline is deterministic, so they get the same bytes:
 ``dvc status`` (printed at the end) stays clean; where it does not, ``dvc checkout`` restores them.
 
@@ -15,7 +15,9 @@ Per stage:
 
 - **seconds**: the wall clock of the child, from its start to its exit, read in this process;
 - **peak RSS**: ``ru_maxrss`` of that child alone (``os.wait4``), not the running maximum over every
-  child that ``RUSAGE_CHILDREN`` gives; on Linux it includes the stage's own children, if any;
+  child that ``RUSAGE_CHILDREN`` gives; on Linux it includes the stage's own children, if any, and
+  starts at this process's own peak (a child counts the pages it shared with its parent before
+  ``exec``): a stage that stays below it is flagged (this process holds under 50 MiB, every stage more);
 - **parts**: from the cProfile statistics, the cumulative seconds of every package function the
   stage's ``main`` calls directly (summed over its calls), largest first, plus ``imports`` (the
   import machinery called from the stage script, at its top or in ``main``), ``main, outside the
@@ -36,6 +38,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import shlex
 import shutil
 import subprocess
@@ -221,10 +224,14 @@ def profile_stage(name: str, argv: Sequence[str], folder: Path, profiled: bool, 
     stats_file = folder / f"{name}.prof" if profiled else None
     log_file = folder / f"{name}.log"
     load = os.getloadavg()[0]
+    own_peak = kibibytes_to_mebibytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     wall, peak, code = run_child(child_command(argv, stats_file), log_file, label)
     if code != 0:
         raise RuntimeError(f"stage {name} failed (exit {code}) after {wall:.1f} s; the last lines of its output:\n"
                            f"{log_tail(log_file)}")
+    if peak <= own_peak:
+        print(f"      {label}: its peak RSS is no more than this process's own ({own_peak:.0f} MiB), "
+              f"where Linux starts a child's: the stage's own may be lower", flush=True)
     return {"stage": name, "command": shlex.join(argv), "wall_seconds": round(wall, 3),
             "peak_rss_mib": round(peak, 1), "load_average_before": round(load, 2),
             "parts": [{**part, "seconds": round(part["seconds"], 3)} for part in read_parts(stats_file, argv[1], wall)]
@@ -405,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiled = not arguments.without_profiler
         if committed is not None and committed.get("profiler", "cProfile") != ("cProfile" if profiled else "none"):
             raise ValueError(f"{arguments.compare} was measured with profiler {committed.get('profiler')!r}: "
-                             f"compare like with like ({'drop' if profiled else 'add'} --without-profiler)")
+                             f"compare like with like ({'add' if profiled else 'drop'} --without-profiler)")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
