@@ -3,6 +3,7 @@
 No pipeline stage runs here: the cProfile file is made from a tiny stage-like script."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -128,11 +129,22 @@ def test_the_child_runs_the_stage_script_with_its_own_arguments():
 
 def test_peak_rss_is_the_childs_own_not_the_largest_child_so_far(tmp_path):
     """A small child measured after a large one reports its own peak (RUSAGE_CHILDREN would not).
-    Linux starts a child's peak at its parent's RSS (pytest's, here), hence no absolute bound."""
-    large = [sys.executable, "-c", "block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096])"]
-    small = [sys.executable, "-c", "pass"]
-    _, large_peak, large_code = profile_stages.run_child(large, tmp_path / "large.log", "large")
-    _, small_peak, small_code = profile_stages.run_child(small, tmp_path / "small.log", "small")
+    Linux starts a child's peak at its parent's RSS, so the two children are started from a small
+    parent of their own, not from this test's worker (which may hold TensorFlow)."""
+    measure = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "import profile_stages\n"
+        "large = [sys.executable, '-c', \"block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096])\"]\n"
+        "small = [sys.executable, '-c', 'pass']\n"
+        "folder = Path(sys.argv[1])\n"
+        "runs = [profile_stages.run_child(command, folder / f'{name}.log', name)\n"
+        "        for name, command in (('large', large), ('small', small))]\n"
+        "print(json.dumps([[peak, code] for _, peak, code in runs]))\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", measure, str(tmp_path)], capture_output=True, text=True,
+                            env=environment, check=True)
+    (large_peak, large_code), (small_peak, small_code) = json.loads(result.stdout.strip().splitlines()[-1])
     assert large_code == small_code == 0
     assert large_peak > 300 and small_peak < large_peak - 150
 
