@@ -8,11 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile
-from fakes import tone
-from user_samples import digit_picture, large_png
+from user_samples import large_png, one_of_each_sense
 
 from digit_concepts.core import storage
-from digit_concepts.senses.user_files import write_image
 from digit_concepts.tool import cli
 from digit_concepts.tool.learner import Perception, Recognition
 
@@ -58,10 +56,7 @@ def fake_learner(monkeypatch):
 @pytest.fixture
 def inputs(tmp_path, fake_learner):
     """{sense: a file of that sense}; the tool's learner replaced by the fake."""
-    (tmp_path / "in").mkdir()
-    write_image(tmp_path / "in" / "digit.png", digit_picture() / 255.0)
-    soundfile.write(tmp_path / "in" / "digit.wav", tone(3, 0, 0), 8000, subtype="PCM_16")
-    return {"image": tmp_path / "in" / "digit.png", "audio": tmp_path / "in" / "digit.wav"}
+    return one_of_each_sense(tmp_path)
 
 
 def _imagine(file: Path, out: Path, capsys, *extra: str) -> tuple[int, str, str]:

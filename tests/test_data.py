@@ -5,8 +5,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 from fakes import FSDD_PREFIX, idx_bytes, write_checksums, write_idx, write_mirror
+from stage_projects import run_stage, stage_copy
 
 from digit_concepts.core import storage
 from digit_concepts.senses import data
@@ -256,12 +255,6 @@ def test_data_checksums_override_rejects_nonsense(tmp_path, monkeypatch, content
         data.remote_files(None)
 
 
-def _project(root: Path) -> Path:
-    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    return root
-
 
 def test_truncated_gzip_names_the_file(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte.gz"
@@ -297,28 +290,17 @@ def test_nothing_fetched_is_a_download_error_naming_every_url(http_root, tmp_pat
     assert "404" in message and "FileNotFoundError" in message
 
 
-def _stage(project: Path, name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("DATA_")}
-    environment.update(PYTHONPATH=str(REPO / "src"), **env)
-    return subprocess.run([sys.executable, str(project / "stages" / f"{name}.py")], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=120)
-
 
 @pytest.fixture
 def stage_project(tmp_path) -> Path:
-    project = _project(tmp_path / "project")
-    shutil.copytree(REPO / "stages", project / "stages", symlinks=True)  # a stage runs its own checkout's code
-    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "params.yaml", project / "params.yaml")
-    (tmp_path / "elsewhere").mkdir()
-    return project
+    return stage_copy(tmp_path)
 
 
 def test_download_from_another_folder_writes_the_project_and_records_the_checksums(stage_project, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     mirror = tmp_path / "mirror"
     checksums = write_mirror(mirror)
-    result = _stage(stage_project, "download", elsewhere, DATA_MIRROR=str(mirror),
+    result = run_stage(stage_project, "download", elsewhere, DATA_MIRROR=str(mirror),
                     DATA_CHECKSUMS=str(write_checksums(tmp_path / "sums.json", checksums)))
     assert result.returncode == 0, result.stderr
     assert list(elsewhere.iterdir()) == []  # nothing written in the working directory
@@ -339,7 +321,7 @@ def test_download_from_another_folder_writes_the_project_and_records_the_checksu
         patch.setenv(data.CHECKSUMS_ENV, str(other_sums))
         with pytest.raises(ValueError, match=r"checksums\.json holds other sha256 .* run `dvc repro -f download`"):
             data.check_recorded_checksums(recorded)
-    result = _stage(stage_project, "download", elsewhere, DATA_MIRROR=str(other), DATA_CHECKSUMS=str(other_sums))
+    result = run_stage(stage_project, "download", elsewhere, DATA_MIRROR=str(other), DATA_CHECKSUMS=str(other_sums))
     assert result.returncode == 0, result.stderr
     assert json.loads(recorded.read_text()) == json.loads(other_sums.read_text())
 
@@ -350,7 +332,7 @@ def test_downloaded_files_are_0644_and_folders_0755_as_a_dvc_checkout_gives(stag
     sums = write_checksums(tmp_path / "sums.json", write_mirror(mirror))
     previous = os.umask(0o022)  # the stage inherits it; DVC's checkout gives 0o666 / 0o777 less the umask
     try:
-        result = _stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(mirror),
+        result = run_stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(mirror),
                         DATA_CHECKSUMS=str(sums))
     finally:
         os.umask(previous)
@@ -365,7 +347,7 @@ def test_downloaded_files_are_0644_and_folders_0755_as_a_dvc_checkout_gives(stag
 def test_download_with_nothing_to_fetch_is_one_error_line(stage_project, tmp_path):
     empty = tmp_path / "empty-mirror"
     empty.mkdir()
-    result = _stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(empty))
+    result = run_stage(stage_project, "download", tmp_path / "elsewhere", DATA_MIRROR=str(empty))
     assert result.returncode == 1
     last = result.stderr.splitlines()[-1]  # after pooch's "Downloading data from ..." line
     assert last.startswith("error: could not fetch train-images-idx3-ubyte.gz from any URL; tried: file://")

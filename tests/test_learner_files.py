@@ -3,7 +3,6 @@
 import shutil
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,60 +10,13 @@ import soundfile
 from fakes import tone
 from synthetic_learner import rewrite_json, write_learner
 from tiny_project import run_tool
-from user_samples import digit_picture
+from user_samples import digit_picture, one_of_each_sense
 
 from digit_concepts.core import paths, storage
 from digit_concepts.senses.user_files import write_image
 from digit_concepts.tool import cli, learner
-from digit_concepts.tool.learner import WRITTEN_BY, Learner, Perception, Recognition
+from digit_concepts.tool.learner import WRITTEN_BY, Learner
 from digit_concepts.tool.learner_files import Sizes
-
-
-class _FakeLearner:
-    """Just what ``imagine`` asks of a learner: the write is under test, not the learner."""
-
-    audio_settings = SimpleNamespace(sample_rate=8000)
-    batch_neighbours = 20  # the pipeline's adaptation.batch_neighbours, for --adapt alone
-
-    def __init__(self):
-        self.borrowed = []  # the batch_neighbours each recognise call was given
-
-    def audio_inputs(self, signals):
-        return np.zeros((len(signals), 3), np.float32)
-
-    def codes(self, sense, inputs):
-        return np.zeros((len(inputs), 4), np.float32)
-
-    def perceive(self, sense, contents):
-        return Perception(self.codes(sense, contents), np.zeros(len(contents)))
-
-    def recognise(self, sense, perceived, batch_neighbours=0):
-        self.borrowed.append(batch_neighbours)
-        return [Recognition(sense, 1, 1, 0.9, 1, 0.5, "none") for _ in perceived.codes]
-
-    def imagine(self, sense, codes, samples=1, temperature=0.5, image_from="brain", named=None):
-        shape = (8, 12) if sense == "image" else (28, 28)  # a log-mel to sound out, or an image
-        return np.full((len(codes), samples, *shape), 0.5, np.float32)
-
-    def sound(self, log_mel):
-        return np.sin(np.linspace(0, 200, 800)).astype(np.float32) * 0.3
-
-
-@pytest.fixture
-def fake_learner(monkeypatch):
-    """The learner the tool loads, replaced by the fake."""
-    fake = _FakeLearner()
-    monkeypatch.setattr(cli, "load_learner", lambda model: fake)
-    return fake
-
-
-@pytest.fixture
-def inputs(tmp_path, fake_learner):
-    """{sense: a file of that sense}; the tool's learner replaced by the fake."""
-    (tmp_path / "in").mkdir()
-    write_image(tmp_path / "in" / "digit.png", digit_picture() / 255.0)
-    soundfile.write(tmp_path / "in" / "digit.wav", tone(3, 0, 0), 8000, subtype="PCM_16")
-    return {"image": tmp_path / "in" / "digit.png", "audio": tmp_path / "in" / "digit.wav"}
 
 
 def _object_array_npz(path: Path) -> None:
@@ -268,7 +220,8 @@ def learner_with_models(tmp_path_factory):
     return write_learner(tmp_path_factory.mktemp("models") / "learner")
 
 
-def test_the_synthetic_learner_recognises_and_imagines(learner_with_models, inputs, tmp_path, capsys, monkeypatch):
+def test_the_synthetic_learner_recognises_and_imagines(learner_with_models, tmp_path, capsys, monkeypatch):
+    inputs = one_of_each_sense(tmp_path)
     monkeypatch.setattr(cli, "load_learner", lambda model: Learner(learner_with_models))
     assert cli.main(["recognise", str(inputs["image"]), str(inputs["audio"])]) == cli.OK
     printed = capsys.readouterr().out.splitlines()

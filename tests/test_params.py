@@ -1,10 +1,6 @@
 """params: the committed params.yaml loads as the typed model; every mistake is a ValueError naming key and rule."""
 
 import copy
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +8,7 @@ import pytest
 from conftest import REPO
 from pydantic import ValidationError
 from ruamel.yaml import YAML
+from stage_projects import run_stage, stage_copy
 
 from digit_concepts.core import params
 
@@ -197,12 +194,6 @@ def test_bad_voice_params_are_named(tree, key, value, message):
         params.parse(_set(tree, key, value))
 
 
-def _project(root: Path) -> Path:
-    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    return root
-
 
 REAL_COUNTS = {"image": 60000, "audio": 2700, "joint": 60000}
 
@@ -260,26 +251,15 @@ def test_misspelt_section_instead_of_the_right_one(committed_tree):
     assert "pairs.noise: missing" in str(caught.value)
 
 
-def _stage(project: Path, name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("DATA_")}
-    environment.update(PYTHONPATH=str(REPO / "src"), **env)
-    return subprocess.run([sys.executable, str(project / "stages" / f"{name}.py")], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=120)
-
 
 @pytest.fixture
 def stage_project(tmp_path) -> Path:
-    project = _project(tmp_path / "project")
-    shutil.copytree(REPO / "stages", project / "stages", symlinks=True)  # a stage runs its own checkout's code
-    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "params.yaml", project / "params.yaml")
-    (tmp_path / "elsewhere").mkdir()
-    return project
+    return stage_copy(tmp_path)
 
 
 def test_a_bad_params_file_is_named_in_one_error_from_any_folder(stage_project, tmp_path):
     (stage_project / "params.yaml").write_text((REPO / "params.yaml").read_text() + "pair:\n  noise: 0.5\n")
-    result = _stage(stage_project, "plot", tmp_path / "elsewhere", DVC_STAGE="plot")
+    result = run_stage(stage_project, "plot", tmp_path / "elsewhere", DVC_STAGE="plot")
     assert result.returncode == 1, result.stdout
     assert result.stderr.startswith("error: invalid params.yaml:\n  pair.noise: unknown parameter (did you mean pairs?")
     assert result.stderr.endswith("`dvc checkout plot` restores them from the cache, `git checkout metrics/` the metrics)\n")

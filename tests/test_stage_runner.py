@@ -4,19 +4,13 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from stage_projects import project_folder
 
 from digit_concepts.core import params, stage_runner
 
 
-def _project(root: Path) -> Path:
-    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    return root
-
-
 def test_user_errors_are_one_line_real_bugs_keep_their_traceback(tmp_path, monkeypatch, capsys):
-    project = _project(tmp_path / "project")
+    project = project_folder(tmp_path / "project")
     stage = project / "stages" / "x.py"
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(stage_runner.DVC_STAGE_ENV, raising=False)  # run by hand, not by DVC
@@ -47,7 +41,7 @@ RESTORE = ("(DVC removed this stage's previous outputs before it ran: `dvc check
 
 def test_under_dvc_a_user_error_says_how_to_get_the_removed_outputs_back(tmp_path, monkeypatch, capsys):
     """DVC removes a stage's outputs before it runs it: a bad param leaves none, and says how to restore them."""
-    project = _project(tmp_path / "project")
+    project = project_folder(tmp_path / "project")
     (project / "params.yaml").write_text((REPO / "params.yaml").read_text().replace("  noise: 0.0", "  noise: 1.5"))
     monkeypatch.setattr(stage_runner, "check_own_package", lambda root: None)
     monkeypatch.setenv(stage_runner.DVC_STAGE_ENV, "cluster")

@@ -3,25 +3,18 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
+from stage_projects import project_folder
 
 from digit_concepts.core import storage
 
 
-def _project(root: Path) -> Path:
-    """A folder that looks like the project to storage (a .dvc folder) and to stage scripts (dvc.yaml)."""
-    (root / ".dvc").mkdir(parents=True)
-    (root / "dvc.yaml").write_text("stages: {}\n")
-    return root
-
-
 def test_atomic_path_writes_in_the_scratch_folder_not_in_the_output_folder(tmp_path):
-    project = _project(tmp_path / "project")
+    project = project_folder(tmp_path / "project")
     target = project / "metrics" / "tables" / "cooccurrence.csv"
     with storage.atomic_path(target) as temporary:
         assert temporary.parent == project / storage.SCRATCH_DIR
@@ -38,7 +31,7 @@ def test_scratch_folder_is_ignored_by_git_and_dvc():
 
 
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
-    project = _project(tmp_path / "project")
+    project = project_folder(tmp_path / "project")
     scratch = project / storage.SCRATCH_DIR
     scratch.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -61,7 +54,7 @@ def test_outside_a_project_temp_files_stay_beside_the_target(tmp_path):
 def test_outputs_are_0644_and_folders_0755(tmp_path):
     previous = os.umask(0o022)
     try:
-        project = _project(tmp_path / "project")
+        project = project_folder(tmp_path / "project")
         storage.write_json(project / "metrics" / "m.json", {"a": 1})
         storage.write_npz(project / "data" / "a.npz", x=np.arange(3))
         with storage.atomic_directory(project / "data" / "raw") as staging:
@@ -76,7 +69,7 @@ def test_outputs_are_0644_and_folders_0755(tmp_path):
 
 
 def test_a_failed_write_leaves_neither_target_nor_temp_file(tmp_path):
-    project = _project(tmp_path / "project")
+    project = project_folder(tmp_path / "project")
     with pytest.raises(RuntimeError):
         with storage.atomic_directory(project / "data" / "raw") as staging:
             (staging / "half").write_text("x")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from PIL import Image
-
 from fakes import digit_images, tone
+from PIL import Image
 
 
 def digit_picture(digit: int = 3) -> np.ndarray:
@@ -49,6 +48,16 @@ def good_files(folder: Path, picture: np.ndarray | None = None, signal: np.ndarr
     files["jpeg"] = folder / "digit.jpg"
     Image.fromarray(255 - picture).convert("RGB").resize((112, 112)).save(files["jpeg"], quality=90)
     return files
+
+
+def one_of_each_sense(folder: Path) -> dict[str, Path]:
+    """{sense: a file of that sense} in ``folder``/in: a PNG digit and an 8 kHz WAV."""
+    from digit_concepts.senses.user_files import write_image
+
+    (folder / "in").mkdir()
+    write_image(folder / "in" / "digit.png", digit_picture() / 255.0)
+    soundfile.write(folder / "in" / "digit.wav", tone(3, 0, 0), 8000, subtype="PCM_16")
+    return {"image": folder / "in" / "digit.png", "audio": folder / "in" / "digit.wav"}
 
 
 def bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
