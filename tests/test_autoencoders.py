@@ -40,29 +40,32 @@ def test_fresh_renderings_are_new_each_epoch_repeatable_and_drawn_as_views_then_
         return values + rng.integers(1, 1000, size=values.shape).astype(np.float32)
 
     def two_epochs(seed):
-        epochs = autoencoders.fresh_renderings(samples, samples, shifted, np.random.default_rng(seed))
+        epochs = autoencoders.fresh_renderings(samples, shifted, np.random.default_rng(seed))
         return next(epochs), next(epochs)
 
     first, second = two_epochs(1)
-    for views, targets in (first, second):  # each view is its own clean sample, rendered; all, once
-        assert (views > targets).all() and sorted(targets.ravel()) == list(samples.ravel())
+    for views, order in (first, second):  # row i renders sample i; the order names every row once
+        assert (views > samples).all() and sorted(order) == list(range(10))
     assert not np.array_equal(first[0], second[0])  # epoch 2 sees new views
     for epoch, again in zip((first, second), two_epochs(1)):
         np.testing.assert_array_equal(epoch[0], again[0])
         np.testing.assert_array_equal(epoch[1], again[1])
     rng = np.random.default_rng(1)  # the generator is used as views, then order, per epoch
-    for views, targets in (first, second):
-        rendered, order = shifted(samples, rng), rng.permutation(len(samples))
-        np.testing.assert_array_equal(views, rendered[order])
-        np.testing.assert_array_equal(targets, samples[order])
+    for views, order in (first, second):
+        np.testing.assert_array_equal(views, shifted(samples, rng))
+        np.testing.assert_array_equal(order, rng.permutation(len(samples)))
 
 
 def test_batches_come_whole_in_the_order_named_the_last_one_short():
     runtime.keras_with_seed(0)
     samples = np.arange(10, dtype=np.float32).reshape(10, 1)
+    order = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
     batches = [(np.asarray(views).ravel().tolist(), np.asarray(targets).ravel().tolist())
-               for views, targets in autoencoders._batches(samples, -samples, 4, [2, 0, 1])]
-    assert batches == [([8, 9], [-8, -9]), ([0, 1, 2, 3], [0, -1, -2, -3]), ([4, 5, 6, 7], [-4, -5, -6, -7])]
+               for views, targets in autoencoders._batches(samples, -samples, order, 4, [2, 0, 1])]
+    assert batches == [([1, 0], [-1, 0]), ([9, 8, 7, 6], [-9, -8, -7, -6]), ([5, 4, 3, 2], [-5, -4, -3, -2])]
+    named = autoencoders._batches(samples, {"reconstruction": -samples, "partner": 2 * samples}, order, 4, [0])
+    views, targets = next(iter(named))
+    assert np.asarray(targets["partner"]).ravel().tolist() == [18, 16, 14, 12]
 
 
 def test_frames_architecture_convolves_over_time_and_keeps_a_dense_decoder():

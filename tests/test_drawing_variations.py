@@ -88,6 +88,26 @@ def test_batched_transform_matches_scipy_image_by_image():
         np.testing.assert_allclose(batched[index], np.clip(expected, 0, 1), atol=1e-6)
 
 
+def test_transform_gives_the_pixels_of_scipys_map_coordinates_to_the_bit():
+    # The compiled kernel replaces one map_coordinates call over the batch (a batch coordinate that is
+    # a whole number, then rows and columns); the trained models depend on these exact pixels. Wide
+    # ranges put many points on and beyond the edges; whole-pixel shifts put them exactly on pixels.
+    rng = np.random.default_rng(8)
+    images = rng.random((600, 28, 28)).astype(np.float32) * (rng.random((600, 28, 28)) < 0.4)
+    rotations, scales = rng.uniform(-45, 45, 600), rng.uniform(0.5, 1.5, 600)
+    shifts = rng.uniform(-8, 8, (600, 2))
+    rotations[:100], scales[:100], shifts[:100] = 0.0, 1.0, np.round(shifts[:100])
+    batched = affine_transformed_with(images, rotations, scales, shifts)
+    rows, columns = np.meshgrid(np.arange(28.0), np.arange(28.0), indexing="ij")
+    for index, image in enumerate(images):
+        matrix, offset = affine_matrix_and_offset(rotations[index], scales[index], shifts[index], image.shape)
+        source = matrix @ np.stack([rows.ravel(), columns.ravel()]) + offset[:, None]
+        batch = np.zeros((1, source.shape[1]))
+        expected = ndimage.map_coordinates(image[None].astype(np.float64), np.concatenate([batch, source]), order=1,
+                                           mode="constant", cval=0.0)
+        np.testing.assert_array_equal(batched[index], np.clip(expected.reshape(28, 28), 0, 1).astype(np.float32))
+
+
 def test_augmentation_mixes_renderings():
     images = np.repeat(strokes(1), 400, axis=0)
     augmented = augmented_images(images, np.random.default_rng(2), DEFAULT_AUGMENTATION)

@@ -50,8 +50,9 @@ def train_classifier(*, images: np.ndarray, concepts: np.ndarray, count: int, se
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     augment = drawing_variations.augmentation(augmentation) or (lambda drawn, rng: drawn)
     print(f"self-labelling: a classifier learns {count} concepts from {len(images)} train digits", flush=True)
-    renderings = fresh_renderings(images, concepts.astype(np.int32), augment, np.random.default_rng([seed, 7]))
-    fit_on_fresh_renderings(model=model, renderings=renderings, epochs=settings.epochs, batch_size=settings.batch_size)
+    renderings = fresh_renderings(images, augment, np.random.default_rng([seed, 7]))
+    fit_on_fresh_renderings(model=model, renderings=renderings, targets=concepts.astype(np.int32),
+                            epochs=settings.epochs, batch_size=settings.batch_size)
     return model
 
 

@@ -184,7 +184,7 @@ def _training_targets(train_samples: np.ndarray, validation_samples: np.ndarray,
     its clean sample; with ``teachers``, each target beside its ``partner`` output's."""
     views = len(train_views) if train_views is not None else 0
     inputs = np.concatenate([train_samples, *train_views]) if views else train_samples
-    targets = np.concatenate([train_samples] * (views + 1))
+    targets = np.concatenate([train_samples] * (views + 1)) if views else train_samples
     if teachers is None:
         return inputs, targets, validation_samples
     return (inputs, {"reconstruction": targets, "partner": np.concatenate([teachers[0]] * (views + 1))},
@@ -213,46 +213,50 @@ def _fit(autoencoder, inputs, targets, validation_data: tuple, settings: Autoenc
             return autoencoder.fit(inputs, targets, batch_size=settings.batch_size, shuffle=True,
                                    validation_data=validation_data, epochs=settings.epochs, verbose=2,
                                    callbacks=[DVCLiveCallback(live=live)]).history
-        renderings = fresh_renderings(inputs, targets, augment, np.random.default_rng([seed, 4]))
-        return fit_on_fresh_renderings(model=autoencoder, renderings=renderings, epochs=settings.epochs,
-                                       batch_size=settings.batch_size, validation_data=validation_data,
-                                       epoch_log=_epoch_log(live))
+        renderings = fresh_renderings(inputs, augment, np.random.default_rng([seed, 4]))
+        return fit_on_fresh_renderings(model=autoencoder, renderings=renderings, targets=targets,
+                                       epochs=settings.epochs, batch_size=settings.batch_size,
+                                       validation_data=validation_data, epoch_log=_epoch_log(live))
 
 
-def fresh_renderings(samples: np.ndarray, targets: np.ndarray, augment, rng: np.random.Generator):
-    """Endless epochs of (a fresh rendering of every sample, its clean target), in a fresh order, from
-    one seeded generator used as views then order, epoch after epoch: a run is repeatable and no
-    two epochs see the same views."""
+def fresh_renderings(samples: np.ndarray, augment, rng: np.random.Generator):
+    """Endless epochs of (a fresh rendering of every sample, the order to train them in), from one
+    seeded generator used as views then order, epoch after epoch: a run is repeatable and no two
+    epochs see the same views. The views keep the samples' order (row i renders sample i), so
+    neither they nor the targets are copied into the training order: the batches gather their rows."""
     while True:
-        views, order = augment(samples, rng), rng.permutation(len(samples))
-        yield views[order], targets[order]
+        yield augment(samples, rng), rng.permutation(len(samples))
 
 
-def fit_on_fresh_renderings(*, model, renderings, epochs: int, batch_size: int, validation_data=None,
-                            epoch_log=None) -> dict:
-    """``epochs`` epochs, each one fit on the next item of ``renderings``, which a thread draws
-    while the current epoch trains. On the 50,000 train digits an epoch took 8.5 s through a Python
-    batch feeder (keras PyDataset) drawing in line, and takes 6-7 s so (fitting alone 3.7 s, drawing
-    2.7 s). Within an epoch the batches come in a random order of whole batches (Python's
-    ``random``, seeded by ``keras_with_seed``), as that feeder served them: the models are the same
-    to the byte as before."""
+def fit_on_fresh_renderings(*, model, renderings, targets: np.ndarray, epochs: int, batch_size: int,
+                            validation_data=None, epoch_log=None) -> dict:
+    """``epochs`` epochs, each one fit on the next item of ``renderings`` (views, order), each view
+    trained towards its row of ``targets``; a thread draws the next views while the current epoch
+    trains. Within an epoch the batches are runs of ``order`` taken in a random order of whole
+    batches (Python's ``random``, seeded by ``keras_with_seed``), as a Python batch feeder (keras
+    PyDataset) served them at first: the models are the same to the byte as then, and the arrays
+    held at once are the targets (made a tensor once), the views being trained and the next ones."""
     import random
     from concurrent.futures import ThreadPoolExecutor
 
+    import tensorflow
+
     history: dict[str, list[float]] = {}
+    target_tensor = tensorflow.nest.map_structure(tensorflow.constant, targets)
     with ThreadPoolExecutor(1) as drawer:
         # The first rendering is drawn and dropped, as that feeder drew one on creation and the next
         # as training began: again, the same models.
         upcoming = drawer.submit(lambda: (next(renderings), next(renderings))[1])
         for epoch in range(epochs):
-            views, targets = upcoming.result()
-            if epoch + 1 < epochs:
-                upcoming = drawer.submit(next, renderings)
+            views, order = upcoming.result()
+            upcoming = drawer.submit(next, renderings) if epoch + 1 < epochs else None
             batch_order = list(range(-(-len(views) // batch_size)))
             random.shuffle(batch_order)
             started = time.perf_counter()
-            logs = model.fit(_batches(views, targets, batch_size, batch_order), shuffle=False,
-                             validation_data=validation_data, initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+            batches = _batches(views, target_tensor, order, batch_size, batch_order)
+            del views  # the dataset holds its own copy
+            logs = model.fit(batches, shuffle=False, validation_data=validation_data, initial_epoch=epoch,
+                             epochs=epoch + 1, verbose=0,
                              callbacks=[epoch_log] if epoch_log is not None else []).history
             for name, values in logs.items():
                 history.setdefault(name, []).extend(values)
@@ -261,17 +265,23 @@ def fit_on_fresh_renderings(*, model, renderings, epochs: int, batch_size: int, 
     return history
 
 
-def _batches(samples: np.ndarray, targets: np.ndarray, batch_size: int, batch_order: list[int]):
-    """A tf.data pipeline of the batches ``batch_order`` names (batch b: rows b * batch_size onward),
-    sliced in the graph rather than by a Python generator."""
+def _batches(samples, targets, order: np.ndarray, batch_size: int, batch_order: list[int]):
+    """A tf.data pipeline of the batches ``batch_order`` names (batch b: the rows ``order`` lists
+    from b * batch_size onward, of ``samples`` and ``targets`` alike), gathered in the graph
+    rather than by a Python generator."""
     import tensorflow
 
     starts = np.asarray(batch_order, dtype=np.int64) * batch_size
-    ends = np.minimum(starts + batch_size, len(samples))
-    whole = tensorflow.data.Dataset.from_tensors((samples, targets)).repeat()
+    ends = np.minimum(starts + batch_size, len(order))
+    whole = tensorflow.data.Dataset.from_tensors((samples, targets, np.asarray(order, dtype=np.int64))).repeat()
     bounds = tensorflow.data.Dataset.from_tensor_slices((starts, ends))
-    return tensorflow.data.Dataset.zip(whole, bounds).map(
-        lambda pair, bound: (pair[0][bound[0]:bound[1]], pair[1][bound[0]:bound[1]])).prefetch(2)
+
+    def batch(arrays, bound):
+        rows = arrays[2][bound[0]:bound[1]]
+        return (tensorflow.gather(arrays[0], rows),
+                tensorflow.nest.map_structure(lambda target: tensorflow.gather(target, rows), arrays[1]))
+
+    return tensorflow.data.Dataset.zip(whole, bounds).map(batch).prefetch(2)
 
 
 def _epoch_log(live):

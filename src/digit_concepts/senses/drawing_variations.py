@@ -129,10 +129,44 @@ def affine_transformed_with(images: np.ndarray, rotations_degrees, scales, shift
     source = np.einsum("nij,jp->nip", matrices, output_points) + offsets[:, :, None]  # (count, 2, pixels)
     # The batch coordinate is a whole number, so linear interpolation along it reads exactly one
     # image: no mixing across the batch.
-    batch = np.broadcast_to(np.arange(count, dtype=np.float64)[:, None], (count, height * width))
-    coordinates = np.stack([batch, source[:, 0], source[:, 1]])
-    values = ndimage.map_coordinates(images.astype(np.float64), coordinates, order=1, mode="constant", cval=0.0)
+    values = np.empty((count, height * width))
+    _bilinear_kernel()(np.ascontiguousarray(images, dtype=np.float64), np.ascontiguousarray(source), values)
     return np.clip(values.reshape(images.shape), 0.0, 1.0).astype(np.float32)
+
+
+_KERNEL = []
+
+
+def _bilinear_kernel():
+    """``kernel(images, source, values)``: values[i, p] = image i read at source[i, :, p] (row, column),
+    bilinear, 0 outside the image: the arithmetic of ``scipy.ndimage.map_coordinates`` (order 1,
+    mode constant) term by term, so the pixels are the same to the bit (tests/test_drawing_variations.py
+    compares them), without its per-point overhead (about 4x faster). Compiled once by numba
+    (UMAP's own dependency) and cached beside this file; it releases the GIL, so chunks run on every core."""
+    if not _KERNEL:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def kernel(images, source, values):  # pragma: no cover - compiled
+            count, height, width = images.shape
+            for image in range(count):
+                for point in range(height * width):
+                    row, column = source[image, 0, point], source[image, 1, point]
+                    if row < 0.0 or row > height - 1 or column < 0.0 or column > width - 1:
+                        values[image, point] = 0.0  # mode constant: no interpolation beyond the edges
+                        continue
+                    top, left = int(np.floor(row)), int(np.floor(column))
+                    down, right = row - top, column - left
+                    bottom, far = min(top + 1, height - 1), min(left + 1, width - 1)
+                    total = 0.0
+                    total += images[image, top, left] * ((1.0 - down) * (1.0 - right))
+                    total += images[image, top, far] * ((1.0 - down) * right)
+                    total += images[image, bottom, left] * (down * (1.0 - right))
+                    total += images[image, bottom, far] * (down * right)
+                    values[image, point] = total
+
+        _KERNEL.append(kernel)
+    return _KERNEL[0]
 
 
 def thickened(images: np.ndarray) -> np.ndarray:
