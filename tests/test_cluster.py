@@ -77,7 +77,7 @@ def test_without_a_classifier_the_codes_name_the_views_and_no_ear_is_taught():
     concepts = cluster.sense_concepts(IMAGE, codes, SETTINGS.image, sample=100, transform_neighbours=15, seed=0,
                                       fitting=clustering.Fitting())
     views = {"test_thick": codes.of(IMAGE, "test")}
-    named = cluster.named_images(concepts, cluster.ImageNaming({}, views, None, None), seed=0)
+    named = cluster.named_images(concepts, cluster.ImageNaming({}, views.items(), None, None), seed=0)
     assert named.classifier is None and named.assignments == {}
     np.testing.assert_array_equal(named.views["test_thick"], concepts.clusters.test_assignments)
     taught = cluster.taught_audio(concepts.clusters.train_assignments, 3, streams,

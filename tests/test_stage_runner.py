@@ -61,3 +61,10 @@ def test_under_dvc_a_user_error_says_how_to_get_the_removed_outputs_back(tmp_pat
 def test_a_stage_outside_a_project_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"expected a stage script in <project>/stages/, but .* has no dvc.yaml"):
         stage_runner.repository_root(str(tmp_path / "stages" / "x.py"))
+
+
+def test_freed_memory_is_given_back_on_glibc():
+    import platform
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert stage_runner.release_freed_memory() is glibc

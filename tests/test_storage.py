@@ -75,3 +75,13 @@ def test_a_failed_write_leaves_neither_target_nor_temp_file(tmp_path):
             (staging / "half").write_text("x")
             raise RuntimeError("killed")
     assert not (project / "data" / "raw").exists() and list((project / storage.SCRATCH_DIR).iterdir()) == []
+
+
+def test_aligned_arrays_start_on_64_bytes_and_keep_their_values():
+    empty = storage.aligned_empty((3, 5), np.float32)
+    assert empty.ctypes.data % storage.ALIGNMENT == 0 and empty.shape == (3, 5) and empty.dtype == np.float32
+    values = np.arange(1, 16, dtype=np.float64)[1:].reshape(2, 7)  # an offset view: not aligned
+    copy = storage.aligned(values)
+    assert copy.ctypes.data % storage.ALIGNMENT == 0 and copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, values)
+    assert storage.aligned(copy) is copy  # already aligned: no copy

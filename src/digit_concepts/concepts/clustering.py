@@ -15,7 +15,7 @@ from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
-from digit_concepts.concepts.reduction import NeighbourVote, Reduction, reduce
+from digit_concepts.concepts.reduction import NeighbourVote, Reduction, UmapFitting, reduce
 from digit_concepts.core.params import ClusteringSettings, ClusterSettings
 from digit_concepts.core.standardisation import Standardiser
 
@@ -40,10 +40,12 @@ class Fitting:
     gmm_reg_covar: float = 1e-4
     kmeans_restarts: int = 4
     gmm_restart_choice: str = "likelihood"
+    umap: UmapFitting = UmapFitting()
 
     @classmethod
     def from_params(cls, cluster: ClusterSettings) -> "Fitting":
-        return cls(cluster.gmm_restarts, cluster.gmm_reg_covar, cluster.kmeans_restarts, cluster.gmm_restart_choice)
+        return cls(cluster.gmm_restarts, cluster.gmm_reg_covar, cluster.kmeans_restarts, cluster.gmm_restart_choice,
+                   UmapFitting(cluster.umap_epochs, cluster.umap_neighbour_search))
 
 
 @dataclass
@@ -131,7 +133,7 @@ def fit_options(features: np.ndarray, algorithm: str, k: int, seed: int, fitting
     """The fits among which the criterion chooses at this k: every restart of a mixture on its own
     (``gmm_restart_choice`` cooccurrence, k chosen by co-occurrence), else the one ``fit``."""
     if algorithm == "gmm" and criterion == "cooccurrence" and fitting.gmm_restart_choice == "cooccurrence":
-        single = Fitting(1, fitting.gmm_reg_covar, fitting.kmeans_restarts, fitting.gmm_restart_choice)
+        single = Fitting(1, fitting.gmm_reg_covar, fitting.kmeans_restarts, fitting.gmm_restart_choice, fitting.umap)
         return [fit(features, algorithm, k, restart_seed, single) for restart_seed in restart_seeds(seed, fitting.gmm_restarts)]
     return [fit(features, algorithm, k, seed, fitting)]
 
@@ -274,7 +276,7 @@ def cluster_codes(*, train_codes: np.ndarray, test_codes: np.ndarray, settings: 
     train = standardiser.apply(train_codes)
     by_vote = settings.reduction == "umap" and transform_neighbours > 0
     reduction = reduce(train, settings.reduction, settings.reduced_dim, settings.umap_neighbors, seed,
-                       keep_umap=not by_vote)
+                       keep_umap=not by_vote, umap_fitting=fitting.umap)
     clustering, trials = discover(reduction.train, settings.algorithm, settings.k, settings.k_selection,
                                   settings.k_range, sample, seed, partner_score, fitting)
     train_posteriors = clustering.posteriors(reduction.train)

@@ -141,8 +141,44 @@ class Reduction:
         return cls(method, np.zeros((0, 0)))
 
 
+@dataclass(frozen=True)
+class UmapFitting:
+    """How a UMAP manifold is fitted (params ``cluster.umap_epochs``, ``cluster.umap_neighbour_search``;
+    these defaults are UMAP's own, for unit tests)."""
+
+    epochs: int = 0  # 0: UMAP's default (200 above 10,000 codes, 500 below)
+    neighbour_search: str = "approximate"
+
+
+UMAP_EXACT_BELOW = 4096  # codes below which UMAP computes every distance itself (umap-learn's small-data path)
+
+
+def exact_neighbours(codes: np.ndarray, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, distances) of each code's ``neighbours`` nearest codes, itself first (distance 0),
+    as UMAP's ``precomputed_knn`` takes them: every distance, by ``NeighbourVote``'s exact search."""
+    vote = NeighbourVote(codes, np.zeros(len(codes), dtype=np.int64), 1, neighbours)
+    distances, indices = vote.nearest(codes)
+    return indices, distances.astype(np.float32)
+
+
+def _umap(train: np.ndarray, dimensions: int, neighbors: int, seed: int, keep_umap: bool, fitting: UmapFitting):
+    from digit_concepts.core.runtime import silenced_stderr
+
+    with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
+        import umap
+
+    neighbors = min(neighbors, len(train) - 1)
+    # NN-descent is compiled anew in every process (about 30 s); exact neighbours need none, but no
+    # index for UMAP's own transform, which keep_umap needs.
+    precomputed = None
+    if fitting.neighbour_search == "exact" and not keep_umap and len(train) >= UMAP_EXACT_BELOW:
+        precomputed = (*exact_neighbours(train, neighbors), None)
+    return umap.UMAP(n_components=dimensions, n_neighbors=neighbors, min_dist=0.0, random_state=seed, n_jobs=1,
+                     verbose=False, n_epochs=fitting.epochs or None, precomputed_knn=precomputed or (None, None, None))
+
+
 def reduce(train: np.ndarray, method: str, dimensions: int, neighbors: int, seed: int,
-           keep_umap: bool = True) -> Reduction:
+           keep_umap: bool = True, umap_fitting: UmapFitting = UmapFitting()) -> Reduction:
     """Fit a reduction on the (standardised) train codes; ``keep_umap``: keep UMAP for its transform."""
     if method == "none":
         return Reduction("none", train)
@@ -153,15 +189,9 @@ def reduce(train: np.ndarray, method: str, dimensions: int, neighbors: int, seed
         reduction.train = reduction.transform(train)
         return reduction
     if method == "umap":
-        from digit_concepts.core.runtime import silenced_stderr
-
-        with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
-            import umap
-
         # N2D: clusters separate far better on a UMAP manifold of the codes than in the codes.
         started = time.perf_counter()
-        reducer = umap.UMAP(n_components=dimensions, n_neighbors=min(neighbors, len(train) - 1), min_dist=0.0,
-                            random_state=seed, n_jobs=1, verbose=False)
+        reducer = _umap(train, dimensions, neighbors, seed, keep_umap, umap_fitting)
         embedding = reducer.fit_transform(train).astype(np.float64)
         print(f"  UMAP fit ({len(train)} x {train.shape[1]} -> {dimensions}): {time.perf_counter() - started:.1f} s",
               flush=True)

@@ -29,6 +29,7 @@ AudioArchitecture = Literal["dense", "conv", "frames"]  # frames: convolution ov
 AudioSplit = Literal["official", "leave_speakers_out"]
 AudioFeature = Literal["log_mel", "cepstral"]
 GmmRestartChoice = Literal["likelihood", "cooccurrence"]  # which restart of a mixture is kept (clustering.Fitting)
+UmapNeighbourSearch = Literal["exact", "approximate"]  # how a UMAP manifold finds neighbours (reduction.reduce)
 ImaginationRoute = Literal["brain", "concept"]  # how a recording becomes an image (generation.images_from_recordings)
 VoiceCountSelection = Literal["none", "fixed", "bic"]
 Speaker = Literal["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
@@ -274,6 +275,8 @@ class ClusterSettings(Section):
     gmm_reg_covar: float = Field(gt=0.0, le=1.0)
     kmeans_restarts: int = Field(ge=1, le=100)
     umap_transform_neighbors: int = Field(ge=1, le=500)
+    umap_epochs: int = Field(ge=0, le=5000)
+    umap_neighbour_search: UmapNeighbourSearch
     image: ClusteringSettings
     audio: SelfScoredClusteringSettings
     audio_reference: AudioReferenceSettings

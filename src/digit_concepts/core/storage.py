@@ -152,3 +152,26 @@ def read_json(source: Path) -> dict:
 def write_csv(target: Path, table: pd.DataFrame) -> None:
     with atomic_path(target) as temporary:
         table.to_csv(temporary, index=False, float_format="%.6g", lineterminator="\n")
+
+
+ALIGNMENT = 64  # bytes: what TensorFlow needs to take a numpy array's memory as its own (Eigen's alignment)
+
+
+def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised C-ordered array whose data starts on a 64-byte boundary, so that a tensor
+    made of it shares its memory rather than copying it (twice, for an unaligned array)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buffer = np.empty(size + ALIGNMENT, dtype=np.uint8)
+    start = -buffer.ctypes.data % ALIGNMENT
+    return buffer[start:start + size].view(dtype).reshape(shape)
+
+
+def aligned(array: np.ndarray) -> np.ndarray:
+    """``array`` itself when C-ordered on a 64-byte boundary, else an aligned copy (``aligned_empty``)."""
+    array = np.asarray(array)
+    if array.flags.c_contiguous and array.ctypes.data % ALIGNMENT == 0:
+        return array
+    copy = aligned_empty(array.shape, array.dtype)
+    copy[...] = array
+    return copy

@@ -6,6 +6,8 @@ training). Recordings: ``shifts.AUDIO_SHIFTS``, named through images as relate n
 ones, each alone and adapted to their batch (the shifted split).
 """
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from digit_concepts.concepts import clustering
@@ -19,20 +21,25 @@ from digit_concepts.core.sense import AUDIO, view_key
 SPLITS = (("test", ""), ("validation", "validation_"))  # (split, metric prefix)
 
 
-def drawn_image_views(images: dict, seed: int) -> dict[str, np.ndarray]:
-    """``view_key(split, view)``: the validation and test digits drawn as each view (the trained
-    families, then the held-out ones), seeded. The two splits are drawn on two threads: each has
-    its own seeded draws, and most of the work (PIL, SciPy's filters) runs without the GIL."""
+def drawn_image_views(images: dict, seed: int) -> Iterator[tuple[str, np.ndarray]]:
+    """(``view_key(split, view)``, the split's digits drawn as that view), for the validation and
+    test digits and every view (the trained families, then the held-out ones), seeded. Drawn a
+    family at a time, the next while the last is used (a thread: most of the drawing, PIL's and
+    SciPy's, runs without the GIL), so that at most two families of one split are held at once
+    rather than all 160,000 pictures; each family has its own seeded draws, so the pictures are the
+    same whichever order they are used in."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def views_of(split: str) -> dict[str, np.ndarray]:
-        return {view_key(split, view): drawn
-                for views in (drawing_variations.transfer_views(images[split], seed), domain_shifts.held_out_views(images[split], seed))
-                for view, drawn in views.items()}
-
-    with ThreadPoolExecutor(len(SPLITS)) as pool:
-        drawn = list(pool.map(views_of, [split for split, _ in SPLITS]))
-    return {name: views for split_views in drawn for name, views in split_views.items()}
+    families = [(split, draw) for split, _ in SPLITS
+                for draw in (drawing_variations.transfer_views, domain_shifts.held_out_views)]
+    with ThreadPoolExecutor(1) as drawer:
+        upcoming = drawer.submit(families[0][1], images[families[0][0]], seed)
+        for index, (split, _) in enumerate(families):
+            drawn = upcoming.result()
+            if index + 1 < len(families):
+                upcoming = drawer.submit(families[index + 1][1], images[families[index + 1][0]], seed)
+            for view in list(drawn):
+                yield view_key(split, view), drawn.pop(view)
 
 
 def image_scores(image_concepts: dict, view_concepts: dict, bootstrap: Bootstrap | None = None) -> dict:

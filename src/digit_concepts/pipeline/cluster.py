@@ -5,7 +5,7 @@ chosen by how well they fit the audio clusters over the train episodes (label-fr
 takes the path a new sample takes (``SenseModel.place``); labels only score the result.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +50,11 @@ class Concepts:
 class ImageNaming:
     """What names new images. With ``settings.epochs`` > 0, a classifier taught the train
     digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test)
-    and of ``views`` (the transfer proxies, keyed by ``view_key(split, view)`` -> images);
-    otherwise the concepts' own path names their codes (``views``: the same keys -> codes)."""
+    and of ``views`` (the transfer proxies: (``view_key(split, view)``, images) pairs, drawn as they
+    are read, once); otherwise the concepts' own path names their codes (``views``: (key, codes))."""
 
     images: dict
-    views: dict
+    views: Iterable[tuple[str, np.ndarray]]
     settings: SelfLabellingSettings | None  # params cluster.self_labelling (None: no classifier)
     augmentation: DrawingAugmentation | None  # params image_ae.augmentation: what the classifier learns from
 
@@ -89,8 +89,8 @@ def read_image_naming(params: Params) -> ImageNaming:
     if settings.epochs > 0:
         return ImageNaming(images, views, settings, params.image_ae.augmentation)
     encoder, _ = autoencoders.load_halves(paths.autoencoder_model(IMAGE.name), params.seed)
-    return ImageNaming({}, {name: encoder.predict(drawn, batch_size=1024, verbose=0)
-                            for name, drawn in views.items()}, settings, None)
+    return ImageNaming({}, ((name, encoder.predict(drawn, batch_size=1024, verbose=0)) for name, drawn in views),
+                       settings, None)
 
 
 def read_audio_naming(params: Params) -> AudioNaming:
@@ -181,7 +181,7 @@ def named_images(concepts: SenseConcepts, naming: ImageNaming, seed: int) -> Nam
     (trained here on the train concepts), or else by the concepts' own path from their codes."""
     if not naming.classifier:
         return NamedImages(None, {}, {view: concepts.clusters.model.log_posteriors(view_codes).argmax(axis=1)
-                                      for view, view_codes in naming.views.items()})
+                                      for view, view_codes in naming.views})
     classifier = self_labelling.train_classifier(images=naming.images["train"],
                                                  concepts=concepts.clusters.train_assignments,
                                                  count=concepts.n_clusters, settings=naming.settings,
@@ -192,7 +192,7 @@ def named_images(concepts: SenseConcepts, naming: ImageNaming, seed: int) -> Nam
         assignments[IMAGE.key(split)] = log_posteriors.argmax(axis=1)
         assignments[IMAGE.log_posteriors_key(split)] = log_posteriors.astype(np.float32)
     return NamedImages(classifier, assignments, {view: self_labelling.log_posteriors(classifier, drawn).argmax(axis=1)
-                                                 for view, drawn in naming.views.items()})
+                                                 for view, drawn in naming.views})
 
 
 @dataclass(frozen=True)
@@ -315,6 +315,28 @@ def joint_concepts(codes: SplitArrays, streams: SplitArrays, config: SelfScoredC
                                              "joint_test": result.test_assignments})
 
 
+def scored_references(codes: SplitArrays, streams: SplitArrays, settings: ClusterSettings, labels: Labels, *,
+                      sample: int, seed: int, fitting: clustering.Fitting, descriptors: dict | None,
+                      bootstrap: Bootstrap | None) -> tuple[Reference, Reference]:
+    """The audio-alone reference and the joint episode concepts (scored only)."""
+    from digit_concepts.core.stage_runner import release_freed_memory
+
+    release_freed_memory()  # a process of its own: the stage's setting again
+    return (audio_alone(codes, settings.audio_reference, labels, sample=sample, seed=seed, fitting=fitting,
+                        descriptors=descriptors, bootstrap=bootstrap),
+            joint_concepts(codes, streams, settings.joint, labels, sample=sample, seed=seed, fitting=fitting,
+                           bootstrap=bootstrap))
+
+
+def beside_process():
+    """One worker process, started fresh (spawn: never a fork of a process that may hold TensorFlow's
+    threads), its output on the stage's own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def learner_settings(audio: SenseConcepts, image: SenseConcepts, settings: ClusterSettings, named: NamedImages,
                      taught: TaughtAudio) -> dict:
     """How the tool places a new sample of each sense: its path to the concepts, and whether a
@@ -335,17 +357,19 @@ def find(codes: SplitArrays, streams: SplitArrays, settings: ClusterSettings, la
     scored = {"sample": sample, "seed": seed, "bootstrap": bootstrap}
     placing = {"sample": sample, "transform_neighbours": settings.umap_transform_neighbors, "seed": seed,
                "fitting": fitting}
-    audio = sense_concepts(AUDIO, codes, settings.audio, **placing)
-    image = sense_concepts(IMAGE, codes, settings.image, **placing, partner_score=partner_score(
-        audio.clusters.train_assignments, streams, settings.cooccurrence_uncertainty_weight))
-    named = named_images(image, image_naming or ImageNaming({}, {}, None, None), seed)
-    # The image concepts now known, they teach the ear (self-labelling for sound).
-    taught = taught_audio(image.clusters.train_assignments, image.n_clusters, streams,
-                          audio_naming or AudioNaming({}, {}, None), seed)
-    reference = audio_alone(codes, settings.audio_reference, labels, sample=sample, seed=seed, fitting=fitting,
-                            descriptors=voice_descriptors, bootstrap=bootstrap)
-    joint = joint_concepts(codes, streams, settings.joint, labels, sample=sample, seed=seed, fitting=fitting,
-                           bootstrap=bootstrap)
+    # The references (audio alone, the joint episodes) depend on nothing found here: a second process
+    # finds them while this one finds the concepts (mostly one core's work each), with the same results.
+    with beside_process() as beside:
+        references = beside.submit(scored_references, codes, streams, settings, labels, sample=sample, seed=seed,
+                                   fitting=fitting, descriptors=voice_descriptors, bootstrap=bootstrap)
+        audio = sense_concepts(AUDIO, codes, settings.audio, **placing)
+        image = sense_concepts(IMAGE, codes, settings.image, **placing, partner_score=partner_score(
+            audio.clusters.train_assignments, streams, settings.cooccurrence_uncertainty_weight))
+        named = named_images(image, image_naming or ImageNaming({}, (), None, None), seed)
+        # The image concepts now known, they teach the ear (self-labelling for sound).
+        taught = taught_audio(image.clusters.train_assignments, image.n_clusters, streams,
+                              audio_naming or AudioNaming({}, {}, None), seed)
+        reference, joint = references.result()
     return Concepts(
         assignments={**audio.assignments(), **image.assignments(), **named.assignments, **taught.assignments,
                      **joint.arrays},
