@@ -192,27 +192,64 @@ def kibibytes_to_mebibytes(kibibytes: int) -> float:
     return kibibytes / 1024  # Linux reports ru_maxrss in KiB
 
 
-def run_child(command: Sequence[str], log_file: Path, label: str) -> tuple[float, float, int]:
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (Linux's /proc/PID/task/TID/children), those alive now."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                waiting.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass
+    return found
+
+
+def resident_mebibytes(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(command: Sequence[str], log_file: Path, label: str) -> tuple[float, float, float | None, int]:
     """Run ``command`` from the repository root, its output to ``log_file``: (wall seconds, peak RSS
-    in MiB, exit code). The child is reaped with os.wait4, whose rusage is that child's alone."""
+    in MiB, peak RSS of it and its own child processes together in MiB, exit code). The child is
+    reaped with os.wait4, whose rusage is that child's alone (or its largest waited-for descendant);
+    the sum over the process tree is sampled every TREE_SAMPLE_SECONDS (None where /proc is not)."""
     done = threading.Event()
     started = time.perf_counter()
+    tree_peak = [0.0]
 
     def heartbeat() -> None:
         while not done.wait(HEARTBEAT_SECONDS):
             print(f"      {label}: still running, {time.perf_counter() - started:.0f} s", flush=True)
 
+    def sample_tree(pid: int) -> None:
+        while not done.wait(TREE_SAMPLE_SECONDS):
+            tree_peak[0] = max(tree_peak[0], sum(resident_mebibytes(each) for each in descendants(pid)))
+
     with open(log_file, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        watcher = threading.Thread(target=heartbeat, daemon=True)
-        watcher.start()
+        watchers = [threading.Thread(target=heartbeat, daemon=True),
+                    threading.Thread(target=sample_tree, args=(process.pid,), daemon=True)]
+        for watcher in watchers:
+            watcher.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         finally:
             done.set()
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
-    return wall, kibibytes_to_mebibytes(usage.ru_maxrss), process.returncode
+    together = tree_peak[0] if Path("/proc/self/status").exists() else None
+    return wall, kibibytes_to_mebibytes(usage.ru_maxrss), together, process.returncode
+
+
+TREE_SAMPLE_SECONDS = 0.1
 
 
 def log_tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -225,7 +262,7 @@ def profile_stage(name: str, argv: Sequence[str], folder: Path, profiled: bool, 
     log_file = folder / f"{name}.log"
     load = os.getloadavg()[0]
     own_peak = kibibytes_to_mebibytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    wall, peak, code = run_child(child_command(argv, stats_file), log_file, label)
+    wall, peak, together, code = run_child(child_command(argv, stats_file), log_file, label)
     if code != 0:
         raise RuntimeError(f"stage {name} failed (exit {code}) after {wall:.1f} s; the last lines of its output:\n"
                            f"{log_tail(log_file)}")
@@ -233,7 +270,9 @@ def profile_stage(name: str, argv: Sequence[str], folder: Path, profiled: bool, 
         print(f"      {label}: its peak RSS is no more than this process's own ({own_peak:.0f} MiB), "
               f"where Linux starts a child's: the stage's own may be lower", flush=True)
     return {"stage": name, "command": shlex.join(argv), "wall_seconds": round(wall, 3),
-            "peak_rss_mib": round(peak, 1), "load_average_before": round(load, 2),
+            "peak_rss_mib": round(peak, 1),
+            "peak_tree_rss_mib": None if together is None else round(max(together, peak), 1),
+            "load_average_before": round(load, 2),
             "parts": [{**part, "seconds": round(part["seconds"], 3)} for part in read_parts(stats_file, argv[1], wall)]
             if profiled else []}
 
@@ -298,11 +337,14 @@ def summary_table(profile: Mapping) -> str:
         largest = ", ".join(f"{part_label(part)} {seconds_text(part['seconds'])}"
                             for part in shown_parts(stage["parts"])[:3])
         rows.append([stage["stage"], seconds_text(stage["wall_seconds"]), mebibytes_text(stage["peak_rss_mib"]),
-                     largest or "-"])
+                     mebibytes_text(stage.get("peak_tree_rss_mib")), largest or "-"])
     stages = profile["stages"]
+    trees = [stage["peak_tree_rss_mib"] for stage in stages if stage.get("peak_tree_rss_mib") is not None]
     rows.append(["**total**", seconds_text(sum(stage["wall_seconds"] for stage in stages)),
-                 mebibytes_text(max((stage["peak_rss_mib"] for stage in stages), default=None)) + " (largest)", ""])
-    return markdown(["stage", "seconds", "peak RSS (MiB)", "largest parts (seconds)"], rows)
+                 mebibytes_text(max((stage["peak_rss_mib"] for stage in stages), default=None)) + " (largest)",
+                 mebibytes_text(max(trees, default=None)) + (" (largest)" if trees else ""), ""])
+    return markdown(["stage", "seconds", "peak RSS (MiB)", "with its child processes (MiB)",
+                     "largest parts (seconds)"], rows)
 
 
 def parts_table(profile: Mapping) -> str:

@@ -140,7 +140,7 @@ def test_peak_rss_is_the_childs_own_not_the_largest_child_so_far(tmp_path):
         "folder = Path(sys.argv[1])\n"
         "runs = [profile_stages.run_child(command, folder / f'{name}.log', name)\n"
         "        for name, command in (('large', large), ('small', small))]\n"
-        "print(json.dumps([[peak, code] for _, peak, code in runs]))\n")
+        "print(json.dumps([[peak, code] for _, peak, _, code in runs]))\n")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", measure, str(tmp_path)], capture_output=True, text=True,
                             env=environment, check=True)
@@ -149,10 +149,22 @@ def test_peak_rss_is_the_childs_own_not_the_largest_child_so_far(tmp_path):
     assert large_peak > 300 and small_peak < large_peak - 150
 
 
+def test_the_tree_peak_adds_a_stages_own_child_processes(tmp_path):
+    """A stage that holds 200 MiB while its child holds 300 MiB: its own peak (wait4) sees at most
+    the larger, the process tree's sampled sum both."""
+    child = "block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); import time; time.sleep(1.5)"
+    parent = ("import subprocess, sys\n"
+              "block = bytearray(200 * 2**20); block[::4096] = b'x' * len(block[::4096])\n"
+              f"subprocess.run([sys.executable, '-c', {child!r}], check=True)\n")
+    wall, own, together, code = profile_stages.run_child([sys.executable, "-c", parent], tmp_path / "log", "tree")
+    assert code == 0 and own < 420
+    assert together is not None and together > 480
+
+
 # ------------------------------------------------------------------ tables and the comparison
 
 PROFILE = {"stages": [
-    {"stage": "encode", "wall_seconds": 9.34, "peak_rss_mib": 1710.4, "parts": [
+    {"stage": "encode", "wall_seconds": 9.34, "peak_rss_mib": 1710.4, "peak_tree_rss_mib": 1712.0, "parts": [
         {"name": "senses.autoencoders.load_halves", "calls": 2, "seconds": 4.01},
         {"name": "imports", "calls": None, "seconds": 2.5},
         {"name": "core.params.load", "calls": 1, "seconds": 0.04}]},
@@ -162,11 +174,11 @@ PROFILE = {"stages": [
 
 def test_the_summary_table():
     assert profile_stages.summary_table(PROFILE) == textwrap.dedent("""\
-        | stage | seconds | peak RSS (MiB) | largest parts (seconds) |
-        |---|---|---|---|
-        | encode | 9.3 | 1710 | `senses.autoencoders.load_halves` (x2) 4.0, `imports` 2.5 |
-        | plot | 20.0 | 900 | `reporting.report_figures.draw` 15.0 |
-        | **total** | 29.3 | 1710 (largest) |  |""")
+        | stage | seconds | peak RSS (MiB) | with its child processes (MiB) | largest parts (seconds) |
+        |---|---|---|---|---|
+        | encode | 9.3 | 1710 | 1712 | `senses.autoencoders.load_halves` (x2) 4.0, `imports` 2.5 |
+        | plot | 20.0 | 900 | - | `reporting.report_figures.draw` 15.0 |
+        | **total** | 29.3 | 1710 (largest) | 1712 (largest) |  |""")
 
 
 def test_the_parts_table_leaves_out_what_rounds_to_nothing():
