@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 # editable install of another checkout points at.
 sys.path.insert(0, str(REPO / "src"))
 
-from digit_concepts.core import storage  # noqa: E402
-from digit_concepts.core.params import SPEAKERS, load  # noqa: E402
-from digit_concepts.evaluation import generalisation, sweeps  # noqa: E402
+from digit_concepts.core import storage
+from digit_concepts.core.params import SPEAKERS, load
+from digit_concepts.evaluation import generalisation, sweeps
 
 OUTPUTS = {  # kind: (summary, doc)
     "seeds": (Path("metrics/variability.json"), Path("docs/variability.md")),

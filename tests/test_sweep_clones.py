@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tiny_project import DVC, REPO, copy_project
 from tiny_project import run as _run
 
@@ -135,7 +134,8 @@ def _slurm_or_skip() -> None:
     if missing:
         reason = f"no Slurm here ({', '.join(missing)} missing); scripts/slurm_local.sh installs and starts one"
     else:
-        states = subprocess.run(["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True).stdout.split()
+        states = subprocess.run(["sinfo", "--noheader", "--format=%t"], capture_output=True, text=True,
+                                check=False).stdout.split()
         if not {"idle", "mix"} & set(states):
             reason = f"no Slurm node up (sinfo: {' '.join(states) or 'nothing'}); start one: scripts/slurm_local.sh"
     if reason:
@@ -157,9 +157,9 @@ def test_a_sweep_runs_as_a_slurm_array_and_collects_into_the_one_machine_summary
     assert len(jobs) == 4
     logs = tmp_path / "logs"
     logs.mkdir()
-    task_env = dict(GIT_REMOTE=str(origin), COMMIT=run("git", "rev-parse", "HEAD", cwd=source).strip(),
-                    SWEEP=" ".join(sweep), WORK_ROOT=str(tmp_path / "work"),
-                    DVC_REMOTE=str(tmp_path / "digit-concepts-dvc-storage"))
+    task_env = {"GIT_REMOTE": str(origin), "COMMIT": run("git", "rev-parse", "HEAD", cwd=source).strip(),
+                "SWEEP": " ".join(sweep), "WORK_ROOT": str(tmp_path / "work"),
+                "DVC_REMOTE": str(tmp_path / "digit-concepts-dvc-storage")}
     (tmp_path / "work").mkdir()
     # One core a task: two tasks side by side on a 2-core node.
     array = run("sbatch", "--parsable", f"--array=0-{len(jobs) - 1}", "--cpus-per-task=1",

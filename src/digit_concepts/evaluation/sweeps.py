@@ -16,6 +16,11 @@ sweep can be resumed, across commits of docs or summaries, and extended with mor
 
 Every job stops at ``convergence``, the last stage a summarised metric comes from (the report is
 drawn only for a run one applies: ``dvc exp apply <name>``, then ``dvc repro plot``).
+
+A sweep starts from this clone's workspace: the committed code and params, and the dvc.lock of its
+own ``dvc repro`` where that differs from the committed one only in content (another CPU's float
+bits; ``Repository.require_clean``). Before any job, dvc.lock is made to name only outputs this
+clone's cache holds (``forget_hashes`` says why).
 """
 
 import json
