@@ -27,11 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-from digit_concepts.evaluation import generalisation, sweeps
+REPO = Path(__file__).resolve().parents[1]
+# The package of this checkout, as the stages import theirs (stages/digit_concepts), not the one an
+# editable install of another checkout points at.
+sys.path.insert(0, str(REPO / "src"))
+
 from digit_concepts.core import storage
 from digit_concepts.core.params import SPEAKERS, load
+from digit_concepts.evaluation import generalisation, sweeps
 
-REPO = Path(__file__).resolve().parents[1]
 OUTPUTS = {  # kind: (summary, doc)
     "seeds": (Path("metrics/variability.json"), Path("docs/variability.md")),
     "loso": (Path("metrics/generalisation.json"), Path("docs/loso.md")),
@@ -128,6 +132,16 @@ def write_outputs(kind: str, jobs: list[sweeps.Job], metrics: dict[str, dict], c
     return table
 
 
+def prepare(repository: sweeps.Repository) -> None:
+    """Before any job: the committed code and params (this clone's own `dvc repro` may have changed
+    dvc.lock and metrics/), and a dvc.lock naming only outputs this clone's cache holds."""
+    repository.require_clean()
+    forgotten = repository.forget_missing_outputs()
+    if forgotten:
+        print(f"dvc.lock: not in this clone's cache, so restored from the run cache or built again: "
+              f"{', '.join(forgotten)} (`dvc pull` first to use the DVC remote's)", flush=True)
+
+
 def main() -> int:
     arguments = parse_arguments()
     params = load(REPO / "params.yaml")  # bad params fail here, before any job is queued
@@ -149,7 +163,11 @@ def main() -> int:
             print(f"error: --job {arguments.job}: not a job of this sweep; its jobs: {', '.join(names)}",
                   file=sys.stderr)
             return 2
-        repository.require_clean()
+        try:
+            prepare(repository)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         repository.run_here(job)
         if arguments.push:
             repository.push(arguments.push, [job.name])
@@ -164,7 +182,11 @@ def main() -> int:
             return 1
         timing = f"Collected from {len(jobs)} jobs pushed to `{arguments.collect}` (`dvc exp pull`)."
     else:
-        repository.require_clean()
+        try:
+            prepare(repository)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         finished = repository.finished()
         to_run = [job for job in jobs if job.name not in finished]
         # A rerun resumes: what is still queued or running is waited for, what failed is queued again.

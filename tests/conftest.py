@@ -125,7 +125,10 @@ FIRST = "test_leave_one_speaker_out_runs_every_fold_as_an_experiment_and_summari
 FIRST_FAST = "test_every_stage_ran_and_every_output_exists"
 SLOWEST_UNIT_TESTS = ("test_umap_concepts_reach_new_codes_by_a_saved_neighbour_vote",)
 SLOWEST_PIPELINE_TESTS = (
+    "test_a_fresh_clone_sweeps_after_its_own_repro_without_retraining_the_image_side",
     "test_a_sweep_spread_over_two_machines_collects_what_one_machine_computes",
+    "test_a_job_on_a_fresh_clone_with_an_empty_remote_builds_what_it_needs",
+    "test_a_sweep_runs_as_a_slurm_array_and_collects_into_the_one_machine_summary",
     "test_log_mel_features_retrain_only_the_audio_branch",
     "test_nothing_is_fitted_on_the_test_split",
     "test_permuting_scoring_labels_changes_no_decision",

@@ -145,3 +145,89 @@ Worker status: 1 active, 0 idle
     monkeypatch.setattr(repository, "run", lambda command, check=True: status)
     assert repository.queue_states() == {"loso-lucas-seed-42": "Queued", "loso-lucas-seed-1": "Failed",
                                          "loso-jackson-seed-1": "Running"}
+
+
+LOCK = {"schema": "2.0", "stages": {
+    "train": {"cmd": "python stages/train.py", "params": {"params.yaml": {"seed": 42}},
+              "deps": [{"path": "data/in", "hash": "md5", "md5": "aa.dir", "size": 3, "nfiles": 1}],
+              "outs": [{"path": "models/model", "hash": "md5", "md5": "bb.dir", "size": 5, "nfiles": 2},
+                       {"path": "metrics/train.json", "hash": "md5", "md5": "cc", "size": 7}]},
+    "plot": {"cmd": "python stages/plot.py", "deps": [{"path": "models/model", "hash": "md5", "md5": "bb.dir"}],
+             "outs": [{"path": "plots", "hash": "md5", "md5": "dd.dir", "size": 9, "nfiles": 3}]}}}
+PIPELINE = {"stages": {"train": {"outs": ["models/model", {"metrics/train.json": {"cache": False}}]},
+                       "plot": {"outs": ["plots"]}}}
+
+
+def test_outputs_the_cache_lacks_lose_their_recorded_content_and_nothing_else():
+    """A job starts from a dvc.lock naming only what this clone's cache holds: DVC then restores
+    the rest from the run cache (or builds it) instead of retraining, or failing on a folder
+    (``plots``) the job does not build."""
+    import copy
+
+    outputs = sweeps.stage_outputs(PIPELINE)
+    assert outputs == {"models/model": True, "metrics/train.json": False, "plots": True}
+    cached = {path for path, is_cached in outputs.items() if is_cached}
+    in_cache = {"bb.dir"}
+    missing = sweeps.missing_outputs(LOCK, cached, lambda out: out["md5"] in in_cache)
+    assert missing == [("plot", "plots")]  # metrics/train.json is in git, not the cache
+    lock = copy.deepcopy(LOCK)
+    sweeps.forget_hashes(lock, missing)
+    assert lock["stages"]["plot"]["outs"] == [{"path": "plots"}]
+    assert lock["stages"]["train"] == LOCK["stages"]["train"]
+    assert sweeps.pipeline_of_lock(lock) == sweeps.pipeline_of_lock(LOCK)
+
+
+def test_a_lock_of_other_float_bits_is_the_same_pipeline_and_one_of_other_params_is_not():
+    import copy
+
+    other_bits = copy.deepcopy(LOCK)
+    other_bits["stages"]["train"]["outs"][0]["md5"] = "ee.dir"
+    other_bits["stages"]["train"]["outs"][1]["size"] = 8
+    assert sweeps.pipeline_of_lock(other_bits) == sweeps.pipeline_of_lock(LOCK)
+    other_params = copy.deepcopy(LOCK)
+    other_params["stages"]["train"]["params"]["params.yaml"]["seed"] = 1
+    assert sweeps.pipeline_of_lock(other_params) != sweeps.pipeline_of_lock(LOCK)
+
+
+def test_a_sweep_accepts_this_clones_own_repro_and_refuses_changed_code_or_params(tmp_path):
+    """require_clean: dvc.lock and cache-false metrics changed only in content (another CPU's
+    float bits) are fine; a changed param, a stage file, or a dvc.lock of other params are not."""
+    import subprocess
+
+    from ruamel.yaml import YAML
+
+    def git(*arguments):
+        return subprocess.run(["git", *arguments], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    yaml = YAML(typ="safe")
+    git("init", "-q")
+    for key, value in (("user.email", "tests@example.invalid"), ("user.name", "tests"), ("commit.gpgsign", "false")):
+        git("config", key, value)
+    with open(tmp_path / "dvc.yaml", "w") as stream:
+        yaml.dump(PIPELINE, stream)
+    with open(tmp_path / "dvc.lock", "w") as stream:
+        yaml.dump(LOCK, stream)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "train.json").write_text('{"acc": 0.5}\n')
+    (tmp_path / "params.yaml").write_text("seed: 42\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "pipeline and its results")
+    repository = sweeps.Repository(tmp_path)
+    repository.require_clean()
+
+    (tmp_path / "metrics" / "train.json").write_text('{"acc": 0.51}\n')
+    lock = yaml.load((tmp_path / "dvc.lock").read_text())
+    lock["stages"]["train"]["outs"][0]["md5"] = "ee.dir"
+    with open(tmp_path / "dvc.lock", "w") as stream:
+        yaml.dump(lock, stream)
+    repository.require_clean()  # this clone's own `dvc repro`: other bits, same pipeline
+
+    lock["stages"]["train"]["params"]["params.yaml"]["seed"] = 1
+    with open(tmp_path / "dvc.lock", "w") as stream:
+        yaml.dump(lock, stream)
+    with pytest.raises(ValueError, match="another pipeline than the committed one"):
+        repository.require_clean()
+    git("checkout", "dvc.lock")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    with pytest.raises(ValueError, match="commit first.*params.yaml"):
+        repository.require_clean()

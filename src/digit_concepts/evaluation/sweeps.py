@@ -16,6 +16,11 @@ sweep can be resumed, across commits of docs or summaries, and extended with mor
 
 Every job stops at ``convergence``, the last stage a summarised metric comes from (the report is
 drawn only for a run one applies: ``dvc exp apply <name>``, then ``dvc repro plot``).
+
+A sweep starts from this clone's workspace: the committed code and params, and the dvc.lock of its
+own ``dvc repro`` where that differs from the committed one only in content (another CPU's float
+bits; ``Repository.require_clean``). Before any job, dvc.lock is made to name only outputs this
+clone's cache holds (``forget_hashes`` says why).
 """
 
 import json
@@ -187,6 +192,57 @@ def noise_table(summary: Mapping[str, Mapping], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+# --- dvc.lock: what a job may start from (pure) ---
+
+LOCK_FILE = "dvc.lock"
+HASH_FIELDS = ("hash", "md5", "size", "nfiles")  # how dvc.lock records a file's or folder's content
+
+
+def stage_outputs(pipeline: Mapping) -> dict[str, bool]:
+    """Every output path of dvc.yaml -> whether DVC caches it (``cache: false`` ones live in git)."""
+    outputs = {}
+    for stage in pipeline.get("stages", {}).values():
+        for out in stage.get("outs", []):
+            if isinstance(out, Mapping):
+                (path, options), = out.items()
+                outputs[str(path)] = bool((options or {}).get("cache", True))
+            else:
+                outputs[str(out)] = True
+    return outputs
+
+
+def missing_outputs(lock: Mapping, cached_paths: set[str], has_object) -> list[tuple[str, str]]:
+    """(stage, path) of each cached output dvc.lock names whose content ``has_object(out entry)``
+    says this clone's cache lacks."""
+    return [(name, out["path"]) for name, stage in lock.get("stages", {}).items() for out in stage.get("outs", [])
+            if out["path"] in cached_paths and out.get("md5") and not has_object(out)]
+
+
+def forget_hashes(lock: dict, outputs: Sequence[tuple[str, str]]) -> None:
+    """Drop the recorded content of these (stage, path) outputs from ``lock`` (in place).
+
+    Why: when a stage's deps, params and command match its dvc.lock entry, DVC restores the
+    output hash dvc.lock names (dvc/stage/cache.py, ``StageCache.restore``) and, that object not
+    being in the cache, runs the stage again; it consults the run cache only when dvc.lock has no
+    hash for an output. Without the hash, the run cache (keyed on deps, params and command)
+    restores what this clone computed, and only what it never computed is run."""
+    wanted = set(outputs)
+    for name, stage in lock.get("stages", {}).items():
+        for out in stage.get("outs", []):
+            if (name, out["path"]) in wanted:
+                for field in HASH_FIELDS:
+                    out.pop(field, None)
+
+
+def pipeline_of_lock(lock: Mapping) -> dict:
+    """dvc.lock without any recorded content: each stage's command, params and dep and output
+    paths. Two locks that agree here describe runs of the same pipeline (on another CPU, say)."""
+    return {name: {"cmd": stage.get("cmd"), "params": stage.get("params", {}),
+                   "deps": sorted(dep["path"] for dep in stage.get("deps", [])),
+                   "outs": sorted(out["path"] for out in stage.get("outs", []))}
+            for name, stage in lock.get("stages", {}).items()}
+
+
 # --- the repository: git and DVC (I/O) ---
 
 REQUIREMENTS = "requirements.txt"
@@ -217,9 +273,81 @@ class Repository:
     def commit(self) -> str:
         return self.run(["git", "rev-parse", "HEAD"]).strip()
 
+    def pipeline(self) -> dict:
+        from ruamel.yaml import YAML
+
+        return YAML(typ="safe").load((self.root / "dvc.yaml").read_text())
+
+    def changed_files(self) -> list[str]:
+        """Tracked files that differ from HEAD (staged or not)."""
+        lines = self.run(["git", "status", "--porcelain", "--untracked-files=no", "--no-renames"]).splitlines()
+        return sorted(line[3:].strip() for line in lines if line.strip())
+
     def require_clean(self) -> None:
-        if self.run(["git", "status", "--porcelain", "--untracked-files=no"]).strip():
-            raise ValueError("commit first: experiments run the committed code and params")
+        """Experiments run the committed code and params: refuse any change to them. A changed
+        dvc.lock or metrics file is fine when it is this clone's own `dvc repro` of the committed
+        pipeline (another CPU gives other float bits): the same stages, commands, params and
+        paths as HEAD's dvc.lock, only the recorded content differs. The jobs then start from
+        this clone's dvc.lock (DVC copies the workspace's changes into every experiment), so
+        what this clone computed is restored, not retrained."""
+        from ruamel.yaml import YAML
+
+        outputs = stage_outputs(self.pipeline())
+        changed = self.changed_files()
+        others = [path for path in changed if path != LOCK_FILE and outputs.get(path) is not False]
+        if others:
+            raise ValueError(f"commit first: experiments run the committed code and params; changed: "
+                             f"{', '.join(others)}")
+        if LOCK_FILE in changed:
+            committed = YAML(typ="safe").load(self.text_at("HEAD", LOCK_FILE) or "{}") or {}
+            here = YAML(typ="safe").load((self.root / LOCK_FILE).read_text()) or {}
+            if pipeline_of_lock(committed) != pipeline_of_lock(here):
+                raise ValueError(f"{LOCK_FILE} describes another pipeline than the committed one (a stage, "
+                                 f"command, param or path differs): run `dvc repro`, or `git checkout {LOCK_FILE}`")
+
+    def cache_dir(self) -> Path:
+        return Path(self.run([dvc_executable(), "cache", "dir"]).strip())
+
+    def has_object(self, out: Mapping, cache: Path) -> bool:
+        """Whether the cache holds an output dvc.lock names: its file, or its folder's listing
+        (``.dir``) and every file in it."""
+        md5 = str(out["md5"])
+        # DVC 3 outputs (``hash: md5``) live under files/md5/; DVC 2's at the cache's root.
+        root = cache / "files" / "md5" if out.get("hash") == "md5" else cache
+
+        def stored(digest: str) -> Path:
+            return root / digest[:2] / digest[2:]
+
+        if not stored(md5).is_file():
+            return False
+        if not md5.endswith(".dir"):
+            return True
+        try:
+            entries = json.loads(stored(md5).read_text())
+        except ValueError:
+            return False
+        return all(stored(str(entry["md5"])).is_file() for entry in entries)
+
+    def forget_missing_outputs(self) -> list[str]:
+        """Drop from dvc.lock the content of every cached output this clone lacks (``forget_hashes``
+        says why); returns their paths. Run before a job: it also keeps DVC from loading, when it
+        commits the experiment, a folder (``plots``) that the job does not build and the cache
+        does not hold."""
+        from ruamel.yaml import YAML
+
+        lock_path = self.root / LOCK_FILE
+        if not lock_path.is_file():
+            return []
+        yaml = YAML()  # round trip: dvc.lock keeps its layout
+        lock = yaml.load(lock_path.read_text())
+        cache = self.cache_dir()
+        cached_paths = {path for path, cached in stage_outputs(self.pipeline()).items() if cached}
+        missing = missing_outputs(lock, cached_paths, lambda out: self.has_object(out, cache))
+        if missing:
+            forget_hashes(lock, missing)
+            with open(lock_path, "w") as stream:
+                yaml.dump(lock, stream)
+        return [path for _, path in missing]
 
     def pipeline_files(self) -> list[str]:
         """What a job's results depend on besides its params: dvc.yaml, params.yaml, the
