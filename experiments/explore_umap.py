@@ -1,13 +1,16 @@
-"""How the image concepts depend on how their UMAP manifold is fitted, on validation digits.
+"""Exploration (not a stage): how the image concepts depend on how their UMAP manifold is fitted.
 
-    python scripts/explore_umap.py --seeds 42,1,2 --variants approximate:0,exact:0,exact:100
+Each variant is ``neighbour search:epochs`` (params cluster.umap_neighbour_search, cluster.umap_epochs;
+epochs 0: UMAP's default, 200 here). On the committed pipeline's codes (data/encodings), for each
+seed: the audio clusters, then the image concepts as the cluster stage finds them (k chosen by
+co-occurrence), scored on the validation digits by their codes (Hungarian accuracy, as
+``cluster.image.validation_acc_by_codes``; labels only score). One row per variant and seed: k,
+validation accuracy, seconds of the image clustering (UMAP and the mixtures of every k).
 
-Each variant is ``neighbour search:epochs`` (params cluster.umap_neighbour_search, cluster.umap_epochs).
-On the committed pipeline's codes (data/encodings), for each seed: the audio clusters, then the
-image concepts as the cluster stage finds them (k chosen by co-occurrence), scored on the
-validation digits by their codes (Hungarian accuracy; labels only score). Prints one row per
-variant and seed: k, validation accuracy, seconds of UMAP and of the whole image clustering.
-The UMAP seconds of the first variant in a process include compiling UMAP's NN-descent.
+Produced: docs/experiments.md, "cluster.umap_epochs", its table. Command, from the repository
+root after a full `dvc repro`:
+
+    PYTHONPATH=src .venv/bin/python experiments/explore_umap.py --seeds 42,1,2 --variants approximate:0,exact:100,approximate:100
 """
 
 import argparse
