@@ -358,18 +358,19 @@ def find(codes: SplitArrays, streams: SplitArrays, settings: ClusterSettings, la
     placing = {"sample": sample, "transform_neighbours": settings.umap_transform_neighbors, "seed": seed,
                "fitting": fitting}
     # The references (audio alone, the joint episodes) depend on nothing found here: a second process
-    # finds them while this one finds the concepts (mostly one core's work each), with the same results.
+    # finds them while this one finds the concepts (mostly one core's work each, UMAP's above all),
+    # with the same results; it ends before the classifiers train, so its memory is not held beside theirs.
     with beside_process() as beside:
         references = beside.submit(scored_references, codes, streams, settings, labels, sample=sample, seed=seed,
                                    fitting=fitting, descriptors=voice_descriptors, bootstrap=bootstrap)
         audio = sense_concepts(AUDIO, codes, settings.audio, **placing)
         image = sense_concepts(IMAGE, codes, settings.image, **placing, partner_score=partner_score(
             audio.clusters.train_assignments, streams, settings.cooccurrence_uncertainty_weight))
-        named = named_images(image, image_naming or ImageNaming({}, (), None, None), seed)
-        # The image concepts now known, they teach the ear (self-labelling for sound).
-        taught = taught_audio(image.clusters.train_assignments, image.n_clusters, streams,
-                              audio_naming or AudioNaming({}, {}, None), seed)
         reference, joint = references.result()
+    named = named_images(image, image_naming or ImageNaming({}, (), None, None), seed)
+    # The image concepts now known, they teach the ear (self-labelling for sound).
+    taught = taught_audio(image.clusters.train_assignments, image.n_clusters, streams,
+                          audio_naming or AudioNaming({}, {}, None), seed)
     return Concepts(
         assignments={**audio.assignments(), **image.assignments(), **named.assignments, **taught.assignments,
                      **joint.arrays},
