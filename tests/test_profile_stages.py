@@ -150,15 +150,16 @@ def test_peak_rss_is_the_childs_own_not_the_largest_child_so_far(tmp_path):
 
 
 def test_the_tree_peak_adds_a_stages_own_child_processes(tmp_path):
-    """A stage that holds 200 MiB while its child holds 300 MiB: its own peak (wait4) sees at most
-    the larger, the process tree's sampled sum both."""
+    """A stage that holds 200 MiB while its child holds 300 MiB: the process tree's sampled sum sees
+    both at once. (Its own peak, from wait4, is not compared: Linux starts it at the RSS of the
+    process that forked it, this test's worker, which may hold TensorFlow.)"""
     child = "block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); import time; time.sleep(4)"
     parent = ("import subprocess, sys\n"
               "block = bytearray(200 * 2**20); block[::4096] = b'x' * len(block[::4096])\n"
               f"subprocess.run([sys.executable, '-c', {child!r}], check=True)\n")
     wall, own, together, code = profile_stages.run_child([sys.executable, "-c", parent], tmp_path / "log", "tree")
     assert code == 0
-    assert together is not None and together > 480 and together > own + 100, (own, together)
+    assert together is not None and together > 480, (own, together)
 
 
 # ------------------------------------------------------------------ tables and the comparison
