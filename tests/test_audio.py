@@ -149,20 +149,6 @@ def test_recording_table_and_spectrograms(tmp_path, settings):
     assert lengths.shape == (3,) and (lengths > 10).all()
 
 
-def test_recordings_read_side_by_side_are_those_read_one_after_another(tmp_path, settings, monkeypatch):
-    names = [f"{digit}_theo_{index}.wav" for digit in range(3) for index in range(3)]
-    for name in names:
-        digit, _, index = audio.parse_recording_name(name)
-        _write(tmp_path / name, tone(digit, 0, index))
-    powers, descriptors = audio.read_recordings(tmp_path, names, settings)
-    monkeypatch.setattr(audio, "READING_THREADS", 1)
-    alone_powers, alone_descriptors = audio.read_recordings(tmp_path, names, settings)
-    assert len(powers) == len(names)
-    for power, alone in zip(powers, alone_powers):
-        np.testing.assert_array_equal(power, alone)
-    np.testing.assert_array_equal(descriptors, alone_descriptors)
-
-
 def test_recording_table_errors(tmp_path):
     with pytest.raises(ValueError, match="no .wav recordings"):
         audio.recording_table(tmp_path)

@@ -369,21 +369,13 @@ def split_of_recordings(table, split: str, test_speakers: list[str],
 
 def read_recordings(folder: Path, files: list[str], settings: AudioSettings) -> tuple[list[np.ndarray], np.ndarray]:
     """Trimmed power spectrograms (``trimmed_power``) and ``voice_descriptors`` of ``files`` in
-    ``folder``, each file read once for every feature made of it. Files are read on two threads
-    (each on its own, in order: the same arrays; decoding and the FFTs run without the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def read(name: str) -> tuple[np.ndarray, np.ndarray]:
+    ``folder``, each file read once for every feature made of it."""
+    powers, descriptors = [], []
+    for name in files:
         signal = load_recording(Path(folder) / name, settings.sample_rate, min_samples=settings.n_fft)
-        power = trimmed_power(signal, settings)
-        return power, voice_descriptors(signal, power, settings)
-
-    with ThreadPoolExecutor(READING_THREADS) as pool:
-        read_files = list(pool.map(read, files))
-    return [power for power, _ in read_files], np.stack([descriptor for _, descriptor in read_files])
-
-
-READING_THREADS = 2  # the two cores the pipeline is built for
+        powers.append(trimmed_power(signal, settings))
+        descriptors.append(voice_descriptors(signal, powers[-1], settings))
+    return powers, np.stack(descriptors)
 
 
 VOICE_CEPSTRA = 19  # long-term cepstrum c1..c19 of the spoken part
