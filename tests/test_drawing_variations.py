@@ -162,3 +162,18 @@ def test_large_batches_are_transformed_in_chunks_with_the_same_pixels():
     one_by_one = np.concatenate([drawing_variations.affine_transformed_with(images[i:i + 1], rotations[i:i + 1], scales[i:i + 1],
                                                                   shifts[i:i + 1]) for i in (0, drawing_variations.CHUNK, len(images) - 1)])
     np.testing.assert_array_equal(whole[[0, drawing_variations.CHUNK, len(images) - 1]], one_by_one)
+
+
+def test_augmentation_renders_in_place_the_pixels_each_rendering_gives_on_its_own():
+    images = np.random.default_rng(4).random((drawing_variations.CHUNK + 300, 28, 28)).astype(np.float32)
+    augmented = augmented_images(images, np.random.default_rng(5), DEFAULT_AUGMENTATION)
+    rng = np.random.default_rng(5)  # the same draws, in augmented_images' order
+    count = len(images)
+    chosen, stroke = rng.random(count) < 0.5, rng.random(count)
+    rotations, scales, shifts = rng.uniform(-20, 20, count), rng.uniform(0.85, 1.15, count), rng.uniform(-2, 2, (count, 2))
+    expected = images.copy()
+    expected[chosen] = affine_transformed_with(images[chosen], rotations[chosen], scales[chosen], shifts[chosen])
+    thick, thin = stroke < 0.25, (stroke >= 0.25) & (stroke < 0.5)
+    expected[thick], expected[thin] = thickened(expected[thick]), thinned(expected[thin])
+    np.testing.assert_array_equal(augmented, expected)
+    assert augmented.dtype == np.float32

@@ -252,8 +252,11 @@ def fit_on_fresh_renderings(*, model, renderings, targets: np.ndarray, epochs: i
         started = time.perf_counter()
         batches = _batches(tensor_of(views), target_tensor, order, batch_size, batch_order)
         del views  # TensorFlow holds the one copy
-        logs = model.fit(batches, shuffle=False, validation_data=validation_data, initial_epoch=epoch,
-                         epochs=epoch + 1, verbose=0, callbacks=[epoch_log] if epoch_log is not None else []).history
+        # Validation in batches of the training's size, as a fit on arrays does: Keras's default
+        # for a dataset's fit (32) took 1.0 s per epoch on 10,000 digits instead of 0.35 s.
+        logs = model.fit(batches, shuffle=False, validation_data=validation_data, validation_batch_size=batch_size,
+                         initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+                         callbacks=[epoch_log] if epoch_log is not None else []).history
         del batches
         for name, values in logs.items():
             history.setdefault(name, []).extend(values)

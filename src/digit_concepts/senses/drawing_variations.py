@@ -103,23 +103,33 @@ def affine_transformed_with(images: np.ndarray, rotations_degrees, scales, shift
         raise ValueError("rotations, scales and shifts must be finite")
     if np.any(scales <= 0):
         raise ValueError(f"scales must be > 0, got minimum {scales.min()}")
-    if count == 0:
-        return np.zeros(images.shape, dtype=np.float32)
-    if count > CHUNK:
-        # Each image is transformed on its own, so chunks give the same pixels; small chunks keep the
-        # coordinate arrays in cache (5x faster on 25,000 digits) and run on every core.
+    rendered = np.empty(images.shape, dtype=np.float32)
+    _affine_into(rendered, images, np.arange(count), rotations, scales, shifts)
+    return rendered
+
+
+def _affine_into(rendered: np.ndarray, images: np.ndarray, rows: np.ndarray, rotations: np.ndarray,
+                 scales: np.ndarray, shifts: np.ndarray) -> None:
+    """``rendered[rows[i]]`` = ``images[rows[i]]`` through transform i, clipped to [0, 1]
+    (``rendered`` may be ``images``: each row is read whole before it is written). Chunks of
+    CHUNK rows, each transformed on its own, so the pixels do not depend on the chunking; small
+    chunks keep the coordinate arrays in cache (5x faster on 25,000 digits) and run on every core."""
+    if len(rows) > CHUNK:
         import os
         from concurrent.futures import ThreadPoolExecutor
 
-        starts = range(0, count, CHUNK)
         with ThreadPoolExecutor(min(os.cpu_count() or 1, 4)) as pool:
-            return np.concatenate(list(pool.map(
-                lambda start: affine_transformed_with(images[start:start + CHUNK], rotations[start:start + CHUNK],
-                                                      scales[start:start + CHUNK], shifts[start:start + CHUNK]),
-                starts)))
-    rows, columns = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64),
-                                indexing="ij")
-    output_points = np.stack([rows.ravel(), columns.ravel()])  # (2, pixels)
+            list(pool.map(lambda start: _affine_into(rendered, images, rows[start:start + CHUNK],
+                                                     rotations[start:start + CHUNK], scales[start:start + CHUNK],
+                                                     shifts[start:start + CHUNK]),
+                          range(0, len(rows), CHUNK)))
+        return
+    count, (height, width) = len(rows), images.shape[1:]
+    if count == 0:
+        return
+    rows_grid, columns = np.meshgrid(np.arange(height, dtype=np.float64), np.arange(width, dtype=np.float64),
+                                     indexing="ij")
+    output_points = np.stack([rows_grid.ravel(), columns.ravel()])  # (2, pixels)
     # affine_matrix_and_offset for every image at once (same formulas, batched).
     angles = np.deg2rad(rotations)
     cosines, sines = np.cos(angles), np.sin(angles)
@@ -128,33 +138,33 @@ def affine_transformed_with(images: np.ndarray, rotations_degrees, scales, shift
     centre = (np.array([height, width], dtype=np.float64) - 1.0) / 2.0
     offsets = centre - np.einsum("nij,nj->ni", matrices, centre + shifts)
     source = np.einsum("nij,jp->nip", matrices, output_points) + offsets[:, :, None]  # (count, 2, pixels)
-    # The batch coordinate is a whole number, so linear interpolation along it reads exactly one
-    # image: no mixing across the batch.
-    values = np.empty((count, height * width))
-    _bilinear_kernel()(np.ascontiguousarray(images, dtype=np.float64), np.ascontiguousarray(source), values)
-    return np.clip(values.reshape(images.shape), 0.0, 1.0).astype(np.float32)
+    _bilinear_kernel()(images, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(source), rendered)
 
 
 _KERNEL = []
 
 
 def _bilinear_kernel():
-    """``kernel(images, source, values)``: values[i, p] = image i read at source[i, :, p] (row, column),
-    bilinear, 0 outside the image: the arithmetic of ``scipy.ndimage.map_coordinates`` (order 1,
-    mode constant) term by term, so the pixels are the same to the bit (tests/test_drawing_variations.py
-    compares them), without its per-point overhead (about 4x faster). Compiled once by numba
+    """``kernel(images, rows, source, rendered)``: rendered[rows[i]] = image rows[i] read at
+    source[i, :, p] (row, column) for every pixel p, bilinear, 0 outside the image, clipped to
+    [0, 1]: the arithmetic of ``scipy.ndimage.map_coordinates`` (order 1, mode constant) term by
+    term in float64, then ``np.clip`` and a cast to ``rendered``'s type, so the pixels are the same
+    to the bit (tests/test_drawing_variations.py compares them), without its per-point overhead
+    (about 4x faster), its float64 copy of the images or its temporaries. Compiled once by numba
     (UMAP's own dependency) and cached beside this file; it releases the GIL, so chunks run on every core."""
     if not _KERNEL:
         import numba
 
         @numba.njit(cache=True, nogil=True)
-        def kernel(images, source, values):  # pragma: no cover - compiled
-            count, height, width = images.shape
-            for image in range(count):
+        def kernel(images, rows, source, rendered):  # pragma: no cover - compiled
+            height, width = images.shape[1], images.shape[2]
+            values = np.empty(height * width)
+            for index in range(len(rows)):
+                image = rows[index]
                 for point in range(height * width):
-                    row, column = source[image, 0, point], source[image, 1, point]
+                    row, column = source[index, 0, point], source[index, 1, point]
                     if row < 0.0 or row > height - 1 or column < 0.0 or column > width - 1:
-                        values[image, point] = 0.0  # mode constant: no interpolation beyond the edges
+                        values[point] = 0.0  # mode constant: no interpolation beyond the edges
                         continue
                     top, left = int(np.floor(row)), int(np.floor(column))
                     down, right = row - top, column - left
@@ -164,7 +174,14 @@ def _bilinear_kernel():
                     total += images[image, top, far] * ((1.0 - down) * right)
                     total += images[image, bottom, left] * (down * (1.0 - right))
                     total += images[image, bottom, far] * (down * right)
-                    values[image, point] = total
+                    values[point] = total
+                for point in range(height * width):  # the row read whole: now it may be overwritten
+                    value = values[point]
+                    if value < 0.0:
+                        value = 0.0
+                    elif value > 1.0:
+                        value = 1.0
+                    rendered[image, point // width, point % width] = value
 
         _KERNEL.append(kernel)
     return _KERNEL[0]
@@ -173,13 +190,20 @@ def _bilinear_kernel():
 def thickened(images: np.ndarray) -> np.ndarray:
     """Thicker strokes: grey dilation over 3x3 pixels of each image (never across images)."""
     images = _checked_images(images)
-    return np.clip(ndimage.grey_dilation(images, size=(1, 3, 3)), 0.0, 1.0).astype(np.float32)
+    return _clipped(ndimage.grey_dilation(images, size=(1, 3, 3)))
 
 
 def thinned(images: np.ndarray) -> np.ndarray:
     """Thinner strokes: grey erosion over 2x2 pixels of each image (never across images)."""
     images = _checked_images(images)
-    return np.clip(ndimage.grey_erosion(images, size=(1, 2, 2)), 0.0, 1.0).astype(np.float32)
+    return _clipped(ndimage.grey_erosion(images, size=(1, 2, 2)))
+
+
+def _clipped(drawn: np.ndarray) -> np.ndarray:
+    """``drawn`` clipped to [0, 1] as float32, in place where it already is float32 (no copies)."""
+    if drawn.dtype == np.float32:
+        return np.clip(drawn, 0.0, 1.0, out=drawn)
+    return np.clip(drawn, 0.0, 1.0).astype(np.float32)
 
 
 TRANSFER_VIEW_NAMES = ("affine", "thick", "thin")
@@ -217,9 +241,9 @@ def augmented_images(images: np.ndarray, rng: np.random.Generator,
         np.clip(images, 0.0, 1.0, out=augmented)
     else:
         augmented[...] = np.clip(images, 0.0, 1.0)
-    if transform_chosen.any():
-        augmented[transform_chosen] = affine_transformed_with(augmented[transform_chosen], rotations[transform_chosen],
-                                                              scales[transform_chosen], shifts[transform_chosen])
+    # In place: no copies of the chosen rows in and out.
+    _affine_into(augmented, augmented, np.flatnonzero(transform_chosen), rotations[transform_chosen],
+                 scales[transform_chosen], shifts[transform_chosen])
     thicken = stroke_draw < settings.thicken_probability
     thin = ~thicken & (stroke_draw < settings.thicken_probability + settings.thin_probability)
     if thicken.any():
