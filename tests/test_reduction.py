@@ -56,3 +56,15 @@ def test_the_vote_finds_exactly_the_nearest_codes_among_many_even_with_duplicate
     every = np.sqrt(((queries[:, None, :] - train[None, :, :]) ** 2).sum(axis=2))
     np.testing.assert_array_equal(indices, np.argsort(every, axis=1, kind="stable")[:, :12])
     np.testing.assert_allclose(distances, np.sort(every, axis=1)[:, :12], rtol=1e-12, atol=1e-12)
+
+
+def test_umap_comes_without_tensorflow():
+    import subprocess
+    import sys
+
+    script = ("import sys, numpy as np\n"
+              "from digit_concepts.concepts import reduction\n"
+              "reduction._umap(np.zeros((20, 3)), 2, 5, 0, False, reduction.UmapFitting())\n"
+              "print('tensorflow' in sys.modules, 'umap' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]

@@ -3,7 +3,9 @@ codes reach the concepts found on a manifold (``NeighbourVote``). All fitted on 
 kept as plain arrays (npz, no pickle).
 """
 
+import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -212,7 +214,12 @@ def exact_neighbours(codes: np.ndarray, neighbours: int) -> tuple[np.ndarray, np
 def _umap(train: np.ndarray, dimensions: int, neighbors: int, seed: int, keep_umap: bool, fitting: UmapFitting):
     from digit_concepts.core.runtime import silenced_stderr
 
-    with silenced_stderr():  # slow to import (numba), and it drags in TensorFlow's banners
+    # umap's package imports ParametricUMAP, which imports TensorFlow (4 s and about 470 MiB in a
+    # process that needs no TensorFlow, such as the cluster stage's second one); it is never used
+    # here, so its import is made to fail, which umap expects (TensorFlow not installed).
+    sys.modules.setdefault("umap.parametric_umap", None)
+    with silenced_stderr(), warnings.catch_warnings():  # slow to import (numba); its warning says the above
+        warnings.simplefilter("ignore", ImportWarning)
         import umap
 
     neighbors = min(neighbors, len(train) - 1)
