@@ -49,8 +49,8 @@ class Concepts:
 @dataclass(frozen=True)
 class ImageNaming:
     """What names new images. With ``settings.epochs`` > 0, a classifier taught the train
-    digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test)
-    and of ``views`` (the transfer proxies: (``view_key(split, view)``, images) pairs, drawn as they
+    digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test;
+    ``named_images`` takes train out, as it is used once) and of ``views`` (the transfer proxies: (``view_key(split, view)``, images) pairs, drawn as they
     are read, once); otherwise the concepts' own path names their codes (``views``: (key, codes))."""
 
     images: dict
@@ -182,7 +182,9 @@ def named_images(concepts: SenseConcepts, naming: ImageNaming, seed: int) -> Nam
     if not naming.classifier:
         return NamedImages(None, {}, {view: concepts.clusters.model.log_posteriors(view_codes).argmax(axis=1)
                                       for view, view_codes in naming.views})
-    classifier = self_labelling.train_classifier(images=naming.images["train"],
+    # Taken out of ``naming``: once they have taught the classifier, nothing holds the train digits
+    # (157 MB) while the proxies are named, the stage's largest moment in memory.
+    classifier = self_labelling.train_classifier(images=naming.images.pop("train"),
                                                  concepts=concepts.clusters.train_assignments,
                                                  count=concepts.n_clusters, settings=naming.settings,
                                                  augmentation=naming.augmentation, seed=seed)
