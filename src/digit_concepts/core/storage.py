@@ -159,7 +159,7 @@ ALIGNMENT = 64  # bytes: Eigen's alignment; TensorFlow copies an array so aligne
 
 def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised C-ordered array whose data starts on a 64-byte boundary, so that a tensor
-    made of it costs one copy rather than two (``autoencoders.tensor_of``)."""
+    can share it without a copy (``autoencoders.tensor_of``)."""
     dtype = np.dtype(dtype)
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     buffer = np.empty(size + ALIGNMENT, dtype=np.uint8)

@@ -235,7 +235,7 @@ def augmented_images(images: np.ndarray, rng: np.random.Generator,
     scales = rng.uniform(lowest, highest, count)
     shifts = rng.uniform(-settings.max_shift_pixels, settings.max_shift_pixels, (count, 2))
 
-    # Drawn into a 64-byte-aligned array, which TensorFlow copies once, not twice (autoencoders.tensor_of).
+    # Drawn into a 64-byte-aligned array, which a TensorFlow tensor shares without a copy (autoencoders.tensor_of).
     augmented = aligned_empty(images.shape, np.float32)
     if images.dtype == np.float32:
         np.clip(images, 0.0, 1.0, out=augmented)
