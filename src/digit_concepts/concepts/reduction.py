@@ -3,6 +3,7 @@ codes reach the concepts found on a manifold (``NeighbourVote``). All fitted on 
 kept as plain arrays (npz, no pickle).
 """
 
+import functools
 import sys
 import time
 import warnings
@@ -108,9 +109,7 @@ def _nearest_block(train: np.ndarray, train_32: np.ndarray, norms_32: np.ndarray
     return distances, indices
 
 
-_SHORTLIST = []
-
-
+@functools.cache
 def _shortlist_kernel():
     """``kernel(norms, products, candidates, boundary)``: for each row of ``norms - 2 products``
     (float32, as numpy computes it), the columns of its ``candidates.shape[1]`` smallest values (in
@@ -118,42 +117,40 @@ def _shortlist_kernel():
     comparison: about 5x faster than ``np.argpartition``, which reorders every row. Which of equal
     values at the boundary are kept may differ from argpartition's; the answer does not, as the
     exact distances and the boundary check decide it. Compiled once by numba and cached."""
-    if not _SHORTLIST:
-        import numba
+    import numba
 
-        @numba.njit(cache=True, nogil=True)
-        def kernel(norms, products, candidates, boundary):  # pragma: no cover - compiled
-            count, two = candidates.shape[1], np.float32(2.0)
-            heap = np.empty(count, dtype=np.float32)
-            where = np.empty(count, dtype=np.int64)
-            for row in range(products.shape[0]):
-                for column in range(count):  # the first values, sifted up into the heap
-                    value, child = norms[column] - two * products[row, column], column
-                    while child > 0 and heap[(child - 1) // 2] < value:
-                        heap[child], where[child] = heap[(child - 1) // 2], where[(child - 1) // 2]
-                        child = (child - 1) // 2
-                    heap[child], where[child] = value, column
-                for column in range(count, products.shape[1]):
-                    value = norms[column] - two * products[row, column]
-                    if value >= heap[0]:
-                        continue
-                    parent = 0  # the largest replaced, the value sifted down
-                    while True:
-                        larger = 2 * parent + 1
-                        if larger >= count:
-                            break
-                        if larger + 1 < count and heap[larger + 1] > heap[larger]:
-                            larger += 1
-                        if heap[larger] <= value:
-                            break
-                        heap[parent], where[parent] = heap[larger], where[larger]
-                        parent = larger
-                    heap[parent], where[parent] = value, column
-                boundary[row] = heap[0]
-                candidates[row, :] = where
+    @numba.njit(cache=True, nogil=True)
+    def kernel(norms, products, candidates, boundary):  # pragma: no cover - compiled
+        count, two = candidates.shape[1], np.float32(2.0)
+        heap = np.empty(count, dtype=np.float32)
+        where = np.empty(count, dtype=np.int64)
+        for row in range(products.shape[0]):
+            for column in range(count):  # the first values, sifted up into the heap
+                value, child = norms[column] - two * products[row, column], column
+                while child > 0 and heap[(child - 1) // 2] < value:
+                    heap[child], where[child] = heap[(child - 1) // 2], where[(child - 1) // 2]
+                    child = (child - 1) // 2
+                heap[child], where[child] = value, column
+            for column in range(count, products.shape[1]):
+                value = norms[column] - two * products[row, column]
+                if value >= heap[0]:
+                    continue
+                parent = 0  # the largest replaced, the value sifted down
+                while True:
+                    larger = 2 * parent + 1
+                    if larger >= count:
+                        break
+                    if larger + 1 < count and heap[larger + 1] > heap[larger]:
+                        larger += 1
+                    if heap[larger] <= value:
+                        break
+                    heap[parent], where[parent] = heap[larger], where[larger]
+                    parent = larger
+                heap[parent], where[parent] = value, column
+            boundary[row] = heap[0]
+            candidates[row, :] = where
 
-        _SHORTLIST.append(kernel)
-    return _SHORTLIST[0]
+    return kernel
 
 
 @dataclass

@@ -154,7 +154,7 @@ def write_csv(target: Path, table: pd.DataFrame) -> None:
         table.to_csv(temporary, index=False, float_format="%.6g", lineterminator="\n")
 
 
-ALIGNMENT = 64  # bytes: Eigen's alignment; TensorFlow copies an array so aligned once, any other twice
+ALIGNMENT = 64  # bytes: Eigen's alignment; a tensor shares an array so aligned (DLPack), copies any other
 
 
 def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:

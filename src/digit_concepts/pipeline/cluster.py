@@ -50,8 +50,9 @@ class Concepts:
 class ImageNaming:
     """What names new images. With ``settings.epochs`` > 0, a classifier taught the train
     digits' concepts (``self_labelling``) reads the pixels of ``images`` (train, validation, test;
-    ``named_images`` takes train out, as it is used once) and of ``views`` (the transfer proxies: (``view_key(split, view)``, images) pairs, drawn as they
-    are read, once); otherwise the concepts' own path names their codes (``views``: (key, codes))."""
+    ``named_images`` takes train out, as it is used once) and of ``views`` (the transfer proxies:
+    (``view_key(split, view)``, images) pairs, drawn as they are read, once); otherwise the
+    concepts' own path names their codes (``views``: (key, codes))."""
 
     images: dict
     views: Iterable[tuple[str, np.ndarray]]

@@ -8,6 +8,8 @@ autoencoder trains, so that its codes learn to ignore what the renderings vary.
 Images are (n, height, width) arrays in [0, 1], ink bright on a dark background (MNIST).
 """
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
@@ -141,9 +143,7 @@ def _affine_into(rendered: np.ndarray, images: np.ndarray, rows: np.ndarray, rot
     _bilinear_kernel()(images, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(source), rendered)
 
 
-_KERNEL = []
-
-
+@functools.cache
 def _bilinear_kernel():
     """``kernel(images, rows, source, rendered)``: rendered[rows[i]] = image rows[i] read at
     source[i, :, p] (row, column) for every pixel p, bilinear, 0 outside the image, clipped to
@@ -152,39 +152,37 @@ def _bilinear_kernel():
     to the bit (tests/test_drawing_variations.py compares them), without its per-point overhead
     (about 4x faster), its float64 copy of the images or its temporaries. Compiled once by numba
     (UMAP's own dependency) and cached beside this file; it releases the GIL, so chunks run on every core."""
-    if not _KERNEL:
-        import numba
+    import numba
 
-        @numba.njit(cache=True, nogil=True)
-        def kernel(images, rows, source, rendered):  # pragma: no cover - compiled
-            height, width = images.shape[1], images.shape[2]
-            values = np.empty(height * width)
-            for index in range(len(rows)):
-                image = rows[index]
-                for point in range(height * width):
-                    row, column = source[index, 0, point], source[index, 1, point]
-                    if row < 0.0 or row > height - 1 or column < 0.0 or column > width - 1:
-                        values[point] = 0.0  # mode constant: no interpolation beyond the edges
-                        continue
-                    top, left = int(np.floor(row)), int(np.floor(column))
-                    down, right = row - top, column - left
-                    bottom, far = min(top + 1, height - 1), min(left + 1, width - 1)
-                    total = 0.0
-                    total += images[image, top, left] * ((1.0 - down) * (1.0 - right))
-                    total += images[image, top, far] * ((1.0 - down) * right)
-                    total += images[image, bottom, left] * (down * (1.0 - right))
-                    total += images[image, bottom, far] * (down * right)
-                    values[point] = total
-                for point in range(height * width):  # the row read whole: now it may be overwritten
-                    value = values[point]
-                    if value < 0.0:
-                        value = 0.0
-                    elif value > 1.0:
-                        value = 1.0
-                    rendered[image, point // width, point % width] = value
+    @numba.njit(cache=True, nogil=True)
+    def kernel(images, rows, source, rendered):  # pragma: no cover - compiled
+        height, width = images.shape[1], images.shape[2]
+        values = np.empty(height * width)
+        for index in range(len(rows)):
+            image = rows[index]
+            for point in range(height * width):
+                row, column = source[index, 0, point], source[index, 1, point]
+                if row < 0.0 or row > height - 1 or column < 0.0 or column > width - 1:
+                    values[point] = 0.0  # mode constant: no interpolation beyond the edges
+                    continue
+                top, left = int(np.floor(row)), int(np.floor(column))
+                down, right = row - top, column - left
+                bottom, far = min(top + 1, height - 1), min(left + 1, width - 1)
+                total = 0.0
+                total += images[image, top, left] * ((1.0 - down) * (1.0 - right))
+                total += images[image, top, far] * ((1.0 - down) * right)
+                total += images[image, bottom, left] * (down * (1.0 - right))
+                total += images[image, bottom, far] * (down * right)
+                values[point] = total
+            for point in range(height * width):  # the row read whole: now it may be overwritten
+                value = values[point]
+                if value < 0.0:
+                    value = 0.0
+                elif value > 1.0:
+                    value = 1.0
+                rendered[image, point // width, point % width] = value
 
-        _KERNEL.append(kernel)
-    return _KERNEL[0]
+    return kernel
 
 
 def thickened(images: np.ndarray) -> np.ndarray:
