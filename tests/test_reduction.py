@@ -68,3 +68,13 @@ def test_umap_comes_without_tensorflow():
               "print('tensorflow' in sys.modules, 'umap' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_umap_keeps_its_compiled_functions_on_disk():
+    from numba.core.caching import NullCache
+
+    reduction._umap(np.zeros((20, 3)), 2, 5, 0, False, reduction.UmapFitting())
+    import umap.layouts
+
+    assert reduction._compiled_once_per_machine() > 10
+    assert not isinstance(umap.layouts._nb_optimize_layout_euclidean_single_epoch._cache, NullCache)

@@ -208,6 +208,28 @@ def exact_neighbours(codes: np.ndarray, neighbours: int) -> tuple[np.ndarray, np
     return indices, distances.astype(np.float32)
 
 
+@functools.cache
+def _compiled_once_per_machine() -> int:
+    """Keep umap's compiled functions on disk (numba's cache, beside umap's own files): umap does
+    not ask for it, so every process compiled them anew, about 10 s each (the cluster stage has two
+    processes). The cached machine code is the code compiled; a process that finds it loads it in
+    a fraction of a second, with the same results. Returns how many functions are cached."""
+    import umap.distances
+    import umap.layouts
+    import umap.spectral
+    import umap.umap_
+    import umap.utils
+    from numba.core.registry import CPUDispatcher
+
+    count = 0
+    for module in (umap.umap_, umap.layouts, umap.utils, umap.spectral, umap.distances):
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher) and value.py_func.__module__ == module.__name__:
+                value.enable_caching()
+                count += 1
+    return count
+
+
 def _umap(train: np.ndarray, dimensions: int, neighbors: int, seed: int, keep_umap: bool, fitting: UmapFitting):
     from digit_concepts.core.runtime import silenced_stderr
 
@@ -219,6 +241,7 @@ def _umap(train: np.ndarray, dimensions: int, neighbors: int, seed: int, keep_um
         warnings.simplefilter("ignore", ImportWarning)
         import umap
 
+    _compiled_once_per_machine()
     neighbors = min(neighbors, len(train) - 1)
     # NN-descent is compiled anew in every process (about 30 s); exact neighbours need none, but no
     # index for UMAP's own transform, which keep_umap needs.
