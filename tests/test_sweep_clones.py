@@ -147,7 +147,7 @@ def _slurm_or_skip() -> None:
 def test_a_sweep_runs_as_a_slurm_array_and_collects_into_the_one_machine_summary(pipeline, tmp_path):
     """Four pairing-noise jobs as a real `sbatch --array=0-3` of scripts/slurm_sweep.sbatch: each
     task clones the git remote, pulls, runs its job and pushes it; one clone then collects them
-    (`--collect`) into metrics/noise.json and docs/noise.md."""
+    (`--collect`), after a commit of docs, into metrics/noise.json and docs/noise.md."""
     _slurm_or_skip()
     project, env, _ = pipeline
     run = _runner(env)
@@ -177,6 +177,10 @@ def test_a_sweep_runs_as_a_slurm_array_and_collects_into_the_one_machine_summary
     for job in jobs:
         assert any(f"job {job} done" in text for text in outputs.values()), "\n".join(outputs.values())[-6000:]
 
+    # A commit of docs after the submission (the pipeline files unchanged) does not orphan the jobs.
+    (source / "docs" / "sweep-notes.md").write_text("Submitted before this commit.\n")
+    run("git", "add", "docs/sweep-notes.md", cwd=source)
+    run("git", "commit", "-q", "-m", "notes on the sweep", cwd=source)
     run(sys.executable, SWEEP, *sweep, "--collect", "origin", cwd=source)
     summary = json.loads((source / "metrics" / "noise.json").read_text())
     assert sorted(summary, key=float) == ["0", "0.3", "0.5", "0.7"]

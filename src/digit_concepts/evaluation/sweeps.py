@@ -499,6 +499,9 @@ class Repository:
         subprocess.run([dvc_executable(), "exp", "push", remote, *names], cwd=self.root, check=True)
 
     def pull(self, remote: str) -> None:
-        """Every experiment of the current commit pushed to the git remote (refs only: the
-        summaries read git-tracked metrics; `dvc exp apply` + `dvc pull` bring any outputs)."""
-        subprocess.run([dvc_executable(), "exp", "pull", "--no-cache", "--rev", "HEAD", remote], cwd=self.root, check=True)
+        """Every experiment pushed to the git remote, of any commit (refs only: the summaries read
+        git-tracked metrics; `dvc exp apply` + `dvc pull` bring any outputs). ``finished`` keeps
+        those of this commit and of earlier ones with the same pipeline files, so a sweep
+        submitted at one commit is collected after a commit of docs."""
+        subprocess.run([dvc_executable(), "exp", "pull", "--no-cache", "--all-commits", remote], cwd=self.root,
+                       check=True)
