@@ -225,7 +225,10 @@ def _compiled_once_per_machine() -> int:
     for module in (umap.umap_, umap.layouts, umap.utils, umap.spectral, umap.distances):
         for value in vars(module).values():
             if isinstance(value, CPUDispatcher) and value.py_func.__module__ == module.__name__:
-                value.enable_caching()
+                try:
+                    value.enable_caching()
+                except RuntimeError:  # nowhere writable to cache (a read-only install): compiled as before
+                    continue
                 count += 1
     return count
 
