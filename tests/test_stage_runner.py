@@ -63,8 +63,8 @@ def test_a_stage_outside_a_project_is_refused(tmp_path):
         stage_runner.repository_root(str(tmp_path / "stages" / "x.py"))
 
 
-def test_freed_memory_is_given_back_on_glibc():
+def test_malloc_arenas_are_capped_on_glibc():
     import platform
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert stage_runner.release_freed_memory() is glibc
+    assert stage_runner.cap_malloc_arenas() is glibc

@@ -57,7 +57,7 @@ def check_own_package(root: Path) -> None:
 M_ARENA_MAX = -8
 
 
-def release_freed_memory() -> bool:
+def cap_malloc_arenas() -> bool:
     """Cap glibc at two arenas for every thread. Its default keeps freed blocks in an arena per
     thread (TensorFlow's pools, the drawing threads), which held a few hundred MB in the image
     autoencoder's and the cluster stage's peaks (docs/performance.md). Blocks are not mapped on
@@ -75,7 +75,7 @@ def release_freed_memory() -> bool:
 
 def run(main: Callable[[], None], stage_file: str) -> None:
     """Run ``main`` in the repository root of ``stage_file``; exit 1 with ``error: ...`` on a user error."""
-    release_freed_memory()
+    cap_malloc_arenas()
     try:
         root = repository_root(stage_file)
         check_own_package(root)

@@ -322,9 +322,9 @@ def scored_references(codes: SplitArrays, streams: SplitArrays, settings: Cluste
                       sample: int, seed: int, fitting: clustering.Fitting, descriptors: dict | None,
                       bootstrap: Bootstrap | None) -> tuple[Reference, Reference]:
     """The audio-alone reference and the joint episode concepts (scored only)."""
-    from digit_concepts.core.stage_runner import release_freed_memory
+    from digit_concepts.core.stage_runner import cap_malloc_arenas
 
-    release_freed_memory()  # a process of its own: the stage's setting again
+    cap_malloc_arenas()  # a process of its own: the stage's setting again
     return (audio_alone(codes, settings.audio_reference, labels, sample=sample, seed=seed, fitting=fitting,
                         descriptors=descriptors, bootstrap=bootstrap),
             joint_concepts(codes, streams, settings.joint, labels, sample=sample, seed=seed, fitting=fitting,
